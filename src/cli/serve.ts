@@ -1,0 +1,33 @@
+import { ConfigError, loadServiceConfig } from "../config/service.js";
+import { startService } from "../main.js";
+import { createLogger } from "../observability/logger.js";
+import { RulesError } from "../rules/load.js";
+
+/** `alertdesk serve`: runs the service until SIGTERM or SIGINT, then drains and exits. */
+export async function serve(options: { config?: string }): Promise<void> {
+  const log = createLogger();
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    const config = loadServiceConfig(process.env, options.config ? { configPath: options.config } : {});
+    service = await startService({ config, log });
+  } catch (err) {
+    if (err instanceof RulesError || err instanceof ConfigError) {
+      process.stderr.write(`alertdesk: ${err.message}\n`);
+    } else {
+      process.stderr.write(`alertdesk: cannot start: ${(err as Error).message}\n`);
+    }
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    log.info({ signal }, "shutting down");
+    service.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error({ err: err.message }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}

@@ -1,0 +1,175 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { LineCounter, isNode, parseDocument } from "yaml";
+import { z } from "zod";
+import { formatPath } from "../intake/notification.js";
+import { parseDuration } from "../rules/duration.js";
+
+/**
+ * Service configuration: environment variables (pinned: PORT, ALERTDESK_DATA_DIR, ALERTDESK_RULES,
+ * ALERTDESK_WEBHOOK_TOKEN, ALERTDESK_CONFIG) over an optional YAML file. Secrets come from `${ENV}`
+ * substitution or `*_file` keys, so the file itself can be committed.
+ */
+
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: "must be a duration like 30s, 10m, 1h" });
+const byteSize = z.union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, "must be a size like 512kb or 10mb")]);
+
+export const configFileSchema = z
+  .object({
+    listen_address: z.string().optional().describe("Address to bind; default 0.0.0.0."),
+    port: z.number().int().min(0).max(65535).optional(),
+    data_dir: z.string().optional(),
+    rules: z.string().optional().describe("A rules file or a directory of *.yaml / *.yml."),
+    webhook_token: z.string().optional().describe("Bearer token webhooks must send. Prefer webhook_token_file."),
+    webhook_token_file: z.string().optional(),
+    body_limit: byteSize.optional().describe("Largest webhook body accepted (413 above); default 10mb."),
+    default_helpdesk: z.string().optional(),
+    delivery: z
+      .object({
+        max_attempts: z.number().int().positive().optional(),
+        max_age: duration.optional(),
+        backoff_base: duration.optional(),
+        backoff_max: duration.optional(),
+        poll_interval: duration.optional(),
+        lease: duration.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+export interface ServiceConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  rulesPath: string;
+  webhookToken?: string;
+  bodyLimitBytes: number;
+  defaultHelpdesk: string;
+  configPath?: string;
+  delivery: {
+    maxAttempts?: number;
+    maxAgeMs?: number;
+    baseMs?: number;
+    maxMs?: number;
+    pollIntervalMs?: number;
+    leaseMs?: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses "10mb", "512kb", 1048576 into bytes. */
+export function parseByteSize(v: string | number): number {
+  if (typeof v === "number") return v;
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(v.trim());
+  if (!m) throw new ConfigError(`bad size ${JSON.stringify(v)}`);
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? "b").toLowerCase() as "b"];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** Replaces ${NAME} in every string value with the environment variable; a missing one is an error. */
+function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string, missing: string[]): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const v = env[name];
+      if (v === undefined) missing.push(`${path}: environment variable ${name} is not set`);
+      return v ?? "";
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, `${path}[${i}]`, missing));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, path ? `${path}.${k}` : k, missing)]));
+  }
+  return value;
+}
+
+/** Reads and validates a config file; errors name the file, line, column and key. */
+export function readConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${path}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split("\n")[0]}`).join("\n"));
+  const missing: string[] = [];
+  const raw = substitute(doc.toJS() ?? {}, env, "", missing);
+  if (missing.length > 0) throw new ConfigError(missing.map((m) => `${path}: ${m}`).join("\n"));
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues
+        .map((i) => {
+          const node = doc.getIn(i.path as unknown[], true);
+          const where = isNode(node) && node.range ? at(node.range[0]) : path;
+          const keys = i.code === "unrecognized_keys" ? `unknown key ${i.keys.map((k) => JSON.stringify(k)).join(", ")}` : i.message;
+          return `${where}: ${formatPath(i.path)}: ${keys}`;
+        })
+        .join("\n"),
+    );
+  }
+  return parsed.data;
+}
+
+function readSecretFile(path: string, key: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function ms(d: string | undefined): number | undefined {
+  return d === undefined ? undefined : parseDuration(d);
+}
+
+/** Builds the service configuration from the environment and the optional config file. */
+export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, overrides: { configPath?: string } = {}): ServiceConfig {
+  const configPath = overrides.configPath ?? env.ALERTDESK_CONFIG;
+  const file: ConfigFile = configPath ? readConfigFile(configPath, env) : {};
+  const portText = env.PORT;
+  let port = file.port ?? 9095;
+  if (portText !== undefined && portText !== "") {
+    port = Number(portText);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: must be a port number, got ${JSON.stringify(portText)}`);
+  }
+  let webhookToken = env.ALERTDESK_WEBHOOK_TOKEN || file.webhook_token;
+  if (!webhookToken && file.webhook_token_file) webhookToken = readSecretFile(file.webhook_token_file, "webhook_token_file");
+  const d = file.delivery ?? {};
+  const delivery: ServiceConfig["delivery"] = {};
+  const set = <K extends keyof ServiceConfig["delivery"]>(k: K, v: number | undefined) => {
+    if (v !== undefined) delivery[k] = v;
+  };
+  set("maxAttempts", d.max_attempts);
+  set("maxAgeMs", ms(d.max_age));
+  set("baseMs", ms(d.backoff_base));
+  set("maxMs", ms(d.backoff_max));
+  set("pollIntervalMs", ms(d.poll_interval));
+  set("leaseMs", ms(d.lease));
+  const config: ServiceConfig = {
+    host: env.ALERTDESK_LISTEN_ADDRESS || file.listen_address || "0.0.0.0",
+    port,
+    dataDir: resolve(env.ALERTDESK_DATA_DIR || file.data_dir || "./data"),
+    rulesPath: resolve(env.ALERTDESK_RULES || file.rules || "./rules"),
+    bodyLimitBytes: parseByteSize(env.ALERTDESK_BODY_LIMIT || file.body_limit || "10mb"),
+    defaultHelpdesk: file.default_helpdesk ?? "builtin",
+    delivery,
+  };
+  if (webhookToken) config.webhookToken = webhookToken;
+  if (configPath) config.configPath = configPath;
+  return config;
+}

@@ -1,0 +1,15 @@
+import type { BuiltinTicketBook } from "./builtin/book.js";
+import { createBuiltinDriver } from "./builtin/driver.js";
+import type { HelpdeskDriver } from "./types.js";
+
+export interface DriverDeps {
+  builtinBook: BuiltinTicketBook;
+  clock: () => Date;
+}
+
+/** Every configured helpdesk by name. `builtin` always exists. Adding a helpdesk type is one line here. */
+export function createDriverRegistry(deps: DriverDeps): Map<string, HelpdeskDriver> {
+  const drivers = new Map<string, HelpdeskDriver>();
+  drivers.set("builtin", createBuiltinDriver({ book: deps.builtinBook, clock: deps.clock }));
+  return drivers;
+}

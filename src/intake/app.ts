@@ -1,0 +1,207 @@
+import express, { type ErrorRequestHandler, type Request, type Response } from "express";
+import { z } from "zod";
+import type { Incident } from "../lifecycle/incident.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { IngestOutcome } from "../pipeline/ingest.js";
+import type { Store } from "../store/types.js";
+import { bearerAuth } from "./auth.js";
+import {
+  type Notification,
+  type Source,
+  alertmanagerPayload,
+  formatPath,
+  fromAlertmanager,
+  fromGrafana,
+  grafanaPayload,
+} from "./notification.js";
+import { renderTicketsPage } from "./tickets-page.js";
+
+export interface AppDeps {
+  /** Commits the notification (rules → lifecycle → store/outbox) and resolves once it is durable. */
+  ingest: (notification: Notification, receivedAt: Date) => Promise<IngestOutcome[]>;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => Date;
+  webhookToken?: string;
+  bodyLimitBytes: number;
+  /** Undefined when ready, else why not. */
+  notReady: () => Promise<string | undefined>;
+}
+
+const SOURCES: Record<Source, { schema: z.ZodType; normalize: (p: never) => Notification }> = {
+  alertmanager: { schema: alertmanagerPayload, normalize: fromAlertmanager as (p: never) => Notification },
+  grafana: { schema: grafanaPayload, normalize: fromGrafana as (p: never) => Notification },
+};
+
+const limitParam = z.coerce.number().int().min(1).max(10_000).default(500);
+const ticketsQuery = z.object({ status: z.enum(["open", "solved"]).optional(), limit: limitParam }).strict();
+const incidentsQuery = z.object({ state: z.enum(["firing", "resolved"]).optional(), key: z.string().optional(), limit: limitParam }).strict();
+const deliveriesQuery = z.object({ state: z.enum(["pending", "done", "dead"]).optional(), limit: limitParam }).strict();
+
+function badRequest(res: Response, error: string, issues: z.core.$ZodIssue[]) {
+  res.status(400).json({ error, issues: issues.map((i) => ({ field: formatPath(i.path), message: i.message })) });
+}
+
+/** The view of an incident that /api/incidents shows. */
+function incidentView(i: Incident) {
+  return {
+    id: i.id,
+    dedupKey: i.dedupKey,
+    seq: i.seq,
+    state: i.state,
+    priority: i.priority,
+    category: i.category,
+    rule: i.rule,
+    helpdesk: i.helpdesk,
+    ticketKey: i.ticketKey,
+    ticket: i.ticket ?? null,
+    previousTicketKey: i.previousTicketKey ?? null,
+    firingAlerts: i.alerts.filter((a) => a.status === "firing"),
+    resolvedAlerts: i.alerts.filter((a) => a.status === "resolved").length,
+    recurrences: i.recurrences,
+    openedAt: i.openedAt,
+    updatedAt: i.updatedAt,
+    resolvedAt: i.resolvedAt ?? null,
+    dueAt: i.dueAt,
+  };
+}
+
+/** The HTTP intake: webhook receivers, health, metrics, and the read APIs. */
+export function createApp(deps: AppDeps): express.Express {
+  const { metrics, log, store } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+
+  const json = express.json({ limit: deps.bodyLimitBytes, type: () => true, strict: true });
+
+  for (const source of Object.keys(SOURCES) as Source[]) {
+    const { schema, normalize } = SOURCES[source];
+    app.post(
+      `/webhooks/${source}`,
+      (req, _res, next) => {
+        req.alertdeskSource = source;
+        next();
+      },
+      bearerAuth(deps.webhookToken, () => metrics.notificationsReceived.inc({ source, outcome: "unauthorized" })),
+      json,
+      async (req: Request, res: Response) => {
+        const started = process.hrtime.bigint();
+        const parsed = schema.safeParse(req.body);
+        if (!parsed.success) {
+          metrics.notificationsReceived.inc({ source, outcome: "invalid" });
+          log.info({ source, issues: parsed.error.issues.length, field: formatPath(parsed.error.issues[0]?.path ?? []) }, "webhook rejected: invalid payload");
+          badRequest(res, "invalid payload", parsed.error.issues);
+          return;
+        }
+        const notification = normalize(parsed.data as never);
+        let outcomes: IngestOutcome[];
+        try {
+          outcomes = await deps.ingest(notification, deps.clock());
+        } catch (err) {
+          metrics.notificationsReceived.inc({ source, outcome: "unavailable" });
+          log.error({ source, err: (err as Error).message }, "webhook not stored");
+          res.status(503).set("Retry-After", "5").json({ error: "could not store the notification; retry" });
+          return;
+        }
+        metrics.notificationsReceived.inc({ source, outcome: "accepted" });
+        for (const a of notification.alerts) metrics.alertsReceived.inc({ source, status: a.status });
+        const acted = outcomes.some((o) => o.actions.length > 0);
+        log[acted ? "info" : "debug"](
+          {
+            source,
+            groupKey: notification.groupKey,
+            alerts: notification.alerts.length,
+            outcomes: outcomes.map((o) => ({ dedupKey: o.dedupKey, reason: o.reason, actions: o.actions })),
+            ms: Number(process.hrtime.bigint() - started) / 1e6,
+          },
+          "webhook stored",
+        );
+        res.status(200).json({ status: "stored", incidents: outcomes });
+      },
+    );
+  }
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const why = await deps.notReady().catch((err: Error) => err.message);
+    if (why) res.status(503).json({ status: "not ready", reason: why });
+    else res.json({ status: "ready" });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.set("Content-Type", metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.get("/api/tickets", async (req, res) => {
+    const q = ticketsQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, "invalid query", q.error.issues);
+    const query = q.data.status ? { status: q.data.status, limit: q.data.limit } : { limit: q.data.limit };
+    res.json({ tickets: await store.listTickets(query) });
+  });
+  app.get("/api/incidents", async (req, res) => {
+    const q = incidentsQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, "invalid query", q.error.issues);
+    const incidents = await store.listIncidents({
+      limit: q.data.limit,
+      ...(q.data.state ? { state: q.data.state } : {}),
+      ...(q.data.key ? { dedupKey: q.data.key } : {}),
+    });
+    res.json({ incidents: incidents.map(incidentView) });
+  });
+  app.get("/api/deliveries", async (req, res) => {
+    const q = deliveriesQuery.safeParse(req.query);
+    if (!q.success) return badRequest(res, "invalid query", q.error.issues);
+    res.json({ deliveries: await store.listDeliveries(q.data.state ? { state: q.data.state, limit: q.data.limit } : { limit: q.data.limit }) });
+  });
+  app.get("/tickets", async (_req, res) => {
+    const tickets = await store.listTickets({ limit: 500 });
+    res
+      .set({
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+      })
+      .type("html")
+      .send(renderTicketsPage(tickets, deps.clock()));
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: "not found" });
+  });
+
+  const onError: ErrorRequestHandler = (err: { type?: string; status?: number; message?: string }, req, res, _next) => {
+    const source = req.alertdeskSource;
+    if (err.type === "entity.too.large") {
+      if (source) metrics.notificationsReceived.inc({ source, outcome: "too_large" });
+      res.status(413).json({ error: `body larger than the limit of ${deps.bodyLimitBytes} bytes` });
+      return;
+    }
+    if (err.type === "entity.parse.failed") {
+      if (source) metrics.notificationsReceived.inc({ source, outcome: "invalid" });
+      res.status(400).json({ error: "body is not valid JSON", detail: err.message });
+      return;
+    }
+    if (err.status && err.status >= 400 && err.status < 500) {
+      if (source) metrics.notificationsReceived.inc({ source, outcome: "invalid" });
+      res.status(err.status).json({ error: err.message ?? "bad request" });
+      return;
+    }
+    log.error({ err: err.message, path: req.path }, "request failed");
+    res.status(500).json({ error: "internal error" });
+  };
+  app.use(onError);
+  return app;
+}
+
+declare global {
+  namespace Express {
+    interface Request {
+      alertdeskSource?: Source;
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { RequestHandler } from "express";
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+/**
+ * Requires `Authorization: Bearer <token>` when a token is configured. Compares digests in constant
+ * time (equal length by construction), and answers 401 without saying what was wrong.
+ */
+export function bearerAuth(token: string | undefined, onReject: (req: Parameters<RequestHandler>[0]) => void): RequestHandler {
+  if (!token) return (_req, _res, next) => next();
+  const expected = digest(token);
+  return (req, res, next) => {
+    const header = req.headers.authorization ?? "";
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    const ok = m !== null && timingSafeEqual(digest((m[1] as string).trim()), expected);
+    if (ok) return next();
+    onReject(req);
+    res.set("WWW-Authenticate", 'Bearer realm="alertdesk"').status(401).json({ error: "unauthorized" });
+  };
+}

@@ -1,0 +1,217 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+
+/**
+ * Webhook payloads as Alertmanager (v4) and Grafana unified alerting send them, and the one
+ * normalized `Notification` the rest of the pipeline works on. Unknown keys are ignored:
+ * newer Alertmanagers add fields (notification_reason, routeLabels) and must keep working.
+ */
+
+const labelSet = z.record(z.string(), z.string());
+const timestamp = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), { message: "must be an RFC 3339 timestamp" });
+const alertStatus = z.enum(["firing", "resolved"]);
+
+const alertmanagerAlert = z.object({
+  status: alertStatus,
+  labels: labelSet,
+  annotations: labelSet.default({}),
+  startsAt: timestamp,
+  endsAt: timestamp.optional(),
+  generatorURL: z.string().default(""),
+  fingerprint: z.string().optional(),
+});
+
+const commonFields = {
+  receiver: z.string().default(""),
+  status: alertStatus,
+  groupLabels: labelSet.default({}),
+  commonLabels: labelSet.default({}),
+  commonAnnotations: labelSet.default({}),
+  externalURL: z.string().default(""),
+  groupKey: z.string().default(""),
+  truncatedAlerts: z.number().int().nonnegative().default(0),
+  version: z.string().optional(),
+};
+
+/** Alertmanager webhook payload, version 4 (the only version Alertmanager has ever sent). */
+export const alertmanagerPayload = z.object({ ...commonFields, alerts: z.array(alertmanagerAlert) });
+
+const grafanaAlert = alertmanagerAlert.extend({
+  values: z.record(z.string(), z.number().nullable()).nullable().optional(),
+  valueString: z.string().optional(),
+  silenceURL: z.string().optional(),
+  dashboardURL: z.string().optional(),
+  panelURL: z.string().optional(),
+  imageURL: z.string().optional(),
+});
+
+/** Grafana unified-alerting webhook: Alertmanager's shape plus values, links, state, title and message. */
+export const grafanaPayload = z.object({
+  ...commonFields,
+  alerts: z.array(grafanaAlert),
+  orgId: z.number().optional(),
+  state: z.string().optional(),
+  title: z.string().optional(),
+  message: z.string().optional(),
+});
+
+export type AlertmanagerPayload = z.infer<typeof alertmanagerPayload>;
+export type GrafanaPayload = z.infer<typeof grafanaPayload>;
+export type AlertStatus = z.infer<typeof alertStatus>;
+export type LabelSet = Record<string, string>;
+export type Source = "alertmanager" | "grafana";
+
+/** Links an agent needs so nobody has to ask for them. */
+export interface AlertLinks {
+  silence?: string;
+  dashboard?: string;
+  panel?: string;
+  image?: string;
+}
+
+/** One alert, normalized: timestamps in ISO form, the numeric value extracted. */
+export interface Alert {
+  fingerprint: string;
+  status: AlertStatus;
+  labels: LabelSet;
+  annotations: LabelSet;
+  startsAt: string;
+  /** Absent while firing (Alertmanager sends Go's zero time, 0001-01-01). */
+  endsAt?: string;
+  generatorURL: string;
+  value?: number;
+  /** Grafana's refId → value map, kept for rules that pick another expression. */
+  values?: Record<string, number>;
+  links: AlertLinks;
+}
+
+/** One webhook notification, whatever its source. */
+export interface Notification {
+  source: Source;
+  receiver: string;
+  status: AlertStatus;
+  groupKey: string;
+  groupLabels: LabelSet;
+  commonLabels: LabelSet;
+  commonAnnotations: LabelSet;
+  externalURL: string;
+  truncatedAlerts: number;
+  alerts: Alert[];
+}
+
+/** Parses a number as Prometheus templates print it into an annotation: "83.4375", "83.4%", "1e3". */
+export function parseValue(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const trimmed = text.trim().replace(/\s*%$/, "");
+  if (trimmed === "") return undefined;
+  const n = Number(trimmed);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Grafana 9 only sent `valueString`: "[ var='B' labels={...} value=83.4 ], ...". Takes the first value. */
+export function parseValueString(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const m = /value=([-+0-9.eE]+|NaN|[+-]?Inf)/.exec(text);
+  return m ? parseValue(m[1]) : undefined;
+}
+
+/** Alertmanager's fingerprint when present; otherwise a stable hash of the label set. */
+export function fingerprintOf(labels: LabelSet): string {
+  const canonical = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}\u0000${labels[k]}`)
+    .join("\u0001");
+  return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
+}
+
+function normalizeTime(s: string): string {
+  return new Date(Date.parse(s)).toISOString();
+}
+
+/** Go's zero time (0001-01-01T00:00:00Z) and anything before 1970 mean "not set". */
+function normalizeEnd(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  const ms = Date.parse(s);
+  return ms <= 0 ? undefined : new Date(ms).toISOString();
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s === "" ? undefined : s;
+}
+
+type BaseAlert = z.infer<typeof alertmanagerAlert>;
+
+function normalizeAlert(a: BaseAlert, value: number | undefined, extra: Partial<Alert>): Alert {
+  const alert: Alert = {
+    fingerprint: nonEmpty(a.fingerprint) ?? fingerprintOf(a.labels),
+    status: a.status,
+    labels: a.labels,
+    annotations: a.annotations,
+    startsAt: normalizeTime(a.startsAt),
+    generatorURL: a.generatorURL,
+    links: {},
+    ...extra,
+  };
+  const endsAt = normalizeEnd(a.endsAt);
+  if (endsAt !== undefined) alert.endsAt = endsAt;
+  if (value !== undefined) alert.value = value;
+  return alert;
+}
+
+function normalizeCommon(source: Source, p: AlertmanagerPayload | GrafanaPayload): Omit<Notification, "alerts"> {
+  return {
+    source,
+    receiver: p.receiver,
+    status: p.status,
+    groupKey: p.groupKey,
+    groupLabels: p.groupLabels,
+    commonLabels: p.commonLabels,
+    commonAnnotations: p.commonAnnotations,
+    externalURL: p.externalURL,
+    truncatedAlerts: p.truncatedAlerts,
+  };
+}
+
+/** Normalizes a validated Alertmanager payload. The value comes from the `value` annotation. */
+export function fromAlertmanager(p: AlertmanagerPayload): Notification {
+  return {
+    ...normalizeCommon("alertmanager", p),
+    alerts: p.alerts.map((a) => normalizeAlert(a, parseValue(a.annotations.value), {})),
+  };
+}
+
+/** Normalizes a validated Grafana payload. The value is the first entry of `values`, else from `valueString`. */
+export function fromGrafana(p: GrafanaPayload): Notification {
+  return {
+    ...normalizeCommon("grafana", p),
+    alerts: p.alerts.map((a) => {
+      const values: Record<string, number> = {};
+      for (const [ref, v] of Object.entries(a.values ?? {})) if (v !== null) values[ref] = v;
+      const first = Object.values(values)[0];
+      const links: AlertLinks = {};
+      const silence = nonEmpty(a.silenceURL);
+      const dashboard = nonEmpty(a.dashboardURL);
+      const panel = nonEmpty(a.panelURL);
+      const image = nonEmpty(a.imageURL);
+      if (silence) links.silence = silence;
+      if (dashboard) links.dashboard = dashboard;
+      if (panel) links.panel = panel;
+      if (image) links.image = image;
+      const extra: Partial<Alert> = { links };
+      if (Object.keys(values).length > 0) extra.values = values;
+      return normalizeAlert(a, first ?? parseValueString(a.valueString) ?? parseValue(a.annotations.value), extra);
+    }),
+  };
+}
+
+/** Formats a zod issue path the way users read it: `alerts[0].labels`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out === "" ? "(body)" : out;
+}

@@ -1,0 +1,69 @@
+import { createHash } from "node:crypto";
+import type { AlertLinks, AlertStatus, LabelSet, Source } from "../intake/notification.js";
+import type { Category, Priority } from "../rules/priority.js";
+import type { OnResolved } from "../rules/schema.js";
+
+/** An alert as its incident remembers it: the latest episode seen for one fingerprint. */
+export interface AlertRecord {
+  fingerprint: string;
+  status: AlertStatus;
+  labels: LabelSet;
+  annotations: LabelSet;
+  startsAt: string;
+  endsAt?: string;
+  generatorURL: string;
+  value?: number;
+  links: AlertLinks;
+  priority: Priority;
+  rule: string | null;
+}
+
+/** A helpdesk's handle for a ticket. */
+export interface TicketRef {
+  id: string;
+  url?: string;
+}
+
+/**
+ * One incident: everything alertdesk knows about one dedup key between its first firing and its
+ * resolution (and any reopen within the window). One incident ↔ one ticket. A re-fire after the
+ * window starts a new incident with the next `seq`, which links the previous ticket.
+ */
+export interface Incident {
+  /** Assigned by the store. */
+  id?: number;
+  dedupKey: string;
+  /** 1 for the key's first incident, +1 for each new ticket after a reopen window passed. */
+  seq: number;
+  /** Correlation key stamped on the helpdesk ticket, so it can be found again after a crash. */
+  ticketKey: string;
+  state: "firing" | "resolved";
+  priority: Priority;
+  category: Category;
+  rule: string | null;
+  helpdesk: string;
+  onResolved: OnResolved;
+  reopenWithinMs: number;
+  source: Source;
+  receiver: string;
+  groupLabels: LabelSet;
+  externalURL: string;
+  truncatedAlerts: number;
+  alerts: AlertRecord[];
+  /** alertdesk's clock, ISO. */
+  openedAt: string;
+  updatedAt: string;
+  resolvedAt?: string;
+  /** When the helpdesk should have responded, from the priority's response target. */
+  dueAt: string;
+  /** How many times the incident fired again and reopened its ticket. */
+  recurrences: number;
+  previousTicketKey?: string;
+  /** Set once the helpdesk confirmed the ticket. */
+  ticket?: TicketRef;
+}
+
+/** The correlation key for a dedup key's n-th incident: short, stable, safe in every helpdesk's search syntax. */
+export function ticketKeyFor(dedupKey: string, seq: number): string {
+  return `ad-${createHash("sha256").update(dedupKey).digest("hex").slice(0, 16)}-${seq}`;
+}

@@ -1,0 +1,142 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Reasons a delivery fails; every helpdesk × reason series exists at zero from the start. */
+export const FAILURE_REASONS = ["auth", "rateLimited", "client", "server", "network", "timeout", "noTicket"] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened"] as const;
+
+/** Every metric alertdesk exports, declared in one place. */
+export interface Metrics {
+  registry: Registry;
+  notificationsReceived: Counter<"source" | "outcome">;
+  alertsReceived: Counter<"source" | "status">;
+  alertsIgnored: Counter<"rule">;
+  lifecycleSteps: Counter<"reason">;
+  incidents: Gauge<"state">;
+  tickets: Counter<"helpdesk" | "action">;
+  deliveryAttempts: Counter<"helpdesk" | "op">;
+  deliveryFailures: Counter<"helpdesk" | "reason">;
+  deliveryDeadLetters: Counter<"helpdesk">;
+  deliveryLatency: Histogram<"helpdesk" | "op">;
+  outboxDepth: Gauge<"state">;
+  rulesLoaded: Gauge;
+  commitBatchSize: Histogram;
+}
+
+export interface MetricsSources {
+  /** Called on every scrape: the number of incidents per state and outbox rows per state. */
+  countIncidents?: () => Promise<Record<string, number>>;
+  countOutbox?: () => Promise<Record<string, number>>;
+}
+
+/** Creates a fresh registry with all alertdesk metrics (one per service instance, so tests don't share state). */
+export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly string[] = ["builtin"]): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "alertdesk_process_" });
+  const r = [registry];
+  const metrics: Metrics = {
+    registry,
+    notificationsReceived: new Counter({
+      name: "alertdesk_notifications_received_total",
+      help: "Webhook notifications received, by source (alertmanager, grafana) and outcome (accepted, invalid, unauthorized, too_large, unavailable).",
+      labelNames: ["source", "outcome"],
+      registers: r,
+    }),
+    alertsReceived: new Counter({
+      name: "alertdesk_alerts_received_total",
+      help: "Alerts received inside accepted notifications, by source and alert status.",
+      labelNames: ["source", "status"],
+      registers: r,
+    }),
+    alertsIgnored: new Counter({
+      name: "alertdesk_alerts_ignored_total",
+      help: "Alerts dropped by a rule with ignore: true.",
+      labelNames: ["rule"],
+      registers: r,
+    }),
+    lifecycleSteps: new Counter({
+      name: "alertdesk_lifecycle_steps_total",
+      help: "Incident lifecycle decisions, by reason (first notification, unchanged, stale, ...).",
+      labelNames: ["reason"],
+      registers: r,
+    }),
+    incidents: new Gauge({
+      name: "alertdesk_incidents",
+      help: "Incidents currently stored, by state (firing, resolved).",
+      labelNames: ["state"],
+      registers: r,
+      async collect() {
+        if (!sources.countIncidents) return;
+        const counts = await sources.countIncidents().catch(() => undefined);
+        if (!counts) return;
+        for (const state of ["firing", "resolved"]) this.set({ state }, counts[state] ?? 0);
+      },
+    }),
+    tickets: new Counter({
+      name: "alertdesk_tickets_total",
+      help: "Ticket actions confirmed by a helpdesk, by helpdesk and action (opened, updated, resolved, reopened).",
+      labelNames: ["helpdesk", "action"],
+      registers: r,
+    }),
+    deliveryAttempts: new Counter({
+      name: "alertdesk_delivery_attempts_total",
+      help: "Attempts to deliver an outbox operation to a helpdesk.",
+      labelNames: ["helpdesk", "op"],
+      registers: r,
+    }),
+    deliveryFailures: new Counter({
+      name: "alertdesk_delivery_failures_total",
+      help: "Failed delivery attempts, by helpdesk and reason.",
+      labelNames: ["helpdesk", "reason"],
+      registers: r,
+    }),
+    deliveryDeadLetters: new Counter({
+      name: "alertdesk_delivery_dead_letters_total",
+      help: "Outbox operations given up on (dead letters).",
+      labelNames: ["helpdesk"],
+      registers: r,
+    }),
+    deliveryLatency: new Histogram({
+      name: "alertdesk_delivery_latency_seconds",
+      help: "Time from a notification's commit to the helpdesk confirming the operation.",
+      labelNames: ["helpdesk", "op"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+      registers: r,
+    }),
+    outboxDepth: new Gauge({
+      name: "alertdesk_outbox_depth",
+      help: "Outbox operations by state (pending, dead).",
+      labelNames: ["state"],
+      registers: r,
+      async collect() {
+        if (!sources.countOutbox) return;
+        const counts = await sources.countOutbox().catch(() => undefined);
+        if (!counts) return;
+        for (const state of ["pending", "dead"]) this.set({ state }, counts[state] ?? 0);
+      },
+    }),
+    rulesLoaded: new Gauge({
+      name: "alertdesk_rules_loaded",
+      help: "Rules in the active rule set.",
+      registers: r,
+    }),
+    commitBatchSize: new Histogram({
+      name: "alertdesk_commit_batch_size",
+      help: "Notifications committed together in one store transaction (group commit).",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: r,
+    }),
+  };
+  for (const helpdesk of helpdesks) {
+    for (const reason of FAILURE_REASONS) metrics.deliveryFailures.inc({ helpdesk, reason }, 0);
+    for (const action of TICKET_ACTIONS) metrics.tickets.inc({ helpdesk, action }, 0);
+    metrics.deliveryDeadLetters.inc({ helpdesk }, 0);
+  }
+  for (const source of ["alertmanager", "grafana"]) {
+    for (const outcome of ["accepted", "invalid", "unauthorized", "too_large", "unavailable"]) {
+      metrics.notificationsReceived.inc({ source, outcome }, 0);
+    }
+  }
+  return metrics;
+}

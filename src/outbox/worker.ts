@@ -1,0 +1,183 @@
+import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../drivers/types.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { OutboxRow, Store } from "../store/types.js";
+import { type BackoffPolicy, nextDelay } from "./backoff.js";
+
+export interface RetryPolicy extends BackoffPolicy {
+  /** Give up (dead letter) after this many attempts… */
+  maxAttempts: number;
+  /** …or once the operation is this old. */
+  maxAgeMs: number;
+}
+
+export interface OutboxWorkerOptions {
+  store: Store;
+  drivers: ReadonlyMap<string, HelpdeskDriver>;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => Date;
+  pollIntervalMs?: number;
+  /** How long a claim is held; a crashed worker's claims are picked up again after it. */
+  leaseMs?: number;
+  /** Rows claimed per round (at most one per incident). */
+  batchSize?: number;
+  retry?: Partial<RetryPolicy>;
+  random?: () => number;
+}
+
+export interface OutboxWorker {
+  start(): void;
+  /** Stops claiming and waits for deliveries in progress. */
+  stop(): Promise<void>;
+  /** Wakes the worker now (called after a commit enqueued something). */
+  kick(): void;
+  /** One round: claim due rows and deliver them; returns how many were claimed. */
+  runOnce(): Promise<number>;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: 50, maxAgeMs: 24 * 3_600_000 };
+
+const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", reopen: "reopened" } as const;
+
+/**
+ * The delivery stage: claims due outbox rows (oldest first, one per incident so order holds),
+ * calls the incident's helpdesk driver, and records the outcome: done, retry later (backoff,
+ * Retry-After) or dead letter (permanent error, too many attempts, too old).
+ */
+export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
+  const { store, drivers, metrics, log, clock } = options;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const batchSize = options.batchSize ?? 16;
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const random = options.random ?? Math.random;
+  let stopped = true;
+  let loopDone: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let kicked = false;
+
+  async function callDriver(driver: HelpdeskDriver, row: OutboxRow): Promise<TicketRef | undefined> {
+    const op = row.operation;
+    const ctx = { idempotencyKey: `${row.ticketKey}/${row.id}`, attempt: row.attempts };
+    if (op.op === "open") {
+      if (row.ticket) return row.ticket;
+      // A previous attempt may have created the ticket before we lost track of it: look first.
+      const found = row.attempts > 1 ? await driver.findByKey(row.ticketKey) : undefined;
+      return found ?? (await driver.open(op, ctx));
+    }
+    const ticket = row.ticket ?? (await driver.findByKey(row.ticketKey));
+    if (!ticket) {
+      throw new DeliveryError(`[${driver.name}] no ticket for ${row.ticketKey}: its create was never delivered`, {
+        retryable: false,
+        reason: "noTicket",
+      });
+    }
+    if (op.op === "comment") await driver.comment(ticket, op, ctx);
+    else if (op.op === "resolve") await driver.resolve(ticket, op, ctx);
+    else {
+      const reopened = await driver.reopen(ticket, op, ctx);
+      if (reopened.id !== ticket.id) return reopened;
+    }
+    return row.ticket ? undefined : ticket;
+  }
+
+  async function deliver(row: OutboxRow): Promise<void> {
+    const driver = drivers.get(row.helpdesk);
+    const op = row.operation.op;
+    const fields = { outboxId: row.id, incidentId: row.incidentId, ticketKey: row.ticketKey, helpdesk: row.helpdesk, op, attempt: row.attempts };
+    if (!driver) {
+      await store.deadLetter(row.id, `unknown helpdesk "${row.helpdesk}"`, clock());
+      metrics.deliveryDeadLetters.inc({ helpdesk: row.helpdesk });
+      log.error(fields, "delivery dead: unknown helpdesk");
+      return;
+    }
+    metrics.deliveryAttempts.inc({ helpdesk: row.helpdesk, op });
+    let ticket: TicketRef | undefined;
+    try {
+      ticket = await callDriver(driver, row);
+    } catch (err) {
+      const failure =
+        err instanceof DeliveryError
+          ? err
+          : new DeliveryError(`[${driver.name}] ${(err as Error).message}`, { retryable: true, reason: "server", cause: err });
+      metrics.deliveryFailures.inc({ helpdesk: row.helpdesk, reason: failure.reason });
+      const now = clock();
+      const tooOld = now.getTime() - row.createdAt.getTime() >= retry.maxAgeMs;
+      if (!failure.retryable || row.attempts >= retry.maxAttempts || tooOld) {
+        await store.deadLetter(row.id, failure.message, now);
+        metrics.deliveryDeadLetters.inc({ helpdesk: row.helpdesk });
+        log.error({ ...fields, reason: failure.reason, err: failure.message }, "delivery dead");
+      } else {
+        const delay = nextDelay(row.attempts, failure.retryAfterMs, retry, random);
+        await store.reschedule(row.id, failure.message, new Date(now.getTime() + delay));
+        log.warn({ ...fields, reason: failure.reason, retryInMs: delay, err: failure.message }, "delivery failed, will retry");
+      }
+      return;
+    }
+    const now = clock();
+    await store.complete(row.id, ticket ? { ticket } : {}, now);
+    metrics.tickets.inc({ helpdesk: row.helpdesk, action: ACTION_OF_OP[op] });
+    metrics.deliveryLatency.observe({ helpdesk: row.helpdesk, op }, Math.max(0, now.getTime() - row.createdAt.getTime()) / 1000);
+    log.info({ ...fields, ticket: ticket?.id }, "delivered");
+  }
+
+  async function runOnce(): Promise<number> {
+    const rows = await store.claimDue(clock(), batchSize, leaseMs);
+    await Promise.all(rows.map((row) => deliver(row)));
+    return rows.length;
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (kicked || stopped) {
+        kicked = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        kicked = false;
+        resolve();
+      }
+      wake = done;
+    });
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      let claimed = 0;
+      try {
+        claimed = await runOnce();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "outbox round failed; retrying");
+        await sleep(pollIntervalMs);
+        continue;
+      }
+      if (claimed > 0) continue;
+      const next = await store.nextDueAt().catch(() => undefined);
+      const wait = next === undefined ? pollIntervalMs : Math.min(pollIntervalMs, Math.max(10, next - clock().getTime()));
+      await sleep(wait);
+    }
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      loopDone = loop();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loopDone;
+    },
+    kick() {
+      kicked = true;
+      wake?.();
+    },
+    runOnce,
+  };
+}

@@ -1,0 +1,132 @@
+import type { NewOutboxRow, IngestTx } from "../store/types.js";
+import type { Notification } from "../intake/notification.js";
+import { type Observation, type Reason, type Step, type TicketAction, decide } from "../lifecycle/decide.js";
+import type { Incident } from "../lifecycle/incident.js";
+import { dedupKey, evaluate } from "../rules/evaluate.js";
+import type { RuleSet } from "../rules/load.js";
+import { renderBody, renderComment, renderTitle } from "../templates/render.js";
+
+/** The result of one notification, per incident it touched. */
+export interface IngestOutcome {
+  dedupKey: string;
+  reason: Reason;
+  incidentId?: number;
+  actions: TicketAction["kind"][];
+}
+
+export interface IngestPlan {
+  /** Alerts grouped by dedup key, in first-seen order. */
+  groups: Map<string, Observation[]>;
+  /** Names of the rules that dropped alerts (ignore: true), one entry per alert. */
+  ignoredBy: string[];
+}
+
+/** Rules stage: evaluates every alert and groups what is not ignored by dedup key. Pure. */
+export function plan(notification: Notification, rules: RuleSet, defaultHelpdesk: string): IngestPlan {
+  const groups = new Map<string, Observation[]>();
+  const ignoredBy: string[] = [];
+  for (const alert of notification.alerts) {
+    const d = evaluate(alert, rules);
+    if (d.ignore) {
+      ignoredBy.push(d.rule ?? "(defaults)");
+      continue;
+    }
+    const key = dedupKey(alert, d, notification.groupLabels);
+    const list = groups.get(key) ?? [];
+    list.push({ alert, decision: { ...d, helpdesk: d.helpdesk ?? defaultHelpdesk } });
+    groups.set(key, list);
+  }
+  return { groups, ignoredBy };
+}
+
+/** Common labels of the incident's alerts: what a helpdesk can tag or filter the ticket by. */
+function ticketLabels(incident: Incident): Record<string, string> {
+  const [first, ...rest] = incident.alerts;
+  if (!first) return { ...incident.groupLabels };
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(first.labels)) if (rest.every((a) => a.labels[k] === v)) labels[k] = v;
+  return labels;
+}
+
+/** Templates stage: turns the lifecycle's actions into rendered outbox operations. Pure. */
+export function render(step: Step, incident: Incident): NewOutboxRow[] {
+  return step.actions.map((action): NewOutboxRow => {
+    const helpdesk = incident.helpdesk;
+    switch (action.kind) {
+      case "open": {
+        const previous = action.previous
+          ? action.previous.ticket
+            ? { ticketKey: action.previous.ticketKey, ticketId: action.previous.ticket.id }
+            : { ticketKey: action.previous.ticketKey }
+          : undefined;
+        return {
+          helpdesk,
+          operation: {
+            op: "open",
+            ticketKey: incident.ticketKey,
+            dedupKey: incident.dedupKey,
+            title: renderTitle(incident),
+            body: renderBody(incident, previous),
+            priority: incident.priority,
+            category: incident.category,
+            dueAt: incident.dueAt,
+            labels: ticketLabels(incident),
+          },
+        };
+      }
+      case "comment":
+        return {
+          helpdesk,
+          operation: action.raisedFrom
+            ? { op: "comment", body: renderComment(action, incident), priority: incident.priority }
+            : { op: "comment", body: renderComment(action, incident) },
+        };
+      case "resolve":
+        return { helpdesk, operation: { op: "resolve", body: renderComment(action, incident), solve: action.solve } };
+      case "reopen":
+        return { helpdesk, operation: { op: "reopen", body: renderComment(action, incident), priority: incident.priority } };
+    }
+  });
+}
+
+/**
+ * Lifecycle + store stage, inside the (group-commit) transaction: for each dedup key, load the
+ * latest incident, decide, store the next state and enqueue the rendered operations, atomically.
+ */
+export async function apply(tx: IngestTx, notification: Notification, planned: IngestPlan, now: Date): Promise<IngestOutcome[]> {
+  const latest = await tx.latestIncidents([...planned.groups.keys()]);
+  const outcomes: IngestOutcome[] = [];
+  for (const [key, observations] of planned.groups) {
+    const prev = latest.get(key);
+    const step = decide(
+      prev,
+      {
+        dedupKey: key,
+        source: notification.source,
+        receiver: notification.receiver,
+        groupLabels: notification.groupLabels,
+        externalURL: notification.externalURL,
+        truncatedAlerts: notification.truncatedAlerts,
+        observations,
+      },
+      now,
+    );
+    const outcome: IngestOutcome = { dedupKey: key, reason: step.reason, actions: step.actions.map((a) => a.kind) };
+    if (step.incident) {
+      let id: number;
+      if (step.created) {
+        id = await tx.insertIncident(step.incident);
+      } else {
+        id = prev?.id as number;
+        await tx.updateIncident({ ...step.incident, id });
+      }
+      const rows = render(step, { ...step.incident, id });
+      if (rows.length > 0) await tx.enqueue(id, rows, now);
+      outcome.incidentId = id;
+    } else if (prev?.id !== undefined) {
+      outcome.incidentId = prev.id;
+    }
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}

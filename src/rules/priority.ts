@@ -1,0 +1,25 @@
+/** P1 is the most urgent. Response targets follow the support workflow. */
+export const PRIORITIES = ["P1", "P2", "P3", "P4"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** The support workflow's five categories. */
+export const CATEGORIES = ["function", "performance", "network", "configuration", "consultation"] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+/** How long the helpdesk has to respond, by priority (P1 15 min, P2 30 min, P3 1 h, P4 24 h). */
+export const RESPONSE_TARGET_MS: Record<Priority, number> = {
+  P1: 15 * 60_000,
+  P2: 30 * 60_000,
+  P3: 60 * 60_000,
+  P4: 24 * 60 * 60_000,
+};
+
+/** The more urgent of two priorities. */
+export function higherPriority(a: Priority, b: Priority): Priority {
+  return PRIORITIES.indexOf(a) <= PRIORITIES.indexOf(b) ? a : b;
+}
+
+/** True when `a` is strictly more urgent than `b`. */
+export function isHigher(a: Priority, b: Priority): boolean {
+  return PRIORITIES.indexOf(a) < PRIORITIES.indexOf(b);
+}

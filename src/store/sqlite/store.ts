@@ -1,0 +1,346 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { BuiltinStatus, BuiltinTicket, NewBuiltinTicket } from "../../drivers/builtin/book.js";
+import { ticketOperationSchema } from "../../drivers/types.js";
+import type { Incident } from "../../lifecycle/incident.js";
+import type { Category, Priority } from "../../rules/priority.js";
+import { Mutex } from "../mutex.js";
+import type { DeliveryView, IncidentQuery, IngestTx, OutboxRow, OutboxState, Store } from "../types.js";
+import { MIGRATIONS } from "./migrations.js";
+
+interface IncidentRow {
+  id: number;
+  ticket_id: string | null;
+  ticket_url: string | null;
+  data: string;
+}
+
+function toIncident(row: IncidentRow): Incident {
+  const incident = JSON.parse(row.data) as Incident;
+  incident.id = row.id;
+  if (row.ticket_id !== null) incident.ticket = row.ticket_url === null ? { id: row.ticket_id } : { id: row.ticket_id, url: row.ticket_url };
+  return incident;
+}
+
+/** What is stored in `data`: the incident without the columns kept separately. */
+function incidentData(incident: Incident): string {
+  const { id: _id, ticket: _ticket, ...rest } = incident;
+  return JSON.stringify(rest);
+}
+
+export interface SqliteStoreOptions {
+  /** A file path, or ":memory:" for a throwaway store (simulate, tests). */
+  path: string;
+}
+
+/** The embedded store: one SQLite file in WAL mode, fsync on every commit (group commit amortizes it). */
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  const memory = options.path === ":memory:";
+  if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  migrate(db);
+  // Reads for the API go through their own connection: they see committed data only, never a
+  // transaction in progress on the writer.
+  const reader = memory ? db : new Database(options.path, { readonly: true });
+  if (!memory) reader.pragma("busy_timeout = 5000");
+  const mutex = new Mutex();
+
+  const q = {
+    latest: db.prepare<[string], IncidentRow>(
+      "SELECT id, ticket_id, ticket_url, data FROM incidents WHERE dedup_key = ? ORDER BY seq DESC LIMIT 1",
+    ),
+    insertIncident: db.prepare(
+      `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data)
+       VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @data)`,
+    ),
+    updateIncident: db.prepare(
+      "UPDATE incidents SET state = @state, priority = @priority, updated_at = @updatedAt, data = @data WHERE id = @id",
+    ),
+    enqueue: db.prepare(
+      `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    due: db.prepare<[{ now: number; limit: number }], {
+      id: number; incident_id: number; helpdesk: string; payload: string; attempts: number; created_at: number;
+      ticket_key: string; dedup_key: string; ticket_id: string | null; ticket_url: string | null;
+    }>(
+      `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at,
+              i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
+       FROM outbox o JOIN incidents i ON i.id = o.incident_id
+       WHERE o.state = 'pending' AND o.next_attempt_at <= @now
+         AND (o.lease_until IS NULL OR o.lease_until <= @now)
+         AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
+       ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
+    ),
+    lease: db.prepare("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?"),
+    complete: db.prepare("UPDATE outbox SET state = 'done', done_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"),
+    setTicket: db.prepare(
+      "UPDATE incidents SET ticket_id = ?, ticket_url = ? WHERE id = (SELECT incident_id FROM outbox WHERE id = ?)",
+    ),
+    reschedule: db.prepare("UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?"),
+    dead: db.prepare("UPDATE outbox SET state = 'dead', done_at = ?, lease_until = NULL, last_error = ? WHERE id = ?"),
+    requeueAll: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0, done_at = NULL WHERE state = 'dead'"),
+    requeueOne: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0, done_at = NULL WHERE state = 'dead' AND id = ?"),
+    // Only rows that could be claimed: the head of their incident's queue, lease expired.
+    nextDue: db.prepare<[], { t: number | null }>(
+      `SELECT MIN(MAX(o.next_attempt_at, COALESCE(o.lease_until, 0))) AS t FROM outbox o
+       WHERE o.state = 'pending'
+         AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')`,
+    ),
+    createTicket: db.prepare(
+      `INSERT INTO builtin_tickets (key, subject, body, priority, status, category, due_at, labels, created_at, updated_at)
+       VALUES (@key, @subject, @body, @priority, 'open', @category, @dueAt, @labels, @now, @now)
+       ON CONFLICT (key) DO NOTHING`,
+    ),
+    ticketByKey: db.prepare<[string], { id: number }>("SELECT id FROM builtin_tickets WHERE key = ?"),
+    ticketExists: db.prepare<[number], { id: number }>("SELECT id FROM builtin_tickets WHERE id = ?"),
+    addComment: db.prepare(
+      "INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+    ),
+    touchTicket: db.prepare(
+      "UPDATE builtin_tickets SET status = COALESCE(?, status), priority = COALESCE(?, priority), updated_at = ? WHERE id = ?",
+    ),
+  };
+
+  const tx: IngestTx = {
+    async latestIncidents(keys) {
+      const out = new Map<string, Incident>();
+      for (const key of new Set(keys)) {
+        const row = q.latest.get(key);
+        if (row) out.set(key, toIncident(row));
+      }
+      return out;
+    },
+    async insertIncident(incident) {
+      const info = q.insertIncident.run({
+        dedupKey: incident.dedupKey,
+        seq: incident.seq,
+        ticketKey: incident.ticketKey,
+        state: incident.state,
+        priority: incident.priority,
+        helpdesk: incident.helpdesk,
+        openedAt: incident.openedAt,
+        updatedAt: incident.updatedAt,
+        data: incidentData(incident),
+      });
+      return Number(info.lastInsertRowid);
+    },
+    async updateIncident(incident) {
+      q.updateIncident.run({
+        id: incident.id,
+        state: incident.state,
+        priority: incident.priority,
+        updatedAt: incident.updatedAt,
+        data: incidentData(incident),
+      });
+    },
+    async enqueue(incidentId, rows, now) {
+      const t = now.getTime();
+      for (const r of rows) q.enqueue.run(incidentId, r.helpdesk, r.operation.op, JSON.stringify(r.operation), t, t);
+    },
+  };
+
+  /** Runs fn inside BEGIN IMMEDIATE … COMMIT, holding the writer mutex. */
+  function write<T>(fn: () => Promise<T> | T): Promise<T> {
+    return mutex.run(async () => {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn();
+        db.exec("COMMIT");
+        return result;
+      } catch (err) {
+        if (db.inTransaction) db.exec("ROLLBACK");
+        throw err;
+      }
+    });
+  }
+
+  const readTickets = (where: string, params: unknown[], limit: number): BuiltinTicket[] => {
+    const rows = reader
+      .prepare(
+        `SELECT id, key, subject, body, priority, status, category, due_at, labels, created_at, updated_at
+         FROM builtin_tickets ${where} ORDER BY id DESC LIMIT ?`,
+      )
+      .all(...params, limit) as {
+      id: number; key: string; subject: string; body: string; priority: Priority; status: BuiltinStatus;
+      category: Category; due_at: string; labels: string; created_at: string; updated_at: string;
+    }[];
+    const comments = new Map<number, { body: string; createdAt: string }[]>();
+    if (rows.length > 0) {
+      const ids = rows.map((r) => r.id);
+      const all = reader
+        .prepare(`SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id IN (${ids.map(() => "?").join(",")}) ORDER BY id`)
+        .all(...ids) as { ticket_id: number; body: string; created_at: string }[];
+      for (const c of all) {
+        const list = comments.get(c.ticket_id) ?? [];
+        list.push({ body: c.body, createdAt: c.created_at });
+        comments.set(c.ticket_id, list);
+      }
+    }
+    return rows.map((r) => ({
+      id: r.id,
+      key: r.key,
+      subject: r.subject,
+      body: r.body,
+      priority: r.priority,
+      status: r.status,
+      category: r.category,
+      dueAt: r.due_at,
+      labels: JSON.parse(r.labels) as Record<string, string>,
+      comments: comments.get(r.id) ?? [],
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    }));
+  };
+
+  return {
+    kind: "sqlite",
+    transaction: (fn) => write(() => fn(tx)),
+
+    claimDue: (now, limit, leaseMs) =>
+      write(() => {
+        const t = now.getTime();
+        const rows = q.due.all({ now: t, limit });
+        return rows.map((r): OutboxRow => {
+          q.lease.run(t + leaseMs, r.id);
+          const row: OutboxRow = {
+            id: r.id,
+            incidentId: r.incident_id,
+            dedupKey: r.dedup_key,
+            ticketKey: r.ticket_key,
+            helpdesk: r.helpdesk,
+            operation: ticketOperationSchema.parse(JSON.parse(r.payload)),
+            attempts: r.attempts + 1,
+            createdAt: new Date(r.created_at),
+          };
+          if (r.ticket_id !== null) row.ticket = r.ticket_url === null ? { id: r.ticket_id } : { id: r.ticket_id, url: r.ticket_url };
+          return row;
+        });
+      }),
+    complete: (id, result, now) =>
+      write(() => {
+        q.complete.run(now.getTime(), id);
+        if (result.ticket) q.setTicket.run(result.ticket.id, result.ticket.url ?? null, id);
+      }),
+    reschedule: (id, error, nextAttemptAt) => write(() => void q.reschedule.run(nextAttemptAt.getTime(), error, id)),
+    deadLetter: (id, error, now) => write(() => void q.dead.run(now.getTime(), error, id)),
+    requeueDead: (ids, now) =>
+      write(() => {
+        if (ids === "all") return q.requeueAll.run(now.getTime()).changes;
+        let n = 0;
+        for (const id of ids) n += q.requeueOne.run(now.getTime(), id).changes;
+        return n;
+      }),
+    async nextDueAt() {
+      return q.nextDue.get()?.t ?? undefined;
+    },
+    async listDeliveries(query) {
+      const rows = reader
+        .prepare(
+          `SELECT o.id, o.incident_id, o.helpdesk, o.op, o.state, o.attempts, o.last_error, o.created_at, o.next_attempt_at,
+                  i.dedup_key, i.data
+           FROM outbox o JOIN incidents i ON i.id = o.incident_id
+           ${query.state ? "WHERE o.state = ?" : ""} ORDER BY o.id DESC LIMIT ?`,
+        )
+        .all(...(query.state ? [query.state] : []), query.limit) as {
+        id: number; incident_id: number; helpdesk: string; op: DeliveryView["op"]; state: OutboxState; attempts: number;
+        last_error: string | null; created_at: number; next_attempt_at: number; dedup_key: string; data: string;
+      }[];
+      return rows.map((r) => {
+        const incident = JSON.parse(r.data) as Incident;
+        return {
+          id: r.id,
+          incidentId: r.incident_id,
+          dedupKey: r.dedup_key,
+          labels: incident.alerts[0]?.labels ?? incident.groupLabels,
+          helpdesk: r.helpdesk,
+          op: r.op,
+          state: r.state,
+          attempts: r.attempts,
+          lastError: r.last_error,
+          createdAt: new Date(r.created_at).toISOString(),
+          nextAttemptAt: new Date(r.next_attempt_at).toISOString(),
+        };
+      });
+    },
+    async listIncidents(query: IncidentQuery) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.state) {
+        where.push("state = ?");
+        params.push(query.state);
+      }
+      if (query.dedupKey) {
+        where.push("dedup_key = ?");
+        params.push(query.dedupKey);
+      }
+      const rows = reader
+        .prepare(`SELECT id, ticket_id, ticket_url, data FROM incidents ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`)
+        .all(...params, query.limit) as IncidentRow[];
+      return rows.map(toIncident);
+    },
+    async countIncidents() {
+      const rows = reader.prepare("SELECT state, COUNT(*) AS n FROM incidents GROUP BY state").all() as { state: string; n: number }[];
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    },
+    async countOutbox() {
+      const rows = reader
+        .prepare("SELECT state, COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'dead') GROUP BY state")
+        .all() as { state: string; n: number }[];
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    },
+    async ping() {
+      reader.prepare("SELECT 1").get();
+    },
+    async close() {
+      await mutex.run(() => {
+        if (reader !== db) reader.close();
+        db.close();
+      });
+    },
+
+    createTicket: (t: NewBuiltinTicket, now) =>
+      write(() => {
+        q.createTicket.run({ ...t, labels: JSON.stringify(t.labels), now: now.toISOString() });
+        return { id: (q.ticketByKey.get(t.key) as { id: number }).id };
+      }),
+    updateTicket: (id, update, now) =>
+      write(() => {
+        if (!q.ticketExists.get(id)) return false;
+        const iso = now.toISOString();
+        const added = q.addComment.run(id, update.comment, update.idempotencyKey, iso).changes > 0;
+        if (added) q.touchTicket.run(update.status ?? null, update.priority ?? null, iso, id);
+        return true;
+      }),
+    async findTicketByKey(key) {
+      return q.ticketByKey.get(key);
+    },
+    async listTickets(query) {
+      return query.status ? readTickets("WHERE status = ?", [query.status], query.limit) : readTickets("", [], query.limit);
+    },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+  MIGRATIONS.forEach((sql, i) => {
+    const version = i + 1;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const done = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(version);
+      if (!done) {
+        db.exec(sql);
+        db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(version, new Date().toISOString());
+      }
+      db.exec("COMMIT");
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw err;
+    }
+  });
+}

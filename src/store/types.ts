@@ -1,0 +1,87 @@
+import type { BuiltinTicketBook } from "../drivers/builtin/book.js";
+import type { TicketOperation, TicketRef } from "../drivers/types.js";
+import type { Incident } from "../lifecycle/incident.js";
+
+export type OutboxState = "pending" | "done" | "dead";
+
+/** An outbox row claimed for delivery, with what the worker needs from its incident. */
+export interface OutboxRow {
+  id: number;
+  incidentId: number;
+  dedupKey: string;
+  ticketKey: string;
+  /** The ticket the helpdesk confirmed earlier for this incident, if any. */
+  ticket?: TicketRef;
+  helpdesk: string;
+  operation: TicketOperation;
+  /** Attempts so far, including the one this claim starts. */
+  attempts: number;
+  createdAt: Date;
+}
+
+/** An outbox row as the deliveries API shows it. */
+export interface DeliveryView {
+  id: number;
+  incidentId: number;
+  dedupKey: string;
+  labels: Record<string, string>;
+  helpdesk: string;
+  op: TicketOperation["op"];
+  state: OutboxState;
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+  nextAttemptAt: string;
+}
+
+export interface NewOutboxRow {
+  helpdesk: string;
+  operation: TicketOperation;
+}
+
+/** What one ingest transaction may do. Everything commits together or not at all. */
+export interface IngestTx {
+  /** The latest incident of each key (one round trip for the whole notification). */
+  latestIncidents(keys: readonly string[]): Promise<Map<string, Incident>>;
+  insertIncident(incident: Incident): Promise<number>;
+  updateIncident(incident: Incident & { id: number }): Promise<void>;
+  enqueue(incidentId: number, rows: readonly NewOutboxRow[], now: Date): Promise<void>;
+}
+
+export interface IncidentQuery {
+  state?: Incident["state"];
+  dedupKey?: string;
+  limit: number;
+}
+
+/**
+ * alertdesk's durable state: incidents, the outbox, and the built-in helpdesk's tickets.
+ * Implemented by SQLite (embedded default) and, later, PostgreSQL; one contract suite tests both.
+ */
+export interface Store extends BuiltinTicketBook {
+  readonly kind: string;
+  /** Runs `fn` in one transaction. Used by group commit: many notifications, one commit. */
+  transaction<T>(fn: (tx: IngestTx) => Promise<T>): Promise<T>;
+  /**
+   * Claims up to `limit` due rows, at most one per incident and only the oldest unfinished one of
+   * each (per-incident order), leasing them for `leaseMs` and counting the attempt.
+   */
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<OutboxRow[]>;
+  /** Marks a row delivered; records the ticket on the incident when the helpdesk returned one. */
+  complete(id: number, result: { ticket?: TicketRef }, now: Date): Promise<void>;
+  /** Releases a row for another attempt at `nextAttemptAt`. */
+  reschedule(id: number, error: string, nextAttemptAt: Date): Promise<void>;
+  /** Gives up on a row; it stays visible as a dead letter. */
+  deadLetter(id: number, error: string, now: Date): Promise<void>;
+  /** Puts dead letters back in the queue; returns how many. */
+  requeueDead(ids: readonly number[] | "all", now: Date): Promise<number>;
+  /** Epoch ms of the earliest pending row, to sleep until then. */
+  nextDueAt(): Promise<number | undefined>;
+  listDeliveries(query: { state?: OutboxState; limit: number }): Promise<DeliveryView[]>;
+  listIncidents(query: IncidentQuery): Promise<Incident[]>;
+  countIncidents(): Promise<Record<string, number>>;
+  countOutbox(): Promise<Record<string, number>>;
+  /** Throws when the store cannot be used (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,196 @@
+import type { TicketAction } from "../lifecycle/decide.js";
+import type { AlertRecord, Incident } from "../lifecycle/incident.js";
+import { formatLabelSet } from "../rules/evaluate.js";
+import { formatDuration } from "../rules/duration.js";
+import { RESPONSE_TARGET_MS } from "../rules/priority.js";
+import type { Block, Doc } from "./doc.js";
+
+/**
+ * The default ticket content, following the support workflow's intake: what is happening, since
+ * when, how wide, the environment, the values, the links, and the response target. Pure.
+ */
+
+/** Labels that differ between the incident's alerts: what tells one alert from another. */
+function distinguishingLabels(alerts: AlertRecord[]): string[] {
+  if (alerts.length <= 1) return ["instance", "service"].filter((l) => alerts[0]?.labels[l] !== undefined);
+  const names = new Set(alerts.flatMap((a) => Object.keys(a.labels)));
+  return [...names].filter((n) => new Set(alerts.map((a) => a.labels[n] ?? "")).size > 1).sort();
+}
+
+/** Labels every alert of the incident shares. */
+function commonLabels(alerts: AlertRecord[]): Record<string, string> {
+  const first = alerts[0];
+  if (!first) return {};
+  const common: Record<string, string> = {};
+  for (const [k, v] of Object.entries(first.labels)) if (alerts.every((a) => a.labels[k] === v)) common[k] = v;
+  return common;
+}
+
+/** Short name of one alert inside its incident: `service=api`, or `instance=web-1`, else its alertname. */
+export function alertName(alert: AlertRecord, among: AlertRecord[]): string {
+  const names = distinguishingLabels(among.length > 1 ? among : [alert]);
+  const parts = names.filter((n) => alert.labels[n] !== undefined).map((n) => `${n}=${alert.labels[n]}`);
+  return parts.length > 0 ? parts.join(", ") : (alert.labels.alertname ?? alert.fingerprint);
+}
+
+function utc(iso: string): string {
+  return `${iso.slice(0, 19).replace("T", " ")} UTC`;
+}
+
+function firing(incident: Incident): AlertRecord[] {
+  return incident.alerts.filter((a) => a.status === "firing");
+}
+
+function formatValue(v: number): string {
+  return Number.isInteger(v) ? String(v) : String(Math.round(v * 100) / 100);
+}
+
+function distinct(values: (string | undefined)[]): string[] {
+  return [...new Set(values.filter((v): v is string => v !== undefined && v !== ""))];
+}
+
+/** The ticket subject: the alertname, the instance when there is one, and the summary when all alerts share it. */
+export function renderTitle(incident: Incident): string {
+  const alerts = firing(incident).length > 0 ? firing(incident) : incident.alerts;
+  const alertnames = distinct(alerts.map((a) => a.labels.alertname));
+  const name = alertnames.length === 1 ? (alertnames[0] as string) : alertnames.length > 1 ? alertnames.join(", ") : "Alert";
+  const instances = distinct(alerts.map((a) => a.labels.instance));
+  let title = name;
+  if (instances.length === 1) title += ` on ${instances[0]}`;
+  else if (instances.length > 1) title += ` on ${instances.length} instances`;
+  const summaries = distinct(alerts.map((a) => a.annotations.summary));
+  if (summaries.length === 1) title += `: ${summaries[0]}`;
+  else if (alerts.length > 1) title += ` (${alerts.length} alerts)`;
+  return title.length > 250 ? `${title.slice(0, 247)}...` : title;
+}
+
+function silenceLink(incident: Incident, alerts: AlertRecord[]): string | undefined {
+  const grafana = distinct(alerts.map((a) => a.links.silence))[0];
+  if (grafana) return grafana;
+  if (incident.source !== "alertmanager" || incident.externalURL === "") return undefined;
+  const matchers = Object.keys(incident.groupLabels).length > 0 ? incident.groupLabels : commonLabels(alerts);
+  return `${incident.externalURL.replace(/\/$/, "")}/#/silences/new?filter=${encodeURIComponent(formatLabelSet(matchers))}`;
+}
+
+function linksBlock(incident: Incident, alerts: AlertRecord[]): Block | undefined {
+  const links: { label: string; url: string }[] = [];
+  const add = (label: string, url: string | undefined) => {
+    if (url && !links.some((l) => l.url === url)) links.push({ label, url });
+  };
+  for (const url of distinct(alerts.map((a) => a.generatorURL))) add(incident.source === "grafana" ? "Alert rule" : "Graph", url);
+  for (const url of distinct(alerts.map((a) => a.annotations.runbook_url ?? a.annotations.runbook))) add("Runbook", url);
+  for (const url of distinct(alerts.map((a) => a.links.dashboard ?? a.annotations.dashboard_url ?? a.annotations.dashboard))) add("Dashboard", url);
+  for (const url of distinct(alerts.map((a) => a.links.panel))) add("Panel", url);
+  for (const url of distinct(alerts.map((a) => a.links.image))) add("Image", url);
+  add("Silence", silenceLink(incident, alerts));
+  if (incident.source === "alertmanager") add("Alertmanager", incident.externalURL || undefined);
+  return links.length > 0 ? { kind: "links", links } : undefined;
+}
+
+function alertLine(a: AlertRecord, among: AlertRecord[]): string {
+  let line = alertName(a, among);
+  if (a.value !== undefined) line += ` — value ${formatValue(a.value)}`;
+  line += `, since ${utc(a.startsAt)}`;
+  if (a.status === "resolved" && a.endsAt) line += `, resolved ${utc(a.endsAt)}`;
+  return line;
+}
+
+/** The first ticket body: the intake a support workflow wants, so nobody has to ask again. */
+export function renderBody(incident: Incident, previous?: { ticketKey: string; ticketId?: string }): Doc {
+  const alerts = firing(incident).length > 0 ? firing(incident) : incident.alerts;
+  const doc: Doc = [];
+  const summaries = distinct(alerts.map((a) => a.annotations.summary));
+  const descriptions = distinct(alerts.map((a) => a.annotations.description ?? a.annotations.message));
+  doc.push({ kind: "heading", text: "What is happening" });
+  const what = [...summaries.slice(0, 5), ...descriptions.slice(0, 5)];
+  doc.push({ kind: "paragraph", text: what.length > 0 ? what.join("\n") : `${renderTitle(incident)} is firing.` });
+  const since = alerts.map((a) => a.startsAt).sort()[0] ?? incident.openedAt;
+  const instances = distinct(alerts.map((a) => a.labels.instance));
+  const services = distinct(alerts.map((a) => a.labels.service ?? a.labels.job));
+  const wide = [`${alerts.length} alert${alerts.length === 1 ? "" : "s"} firing`];
+  if (instances.length > 0) wide.push(`${instances.length} instance${instances.length === 1 ? "" : "s"}`);
+  if (services.length > 0) wide.push(`${services.length} service${services.length === 1 ? "" : "s"}`);
+  const target = RESPONSE_TARGET_MS[incident.priority];
+  const rows: [string, string][] = [
+    ["Priority", `${incident.priority}: respond within ${formatDuration(target)} (by ${utc(incident.dueAt)})`],
+    ["Category", incident.category],
+    ["Since", utc(since)],
+    ["How wide", wide.join(", ")],
+  ];
+  if (incident.truncatedAlerts > 0) rows.push(["Not shown", `${incident.truncatedAlerts} more alert(s) truncated by Alertmanager (max_alerts)`]);
+  rows.push(["Rule", incident.rule ?? "(defaults)"], ["Dedup key", incident.dedupKey]);
+  if (previous) rows.push(["Previous ticket", previous.ticketId ? `${previous.ticketId} (${previous.ticketKey})` : previous.ticketKey]);
+  doc.push({ kind: "fields", rows });
+  doc.push({ kind: "heading", text: "Alerts" });
+  doc.push({ kind: "list", items: alerts.slice(0, 50).map((a) => alertLine(a, alerts)) });
+  if (alerts.length > 50) doc.push({ kind: "paragraph", text: `… and ${alerts.length - 50} more.` });
+  const env = commonLabels(alerts);
+  if (Object.keys(env).length > 0) {
+    doc.push({ kind: "heading", text: "Environment" });
+    doc.push({ kind: "fields", rows: Object.keys(env).sort().map((k) => [k, env[k] as string]) });
+  }
+  const links = linksBlock(incident, alerts);
+  if (links) {
+    doc.push({ kind: "heading", text: "Links" });
+    doc.push(links);
+  }
+  return doc;
+}
+
+function lasted(a: AlertRecord): string {
+  return a.endsAt ? formatDuration(Date.parse(a.endsAt) - Date.parse(a.startsAt)) : "?";
+}
+
+function stillFiring(incident: Incident): string {
+  const f = firing(incident);
+  return `Still firing: ${f.length} (${f.slice(0, 10).map((a) => alertName(a, incident.alerts)).join("; ")}${f.length > 10 ? "; …" : ""}).`;
+}
+
+/** The comment text for an update, resolve or reopen. */
+export function renderComment(action: Exclude<TicketAction, { kind: "open" }>, incident: Incident): Doc {
+  const doc: Doc = [];
+  const all = incident.alerts;
+  switch (action.kind) {
+    case "comment": {
+      if (action.joined.length > 0) {
+        doc.push({ kind: "paragraph", text: `${action.joined.length} alert${action.joined.length === 1 ? "" : "s"} joined the incident:` });
+        doc.push({ kind: "list", items: action.joined.map((a) => alertLine(a, all)) });
+      }
+      if (action.resolved.length > 0) {
+        doc.push({ kind: "paragraph", text: `${action.resolved.length} alert${action.resolved.length === 1 ? "" : "s"} resolved:` });
+        doc.push({ kind: "list", items: action.resolved.map((a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
+      }
+      if (action.raisedFrom) {
+        const why = firing(incident).find((a) => a.priority === incident.priority);
+        doc.push({
+          kind: "paragraph",
+          text: `Priority raised from ${action.raisedFrom} to ${incident.priority}${why ? `: ${alertName(why, all)} matched ${why.rule ? `rule "${why.rule}"` : "the defaults"} (${why.priority})` : ""}. Respond by ${utc(incident.dueAt)}.`,
+        });
+      }
+      doc.push({ kind: "paragraph", text: stillFiring(incident) });
+      break;
+    }
+    case "resolve": {
+      const started = all.map((a) => a.startsAt).sort()[0] ?? incident.openedAt;
+      const ended = all.map((a) => a.endsAt ?? incident.resolvedAt ?? incident.updatedAt).sort().at(-1) ?? incident.updatedAt;
+      doc.push({
+        kind: "paragraph",
+        text: `Resolved: all ${all.length} alert${all.length === 1 ? "" : "s"} stopped firing. The incident lasted ${formatDuration(Date.parse(ended) - Date.parse(started))} (${utc(started)} to ${utc(ended)}).`,
+      });
+      if (action.resolved.length > 0) doc.push({ kind: "list", items: action.resolved.map((a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
+      if (incident.recurrences > 0) doc.push({ kind: "paragraph", text: `It fired ${incident.recurrences + 1} times on this ticket.` });
+      break;
+    }
+    case "reopen": {
+      const n = incident.recurrences;
+      doc.push({
+        kind: "paragraph",
+        text: `Fired again (recurrence ${n}, ${n + 1} firings on this ticket); reopened.`,
+      });
+      doc.push({ kind: "list", items: action.refired.map((a) => alertLine(a, all)) });
+      if (action.raisedFrom) doc.push({ kind: "paragraph", text: `Priority raised from ${action.raisedFrom} to ${incident.priority}.` });
+      break;
+    }
+  }
+  return doc;
+}
