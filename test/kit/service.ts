@@ -29,6 +29,7 @@ export interface TestService extends RunningService {
   /** The clock the service reads; tests move it. */
   now: Date;
   post(path: string, body: string, headers?: Record<string, string>): Promise<Response>;
+  get(path: string): Promise<Response>;
   /** Posts a fixture at its captured time, then delivers everything due. */
   replay(name: string, path?: string): Promise<Response>;
   /** Runs the outbox until nothing is due. */
@@ -88,6 +89,9 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     },
     post(path: string, body: string, headers: Record<string, string> = {}) {
       return fetch(`${service.url}${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+    },
+    get(path: string) {
+      return fetch(`${service.url}${path}`);
     },
     async replay(name: string, path = name.startsWith("grafana/") ? "/webhooks/grafana" : "/webhooks/alertmanager") {
       const f = fixture(name);
