@@ -1,3 +1,4 @@
+import { type FSWatcher, watch } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -10,8 +11,8 @@ import { type Logger, createLogger } from "./observability/logger.js";
 import { type Metrics, createMetrics } from "./observability/metrics.js";
 import { type OutboxWorker, createOutboxWorker } from "./outbox/worker.js";
 import { createGroupCommitter } from "./pipeline/group-commit.js";
-import { type IngestOutcome, apply, plan } from "./pipeline/ingest.js";
-import { RulesError, type RuleSet, loadRules } from "./rules/load.js";
+import { type IngestOutcome, type TemplateFailure, apply, plan } from "./pipeline/ingest.js";
+import { type ReloadStatus, RulesError, type RuleSet, loadRules } from "./rules/load.js";
 import { createSqliteStore } from "./store/sqlite/store.js";
 import type { Store } from "./store/types.js";
 
@@ -31,6 +32,10 @@ export interface RunningService {
   worker: OutboxWorker;
   drivers: ReadonlyMap<string, HelpdeskDriver>;
   ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]>;
+  /** The rules in force. */
+  rules(): RuleSet;
+  /** Loads the rules again; they replace the running ones only if every file loads. */
+  reload(reason: string): ReloadStatus;
   stop(): Promise<void>;
 }
 
@@ -48,16 +53,64 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config } = options;
   const clock = options.clock ?? (() => new Date());
   const log = options.log ?? createLogger();
-  const rules = loadRules(config.rulesPath);
+  let rules = loadRules(config.rulesPath);
   const store = createSqliteStore({ path: join(config.dataDir, "alertdesk.db") });
   const drivers = createDriverRegistry({ builtinBook: store, clock });
-  const problems = checkHelpdesks(rules, config.defaultHelpdesk, new Set(drivers.keys()));
+  const helpdeskNames = new Set(drivers.keys());
+  const problems = checkHelpdesks(rules, config.defaultHelpdesk, helpdeskNames);
   if (problems.length > 0) {
     await store.close();
     throw new RulesError(problems);
   }
-  const metrics = createMetrics({ countIncidents: () => store.countIncidents(), countOutbox: () => store.countOutbox() }, [...drivers.keys()]);
+  const metrics = createMetrics(
+    {
+      countIncidents: () => store.countIncidents(),
+      countOutbox: () => store.countOutbox(),
+      dueIncidents: async () => (await store.listIncidents({ state: "firing", limit: 1000 })).map((i) => ({ priority: i.priority, ticketKey: i.ticketKey, rule: i.rule, dueAt: i.dueAt })),
+      clock,
+    },
+    [...drivers.keys()],
+  );
+  let lastReload: ReloadStatus = { success: true, at: clock().toISOString() };
   metrics.rulesLoaded.set(rules.rules.length);
+  metrics.rulesLastReloadSuccess.set(1);
+  metrics.rulesLastReloadTimestamp.set(clock().getTime() / 1000);
+
+  function reload(reason: string): ReloadStatus {
+    const at = clock().toISOString();
+    try {
+      const next = loadRules(config.rulesPath);
+      const unknown = checkHelpdesks(next, config.defaultHelpdesk, helpdeskNames);
+      if (unknown.length > 0) throw new RulesError(unknown);
+      rules = next;
+      lastReload = { success: true, at };
+      metrics.rulesLoaded.set(rules.rules.length);
+      metrics.rulesLastReloadSuccess.set(1);
+      metrics.rulesLastReloadTimestamp.set(clock().getTime() / 1000);
+      log.info({ reason, rules: rules.rules.length, files: rules.files.length }, "rules reloaded");
+    } catch (err) {
+      lastReload = { success: false, at, error: (err as Error).message };
+      metrics.rulesLastReloadSuccess.set(0);
+      log.error({ reason, err: (err as Error).message }, "rules reload failed; the previous rules keep running");
+    }
+    return lastReload;
+  }
+
+  // Editors save by rename or several writes: wait for the burst to settle before reloading.
+  let watcher: FSWatcher | undefined;
+  let reloadTimer: NodeJS.Timeout | undefined;
+  if (config.watchRules !== false) {
+    try {
+      watcher = watch(config.rulesPath, () => {
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(() => reload("file change"), 300);
+      });
+      watcher.on("error", (err) => log.warn({ err: err.message }, "rules watch failed; reload with SIGHUP or POST /-/reload"));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "cannot watch the rules; reload with SIGHUP or POST /-/reload");
+    }
+  }
+
   const committer = createGroupCommitter(store, { onBatch: (n) => metrics.commitBatchSize.observe(n) });
   const worker = createOutboxWorker({
     store,
@@ -76,9 +129,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
-    const planned = plan(notification, rules, config.defaultHelpdesk);
+    const current = rules; // one rule set for the whole notification, even if a reload lands meanwhile
+    const planned = plan(notification, current, config.defaultHelpdesk);
     for (const rule of planned.ignoredBy) metrics.alertsIgnored.inc({ rule });
-    const outcomes = await committer.submit((tx) => apply(tx, notification, planned, receivedAt));
+    const failures: TemplateFailure[] = [];
+    const outcomes = await committer.submit((tx) => apply(tx, notification, planned, current, receivedAt, failures));
+    for (const f of failures) {
+      metrics.templateErrors.inc({ rule: f.rule, template: f.template });
+      log.warn({ rule: f.rule, template: f.template, err: f.error }, "template failed; used the default text");
+    }
     for (const o of outcomes) metrics.lifecycleSteps.inc({ reason: o.reason });
     if (outcomes.some((o) => o.actions.length > 0)) worker.kick();
     return outcomes;
@@ -94,8 +153,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ...(config.webhookToken ? { webhookToken: config.webhookToken } : {}),
     notReady: async () => {
       await store.ping();
-      return rules.rules.length >= 0 ? undefined : "rules not loaded";
+      return undefined; // rules are loaded before the server listens, and a failed reload keeps the old ones
     },
+    rules: () => ({ rules, lastReload }),
+    reload: () => reload("POST /-/reload"),
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
@@ -122,8 +184,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     worker,
     drivers,
     ingest,
+    rules: () => rules,
+    reload,
     stop() {
       stopping ??= (async () => {
+        watcher?.close();
+        clearTimeout(reloadTimer);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), 5000);

@@ -28,6 +28,8 @@ export async function serve(options: { config?: string }): Promise<void> {
       },
     );
   };
+  // SIGHUP reloads the rules, like Prometheus and Alertmanager.
+  process.on("SIGHUP", () => service.reload("SIGHUP"));
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
 }

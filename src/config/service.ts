@@ -20,6 +20,9 @@ export const configFileSchema = z
     port: z.number().int().min(0).max(65535).optional(),
     data_dir: z.string().optional(),
     rules: z.string().optional().describe("A rules file or a directory of *.yaml / *.yml."),
+    rules_watch: z.boolean().optional().describe("Reload the rules when their files change (default true)."),
+    admin_token: z.string().optional().describe("Bearer token for admin endpoints (/-/reload). Without it they answer only on loopback."),
+    admin_token_file: z.string().optional(),
     webhook_token: z.string().optional().describe("Bearer token webhooks must send. Prefer webhook_token_file."),
     webhook_token_file: z.string().optional(),
     body_limit: byteSize.optional().describe("Largest webhook body accepted (413 above); default 10mb."),
@@ -46,6 +49,10 @@ export interface ServiceConfig {
   dataDir: string;
   rulesPath: string;
   webhookToken?: string;
+  /** Bearer token for admin endpoints; without it they accept loopback callers only. */
+  adminToken?: string;
+  /** Reload rules on file change (default true). */
+  watchRules?: boolean;
   bodyLimitBytes: number;
   defaultHelpdesk: string;
   configPath?: string;
@@ -170,6 +177,10 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     delivery,
   };
   if (webhookToken) config.webhookToken = webhookToken;
+  let adminToken = env.ALERTDESK_ADMIN_TOKEN || file.admin_token;
+  if (!adminToken && file.admin_token_file) adminToken = readSecretFile(file.admin_token_file, "admin_token_file");
+  if (adminToken) config.adminToken = adminToken;
+  if (file.rules_watch !== undefined) config.watchRules = file.rules_watch;
   if (configPath) config.configPath = configPath;
   return config;
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { TicketRef } from "../lifecycle/incident.js";
 import type { FailureReason } from "../observability/metrics.js";
-import { CATEGORIES, PRIORITIES } from "../rules/priority.js";
+import { CATEGORIES, LEVELS, PRIORITIES } from "../rules/priority.js";
 import { docSchema } from "../templates/doc.js";
 
 export type { TicketRef };
@@ -21,6 +21,12 @@ export const ticketOperationSchema = z.discriminatedUnion("op", [
     category: z.enum(CATEGORIES),
     dueAt: z.string(),
     labels: z.record(z.string(), z.string()),
+    /** Routing from the rules, for the driver to map onto its helpdesk. */
+    tags: z.array(z.string()).default([]),
+    assigneeGroup: z.string().optional(),
+    fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    impact: z.enum(LEVELS).optional(),
+    urgency: z.enum(LEVELS).optional(),
   }),
   z.object({ op: z.literal("comment"), body: docSchema, priority: z.enum(PRIORITIES).optional() }),
   z.object({ op: z.literal("resolve"), body: docSchema, solve: z.boolean() }),

@@ -5,7 +5,8 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IngestOutcome } from "../pipeline/ingest.js";
 import type { Store } from "../store/types.js";
-import { bearerAuth } from "./auth.js";
+import type { ReloadStatus, RuleSet } from "../rules/load.js";
+import { adminAuth, bearerAuth } from "./auth.js";
 import {
   type Notification,
   type Source,
@@ -28,6 +29,36 @@ export interface AppDeps {
   bodyLimitBytes: number;
   /** Undefined when ready, else why not. */
   notReady: () => Promise<string | undefined>;
+  /** The rules in force and how the last reload went. */
+  rules: () => { rules: RuleSet; lastReload: ReloadStatus };
+  reload: () => ReloadStatus;
+  adminToken?: string;
+}
+
+/** What GET /api/rules shows of the rules in force. */
+function rulesView(rules: RuleSet) {
+  return {
+    files: rules.files,
+    defaults: rules.defaults,
+    responseTargetsSeconds: Object.fromEntries(Object.entries(rules.responseTargets).map(([p, ms]) => [p, ms / 1000])),
+    rules: rules.rules.map((r) => ({
+      name: r.name,
+      origin: r.origin,
+      matchers: r.matchers.map((m) => m.text),
+      annotations: r.annotationMatchers.map((m) => m.text),
+      when: r.whenText ?? null,
+      valueFrom: r.valueFrom ?? null,
+      continue: r.continue,
+      ignore: r.ignore,
+      priority: r.priority ?? null,
+      category: r.category ?? null,
+      helpdesk: r.helpdesk ?? null,
+      assigneeGroup: r.assigneeGroup ?? null,
+      tags: r.tags ?? [],
+      title: r.title?.source ?? null,
+      description: r.description?.source ?? null,
+    })),
+  };
 }
 
 const SOURCES: Record<Source, { schema: z.ZodType; normalize: (p: never) => Notification }> = {
@@ -156,6 +187,15 @@ export function createApp(deps: AppDeps): express.Express {
     const q = deliveriesQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, "invalid query", q.error.issues);
     res.json({ deliveries: await store.listDeliveries(q.data.state ? { state: q.data.state, limit: q.data.limit } : { limit: q.data.limit }) });
+  });
+  app.get("/api/rules", (_req, res) => {
+    const { rules, lastReload } = deps.rules();
+    res.json({ lastReload, ...rulesView(rules) });
+  });
+  app.post("/-/reload", adminAuth(deps.adminToken), (_req, res) => {
+    const result = deps.reload();
+    if (result.success) res.json({ status: "reloaded", rules: deps.rules().rules.rules.length });
+    else res.status(400).json({ status: "failed", error: "the rules did not load; the previous rules keep running", problems: result.error?.split("\n") ?? [] });
   });
   app.get("/tickets", async (_req, res) => {
     const tickets = await store.listTickets({ limit: 500 });

@@ -21,3 +21,20 @@ export function bearerAuth(token: string | undefined, onReject: (req: Parameters
     res.set("WWW-Authenticate", 'Bearer realm="alertdesk"').status(401).json({ error: "unauthorized" });
   };
 }
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === "::1" || /^(::ffff:)?127\./.test(address);
+}
+
+/**
+ * Guards admin endpoints (/-/reload): with a token configured, `Authorization: Bearer <token>`
+ * (constant-time); without one, only callers on loopback (403 for everybody else).
+ */
+export function adminAuth(token: string | undefined): RequestHandler {
+  if (token) return bearerAuth(token, () => {});
+  return (req, res, next) => {
+    if (isLoopback(req.socket.remoteAddress)) return next();
+    res.status(403).json({ error: "admin endpoints answer on loopback only unless an admin token is configured" });
+  };
+}

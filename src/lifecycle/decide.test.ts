@@ -41,6 +41,9 @@ function obs(o: Obs): Observation {
     reopenWithinMs: (o.reopenWithin ?? 3600) * 1000,
     onResolved: o.onResolved ?? "solve",
     helpdesk: "builtin",
+    matched: [],
+    tags: [],
+    fields: {},
   };
   return { alert, decision };
 }

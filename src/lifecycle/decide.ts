@@ -18,6 +18,8 @@ export interface StepInput {
   externalURL: string;
   truncatedAlerts: number;
   observations: Observation[];
+  /** Response target per priority (the rules' `response_targets`); the support workflow's defaults when absent. */
+  responseTargets?: Record<Priority, number>;
 }
 
 /** What to do on the helpdesk. Rendering into text happens later (templates/). */
@@ -106,8 +108,11 @@ function topPriority(records: AlertRecord[], floor: Priority): Priority {
   return records.reduce((p, r) => (r.status === "firing" ? higherPriority(p, r.priority) : p), floor);
 }
 
-function dueAt(from: Date, priority: Priority): string {
-  return new Date(from.getTime() + RESPONSE_TARGET_MS[priority]).toISOString();
+/** Sets the due time (and the target behind it) from the priority's response target. */
+function setDue(incident: Incident, from: Date, targets: Record<Priority, number> | undefined): void {
+  const target = (targets ?? RESPONSE_TARGET_MS)[incident.priority];
+  incident.dueAt = new Date(from.getTime() + target).toISOString();
+  incident.responseTargetMs = target;
 }
 
 /** Strongest "nothing to do" reason among the changes. */
@@ -151,8 +156,8 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
         truncatedAlerts: input.truncatedAlerts,
         updatedAt: nowIso,
         recurrences: prev.recurrences + 1,
-        dueAt: raised ? dueAt(now, priority) : prev.dueAt,
       };
+      if (raised) setDue(incident, now, input.responseTargets);
       delete incident.resolvedAt;
       const action: TicketAction = raised ? { kind: "reopen", refired, raisedFrom: prev.priority } : { kind: "reopen", refired };
       return { reason: "refired within window", incident, created: false, actions: [action] };
@@ -178,9 +183,18 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
       alerts: refired,
       openedAt: nowIso,
       updatedAt: nowIso,
-      dueAt: dueAt(now, priority),
+      dueAt: nowIso,
       recurrences: 0,
     };
+    setDue(incident, now, input.responseTargets);
+    const d = top.decision;
+    if (d.matrix?.impact) {
+      incident.impact = d.matrix.impact;
+      incident.urgency = d.matrix.urgency;
+    }
+    if (d.assigneeGroup) incident.assigneeGroup = d.assigneeGroup;
+    if (d.tags.length > 0) incident.tags = d.tags;
+    if (Object.keys(d.fields).length > 0) incident.fields = d.fields;
     const action: TicketAction = { kind: "open" };
     if (prev) {
       incident.previousTicketKey = prev.ticketKey;
@@ -215,7 +229,7 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
   const raised = isHigher(priority, prev.priority);
   if (raised) {
     incident.priority = priority;
-    incident.dueAt = dueAt(now, priority);
+    setDue(incident, now, input.responseTargets);
   }
   if (joined.length === 0 && resolved.length === 0 && !raised) {
     return { reason: "recorded", incident, created: false, actions: [] };

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { AlertLinks, AlertStatus, LabelSet, Source } from "../intake/notification.js";
-import type { Category, Priority } from "../rules/priority.js";
-import type { OnResolved } from "../rules/schema.js";
+import type { Category, Level, Priority } from "../rules/priority.js";
+import type { FieldValue, OnResolved } from "../rules/schema.js";
 
 /** An alert as its incident remembers it: the latest episode seen for one fingerprint. */
 export interface AlertRecord {
@@ -56,6 +56,15 @@ export interface Incident {
   resolvedAt?: string;
   /** When the helpdesk should have responded, from the priority's response target. */
   dueAt: string;
+  /** The response target behind `dueAt`, in ms (absent on incidents stored before targets were configurable). */
+  responseTargetMs?: number;
+  /** Matrix levels, when the priority came from the impact × urgency matrix (ServiceNow takes them as they are). */
+  impact?: Level;
+  urgency?: Level;
+  /** Routing from the rules, passed through to the helpdesk driver. */
+  assigneeGroup?: string;
+  tags?: string[];
+  fields?: Record<string, FieldValue>;
   /** How many times the incident fired again and reopened its ticket. */
   recurrences: number;
   previousTicketKey?: string;

@@ -21,13 +21,28 @@ export interface Metrics {
   deliveryLatency: Histogram<"helpdesk" | "op">;
   outboxDepth: Gauge<"state">;
   rulesLoaded: Gauge;
+  rulesLastReloadSuccess: Gauge;
+  rulesLastReloadTimestamp: Gauge;
+  templateErrors: Counter<"rule" | "template">;
+  incidentResponseDue: Gauge<"priority" | "ticket_key" | "rule">;
   commitBatchSize: Histogram;
+}
+
+/** A firing incident's response target, for the due-time gauge. */
+export interface DueIncident {
+  priority: string;
+  ticketKey: string;
+  rule: string | null;
+  dueAt: string;
 }
 
 export interface MetricsSources {
   /** Called on every scrape: the number of incidents per state and outbox rows per state. */
   countIncidents?: () => Promise<Record<string, number>>;
   countOutbox?: () => Promise<Record<string, number>>;
+  /** Firing incidents with their due times, read on every scrape. */
+  dueIncidents?: () => Promise<DueIncident[]>;
+  clock?: () => Date;
 }
 
 /** Creates a fresh registry with all alertdesk metrics (one per service instance, so tests don't share state). */
@@ -120,6 +135,38 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
       name: "alertdesk_rules_loaded",
       help: "Rules in the active rule set.",
       registers: r,
+    }),
+    rulesLastReloadSuccess: new Gauge({
+      name: "alertdesk_rules_last_reload_success",
+      help: "1 when the last rules (re)load succeeded, 0 when it failed (the previous rules keep running).",
+      registers: r,
+    }),
+    rulesLastReloadTimestamp: new Gauge({
+      name: "alertdesk_rules_last_reload_timestamp_seconds",
+      help: "When the rules were last (re)loaded successfully, Unix time.",
+      registers: r,
+    }),
+    templateErrors: new Counter({
+      name: "alertdesk_template_errors_total",
+      help: "Rule templates that failed to render; the default title or body was used instead.",
+      labelNames: ["rule", "template"],
+      registers: r,
+    }),
+    incidentResponseDue: new Gauge({
+      name: "alertdesk_incident_response_due_seconds",
+      help: "Seconds until a firing incident's response target (negative: overdue), by priority, ticket key and rule.",
+      labelNames: ["priority", "ticket_key", "rule"],
+      registers: r,
+      async collect() {
+        if (!sources.dueIncidents) return;
+        const incidents = await sources.dueIncidents().catch(() => undefined);
+        if (!incidents) return;
+        this.reset();
+        const now = (sources.clock ?? (() => new Date()))().getTime();
+        for (const i of incidents) {
+          this.set({ priority: i.priority, ticket_key: i.ticketKey, rule: i.rule ?? "(defaults)" }, (Date.parse(i.dueAt) - now) / 1000);
+        }
+      },
     }),
     commitBatchSize: new Histogram({
       name: "alertdesk_commit_batch_size",

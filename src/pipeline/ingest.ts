@@ -2,8 +2,9 @@ import type { NewOutboxRow, IngestTx } from "../store/types.js";
 import type { Notification } from "../intake/notification.js";
 import { type Observation, type Reason, type Step, type TicketAction, decide } from "../lifecycle/decide.js";
 import type { Incident } from "../lifecycle/incident.js";
-import { dedupKey, evaluate } from "../rules/evaluate.js";
+import { dedupKey, evaluate, finishMatrix } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
+import { templateContext } from "../templates/context.js";
 import { renderBody, renderComment, renderTitle } from "../templates/render.js";
 
 /** The result of one notification, per incident it touched. */
@@ -33,8 +34,23 @@ export function plan(notification: Notification, rules: RuleSet, defaultHelpdesk
     }
     const key = dedupKey(alert, d, notification.groupLabels);
     const list = groups.get(key) ?? [];
-    list.push({ alert, decision: { ...d, helpdesk: d.helpdesk ?? defaultHelpdesk } });
+    // The ticket shows the value the deciding rule read (value_from).
+    const observed = d.value === alert.value ? alert : { ...alert, ...(d.value === undefined ? {} : { value: d.value }) };
+    list.push({ alert: observed, decision: { ...d, helpdesk: d.helpdesk ?? defaultHelpdesk } });
     groups.set(key, list);
+  }
+  // Matrix impact from the incident's width: its firing alerts (and those Alertmanager truncated) and distinct instances.
+  for (const [key, observations] of groups) {
+    if (!observations.some((o) => o.decision.matrix && !o.decision.matrix.impact)) continue;
+    const firing = observations.filter((o) => o.alert.status === "firing");
+    const width = {
+      affected: firing.length + notification.truncatedAlerts,
+      instances: new Set(firing.map((o) => o.alert.labels.instance).filter((i) => i !== undefined)).size,
+    };
+    groups.set(
+      key,
+      observations.map((o) => ({ alert: o.alert, decision: { ...finishMatrix(o.decision, rules.matrix, width), helpdesk: o.decision.helpdesk } })),
+    );
   }
   return { groups, ignoredBy };
 }
@@ -48,8 +64,29 @@ function ticketLabels(incident: Incident): Record<string, string> {
   return labels;
 }
 
+/** A rule template that failed at render time; the default text was used instead. */
+export interface TemplateFailure {
+  rule: string;
+  template: "title" | "description";
+  error: string;
+}
+
+/** Renders a rule's template, or returns undefined (and records why) so the default text is used. */
+function renderRuleTemplate(incident: Incident, rules: RuleSet, key: "title" | "description", failures: TemplateFailure[]): string | undefined {
+  const rule = incident.rule === null ? undefined : rules.rules.find((r) => r.name === incident.rule);
+  const template = rule?.[key];
+  if (!rule || !template) return undefined;
+  try {
+    const text = template.render(templateContext(incident)).trim();
+    return text === "" ? undefined : text;
+  } catch (err) {
+    failures.push({ rule: rule.name, template: key, error: (err as Error).message });
+    return undefined;
+  }
+}
+
 /** Templates stage: turns the lifecycle's actions into rendered outbox operations. Pure. */
-export function render(step: Step, incident: Incident): NewOutboxRow[] {
+export function render(step: Step, incident: Incident, rules: RuleSet, failures: TemplateFailure[] = []): NewOutboxRow[] {
   return step.actions.map((action): NewOutboxRow => {
     const helpdesk = incident.helpdesk;
     switch (action.kind) {
@@ -59,20 +96,25 @@ export function render(step: Step, incident: Incident): NewOutboxRow[] {
             ? { ticketKey: action.previous.ticketKey, ticketId: action.previous.ticket.id }
             : { ticketKey: action.previous.ticketKey }
           : undefined;
-        return {
-          helpdesk,
-          operation: {
-            op: "open",
-            ticketKey: incident.ticketKey,
-            dedupKey: incident.dedupKey,
-            title: renderTitle(incident),
-            body: renderBody(incident, previous),
-            priority: incident.priority,
-            category: incident.category,
-            dueAt: incident.dueAt,
-            labels: ticketLabels(incident),
-          },
+        const title = renderRuleTemplate(incident, rules, "title", failures)?.replace(/\s+/g, " ").slice(0, 250);
+        const description = renderRuleTemplate(incident, rules, "description", failures);
+        const operation: NewOutboxRow["operation"] = {
+          op: "open",
+          ticketKey: incident.ticketKey,
+          dedupKey: incident.dedupKey,
+          title: title ?? renderTitle(incident),
+          body: renderBody(incident, { ...(previous ? { previous } : {}), ...(description ? { description } : {}) }),
+          priority: incident.priority,
+          category: incident.category,
+          dueAt: incident.dueAt,
+          labels: ticketLabels(incident),
+          tags: incident.tags ?? [],
+          fields: incident.fields ?? {},
         };
+        if (incident.assigneeGroup) operation.assigneeGroup = incident.assigneeGroup;
+        if (incident.impact) operation.impact = incident.impact;
+        if (incident.urgency) operation.urgency = incident.urgency;
+        return { helpdesk, operation };
       }
       case "comment":
         return {
@@ -93,7 +135,14 @@ export function render(step: Step, incident: Incident): NewOutboxRow[] {
  * Lifecycle + store stage, inside the (group-commit) transaction: for each dedup key, load the
  * latest incident, decide, store the next state and enqueue the rendered operations, atomically.
  */
-export async function apply(tx: IngestTx, notification: Notification, planned: IngestPlan, now: Date): Promise<IngestOutcome[]> {
+export async function apply(
+  tx: IngestTx,
+  notification: Notification,
+  planned: IngestPlan,
+  rules: RuleSet,
+  now: Date,
+  failures: TemplateFailure[] = [],
+): Promise<IngestOutcome[]> {
   const latest = await tx.latestIncidents([...planned.groups.keys()]);
   const outcomes: IngestOutcome[] = [];
   for (const [key, observations] of planned.groups) {
@@ -108,6 +157,7 @@ export async function apply(tx: IngestTx, notification: Notification, planned: I
         externalURL: notification.externalURL,
         truncatedAlerts: notification.truncatedAlerts,
         observations,
+        responseTargets: rules.responseTargets,
       },
       now,
     );
@@ -120,7 +170,7 @@ export async function apply(tx: IngestTx, notification: Notification, planned: I
         id = prev?.id as number;
         await tx.updateIncident({ ...step.incident, id });
       }
-      const rows = render(step, { ...step.incident, id });
+      const rows = render(step, { ...step.incident, id }, rules, failures);
       if (rows.length > 0) await tx.enqueue(id, rows, now);
       outcome.incidentId = id;
     } else if (prev?.id !== undefined) {

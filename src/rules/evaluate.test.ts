@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../intake/notification.js";
-import { dedupKey, evaluate } from "./evaluate.js";
+import { dedupKey, evaluate, finishMatrix } from "./evaluate.js";
 import { compileRules } from "./load.js";
 
 const RULES = `
@@ -77,5 +77,91 @@ describe("dedupKey", () => {
   it("quotes values so label sets cannot collide", () => {
     const a = alert({ alertname: "X" });
     expect(dedupKey(a, evaluate(a, rules), { a: 'b", c="d' })).toBe('{a="b\\", c=\\"d"}');
+  });
+});
+
+describe("the extended language", () => {
+  const rules = compileRules([
+    {
+      file: "rules.yaml",
+      text: `
+defaults:
+  tags: [alertdesk]
+response_targets:
+  P1: 5m
+matrix:
+  urgency: { label: severity, map: { critical: high, warning: medium }, default: low }
+  impact:
+    label: impact
+    width:
+      - { when: "affected >= 10", level: high }
+      - { when: "instances >= 3", level: medium }
+rules:
+  - name: runbook-pages
+    matchers: ['alertname="Api5xx"']
+    annotations: ['runbook_url=~"https://.+"']
+    priority: P1
+  - name: grafana-b
+    matchers: ['alertname="GrafanaCpu"']
+    value_from: B
+    when: value > 80
+    priority: P2
+  - name: from-annotation
+    matchers: ['alertname="Queue"']
+    value_from: queue_depth
+    when: value >= 1000
+    priority: P2
+  - name: tag-team
+    matchers: ['team="db"']
+    continue: true
+    priority: P4
+    tags: [db]
+    assignee_group: dba
+  - name: db-critical
+    matchers: ['team="db"', 'severity="critical"']
+    priority: P2
+    tags: [critical]
+    fields: { component: database }
+  - name: by-matrix
+    matchers: ['alertname="Outage"']
+    priority: matrix
+  - name: fixed-impact
+    matchers: ['alertname="Partial"']
+    priority: matrix
+    impact: high
+`,
+    },
+  ]);
+  function alertWith(labels: Record<string, string>, extra: Partial<Alert> = {}): Alert {
+    return { ...alert(labels), ...extra };
+  }
+  it.each([
+    // [why, alert, expected subset of the decision]
+    ["annotation matchers must match too", alertWith({ alertname: "Api5xx" }, { annotations: { runbook_url: "https://runbooks/api" } }), { rule: "runbook-pages", priority: "P1" }],
+    ["an annotation matcher that fails keeps the rule from matching", alertWith({ alertname: "Api5xx" }, { annotations: {} }), { rule: null }],
+    ["value_from picks a Grafana refId", alertWith({ alertname: "GrafanaCpu" }, { value: 10, values: { A: 10, B: 91 } }), { rule: "grafana-b", value: 91 }],
+    ["value_from on a refId the alert lacks: no value, no match", alertWith({ alertname: "GrafanaCpu" }, { value: 95, values: { A: 95 } }), { rule: null }],
+    ["value_from names an annotation", alertWith({ alertname: "Queue" }, { annotations: { queue_depth: "1500" } }), { rule: "from-annotation", value: 1500 }],
+    ["continue: a later rule adds tags and raises the priority", alertWith({ team: "db", severity: "critical" }), { rule: "tag-team", matched: ["tag-team", "db-critical"], priority: "P2", tags: ["alertdesk", "db", "critical"], assigneeGroup: "dba", fields: { component: "database" } }],
+    ["continue: with no later match, the first rule alone decides", alertWith({ team: "db", severity: "warning" }), { rule: "tag-team", matched: ["tag-team"], priority: "P4", tags: ["alertdesk", "db"] }],
+    ["defaults' tags apply to every alert", alertWith({ alertname: "Other" }), { rule: null, tags: ["alertdesk"] }],
+    ["matrix: impact from a label, urgency from severity", alertWith({ alertname: "Outage", impact: "high", severity: "critical" }), { priority: "P1", matrix: { impact: "high", urgency: "high" } }],
+    ["matrix: impact left to the incident's width; the default impact meanwhile", alertWith({ alertname: "Outage", severity: "warning" }), { priority: "P4", matrix: { urgency: "medium" } }],
+    ["matrix: a rule's impact beats labels", alertWith({ alertname: "Partial", impact: "low", severity: "warning" }), { priority: "P2", matrix: { impact: "high", urgency: "medium" } }],
+  ] as const)("%s", (_why, a, expected) => {
+    expect(evaluate(a, rules)).toMatchObject(expected);
+  });
+
+  it.each([
+    ["one alert on one instance: the default impact (low)", { affected: 1, instances: 1 }, "low", "P4"],
+    ["three instances: medium", { affected: 3, instances: 3 }, "medium", "P3"],
+    ["ten alerts: high", { affected: 10, instances: 1 }, "high", "P2"],
+  ] as const)("finishMatrix: %s", (_why, width, impact, priority) => {
+    const d = evaluate(alertWith({ alertname: "Outage", severity: "warning" }), rules);
+    expect(finishMatrix(d, rules.matrix, width)).toMatchObject({ priority, matrix: { impact, urgency: "medium" } });
+  });
+
+  it("response targets are overridable per priority; the others keep the support workflow's defaults", () => {
+    expect(rules.responseTargets).toEqual({ P1: 300_000, P2: 1_800_000, P3: 3_600_000, P4: 86_400_000 });
   });
 });

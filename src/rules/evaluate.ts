@@ -1,44 +1,114 @@
 import type { Alert, LabelSet } from "../intake/notification.js";
-import type { CompiledRule, RuleSet } from "./load.js";
-import type { Category, Priority } from "./priority.js";
-import type { OnResolved } from "./schema.js";
+import { parseValue } from "../intake/notification.js";
+import type { CompiledMatrix, CompiledRule, LevelSource, RuleSet } from "./load.js";
+import { type Category, type Level, type Priority, higherPriority } from "./priority.js";
+import type { FieldValue, OnResolved } from "./schema.js";
 
 /** What the rules say about one alert. */
 export interface AlertDecision {
-  /** The matching rule's name; null when the defaults applied. */
+  /** The first matching rule's name; null when the defaults applied. */
   rule: string | null;
+  /** Every rule that matched (more than one only through `continue: true`). */
+  matched: string[];
   ignore: boolean;
   priority: Priority;
+  /**
+   * Set when the priority comes from the matrix. `impact` is missing when neither the rule nor a
+   * label decided it: then the incident's width decides (see `finishMatrix`).
+   */
+  matrix?: { impact?: Level; urgency: Level };
   category: Category;
+  /** The alert's value as the matching rule reads it (`value_from`). */
+  value?: number;
   groupBy?: string[];
   reopenWithinMs: number;
   onResolved: OnResolved;
   /** Undefined: the service's default helpdesk. */
   helpdesk?: string;
+  assigneeGroup?: string;
+  tags: string[];
+  fields: Record<string, FieldValue>;
+}
+
+/** The alert's value for a rule: its `value_from` (a Grafana refId, else an annotation), or the default value. */
+export function valueFor(alert: Alert, valueFrom: string | undefined): number | undefined {
+  if (!valueFrom) return alert.value;
+  return alert.values?.[valueFrom] ?? parseValue(alert.annotations[valueFrom]);
 }
 
 function ruleMatches(rule: CompiledRule, alert: Alert): boolean {
   for (const m of rule.matchers) if (!m.matches(alert.labels)) return false;
-  return rule.when ? rule.when(alert.value) : true;
+  for (const m of rule.annotationMatchers) if (!m.matches(alert.annotations)) return false;
+  return rule.when ? rule.when({ value: valueFor(alert, rule.valueFrom) }) : true;
 }
 
-/** The first rule that matches the alert decides; an alert that matches none gets the defaults. Pure. */
+function levelFrom(source: LevelSource, labels: LabelSet): Level | undefined {
+  if (!source.label) return undefined;
+  const v = labels[source.label];
+  if (v === undefined) return undefined;
+  if (source.map) return source.map[v];
+  return v === "high" || v === "medium" || v === "low" ? v : undefined;
+}
+
+/** The matrix's priority for an impact and urgency. */
+export function matrixPriority(matrix: CompiledMatrix, impact: Level, urgency: Level): Priority {
+  return matrix.priorities[impact][urgency];
+}
+
+/**
+ * The rules stage for one alert: the first matching rule decides; with `continue: true` later
+ * matching rules add tags and fields and may raise (never lower) the priority. An alert that matches
+ * no rule gets the defaults. Pure.
+ */
 export function evaluate(alert: Alert, rules: RuleSet): AlertDecision {
   const d = rules.defaults;
-  const rule = rules.rules.find((r) => ruleMatches(r, alert));
+  const matched: CompiledRule[] = [];
+  for (const rule of rules.rules) {
+    if (!ruleMatches(rule, alert)) continue;
+    matched.push(rule);
+    if (!rule.continue) break;
+  }
+  const [first, ...later] = matched;
   const decision: AlertDecision = {
-    rule: rule?.name ?? null,
-    ignore: rule?.ignore ?? false,
-    priority: rule?.priority ?? d.priority,
-    category: rule?.category ?? d.category,
-    reopenWithinMs: rule?.reopenWithinMs ?? d.reopenWithinMs,
-    onResolved: rule?.onResolved ?? d.onResolved,
+    rule: first?.name ?? null,
+    matched: matched.map((r) => r.name),
+    ignore: first?.ignore ?? false,
+    priority: "P4",
+    category: first?.category ?? d.category,
+    reopenWithinMs: first?.reopenWithinMs ?? d.reopenWithinMs,
+    onResolved: first?.onResolved ?? d.onResolved,
+    tags: [...new Set([...(d.tags ?? []), ...matched.flatMap((r) => r.tags ?? [])])],
+    fields: Object.assign({}, d.fields, ...matched.map((r) => r.fields ?? {})) as Record<string, FieldValue>,
   };
-  const groupBy = rule?.groupBy ?? d.groupBy;
+  const value = valueFor(alert, first?.valueFrom);
+  if (value !== undefined) decision.value = value;
+  const priority = first?.priority ?? d.priority;
+  if (priority === "matrix") {
+    const impact = first?.impact ?? levelFrom(rules.matrix.impact, alert.labels);
+    const urgency = first?.urgency ?? levelFrom(rules.matrix.urgency, alert.labels) ?? rules.matrix.urgency.default;
+    decision.matrix = impact ? { impact, urgency } : { urgency };
+    decision.priority = matrixPriority(rules.matrix, impact ?? rules.matrix.impact.default, urgency);
+  } else {
+    decision.priority = priority;
+  }
+  for (const r of later) if (r.priority && r.priority !== "matrix") decision.priority = higherPriority(decision.priority, r.priority);
+  const groupBy = first?.groupBy ?? d.groupBy;
   if (groupBy) decision.groupBy = groupBy;
-  const helpdesk = rule?.helpdesk ?? d.helpdesk;
+  const helpdesk = first?.helpdesk ?? d.helpdesk;
   if (helpdesk) decision.helpdesk = helpdesk;
+  const assigneeGroup = first?.assigneeGroup ?? d.assigneeGroup;
+  if (assigneeGroup) decision.assigneeGroup = assigneeGroup;
   return decision;
+}
+
+/**
+ * Finishes matrix priorities once the incident's width is known: an alert whose impact no rule or
+ * label decided gets it from how many alerts (`affected`) and distinct instances the incident has.
+ */
+export function finishMatrix(decision: AlertDecision, matrix: CompiledMatrix, width: { affected: number; instances: number }): AlertDecision {
+  if (!decision.matrix || decision.matrix.impact) return decision;
+  const impact = matrix.impact.width.find((w) => w.when(width))?.level ?? matrix.impact.default;
+  return { ...decision, matrix: { impact, urgency: decision.matrix.urgency }, priority: matrixPriority(matrix, impact, decision.matrix.urgency) };
 }
 
 /** Formats a label set canonically (sorted names, quoted values), as Alertmanager prints group keys. */

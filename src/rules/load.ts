@@ -3,43 +3,74 @@ import { join, relative } from "node:path";
 import { LineCounter, type Node, isNode, parseDocument } from "yaml";
 import type { z } from "zod";
 import { formatPath } from "../intake/notification.js";
-import { compileCondition } from "./condition.js";
+import { type Condition, compileCondition } from "./condition.js";
 import { parseDuration } from "./duration.js";
 import { type Matcher, parseMatcher } from "./matcher.js";
-import type { Category, Priority } from "./priority.js";
-import { type OnResolved, type RulesFile, rulesFileSchema } from "./schema.js";
+import { type Category, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "./priority.js";
+import { type FieldValue, type MatrixSpec, type OnResolved, type RulesFile, rulesFileSchema } from "./schema.js";
+import { type CompiledTemplate, compileTemplate, templateErrorPosition } from "../templates/liquid.js";
 
-/** A rule ready to evaluate: matchers and condition compiled once per load. */
-export interface CompiledRule {
+/** Routing a rule or the defaults hand to the helpdesk driver. */
+export interface Routing {
+  helpdesk?: string;
+  assigneeGroup?: string;
+  tags?: string[];
+  fields?: Record<string, FieldValue>;
+}
+
+/** A rule ready to evaluate: matchers, conditions and templates compiled once per load. */
+export interface CompiledRule extends Routing {
   name: string;
   matchers: Matcher[];
-  when?: (value: number | undefined) => boolean;
+  annotationMatchers: Matcher[];
+  when?: Condition;
   whenText?: string;
-  priority?: Priority;
+  valueFrom?: string;
+  continue: boolean;
+  priority?: Priority | "matrix";
+  impact?: Level;
+  urgency?: Level;
   category?: Category;
   ignore: boolean;
+  title?: CompiledTemplate;
+  description?: CompiledTemplate;
   groupBy?: string[];
   reopenWithinMs?: number;
   onResolved?: OnResolved;
-  helpdesk?: string;
   /** Where the rule is written, for messages. */
   origin: string;
 }
 
 /** What an alert gets when no rule says otherwise. */
-export interface RuleDefaults {
-  priority: Priority;
+export interface RuleDefaults extends Routing {
+  priority: Priority | "matrix";
   category: Category;
   groupBy?: string[];
   reopenWithinMs: number;
   onResolved: OnResolved;
-  helpdesk?: string;
+}
+
+/** A level taken from a label (through an optional map), else a default. */
+export interface LevelSource {
+  label?: string;
+  map?: Record<string, Level>;
+  default: Level;
+}
+
+/** The impact × urgency matrix, compiled. */
+export interface CompiledMatrix {
+  impact: LevelSource & { width: { when: Condition; text: string; level: Level }[] };
+  urgency: LevelSource;
+  priorities: Record<Level, Record<Level, Priority>>;
 }
 
 export interface RuleSet {
   defaults: RuleDefaults;
   rules: CompiledRule[];
   files: string[];
+  /** Response target per priority, in ms. */
+  responseTargets: Record<Priority, number>;
+  matrix: CompiledMatrix;
 }
 
 export const BUILTIN_DEFAULTS: RuleDefaults = {
@@ -48,6 +79,30 @@ export const BUILTIN_DEFAULTS: RuleDefaults = {
   reopenWithinMs: 24 * 3_600_000,
   onResolved: "solve",
 };
+
+/** Variables a matrix `width` condition may read. */
+export const WIDTH_VARIABLES = ["affected", "instances"] as const;
+
+/** The matrix when a file does not define one: urgency from severity, impact from how wide. */
+export const DEFAULT_MATRIX: MatrixSpec = {
+  urgency: { label: "severity", map: { critical: "high", error: "high", page: "high", warning: "medium", info: "low", none: "low" }, default: "medium" },
+  impact: {
+    label: "impact",
+    width: [
+      { when: "affected >= 10 or instances >= 5", level: "high" },
+      { when: "affected >= 3 or instances >= 2", level: "medium" },
+    ],
+    default: "low",
+  },
+};
+
+/** The outcome of the last rules (re)load, as GET /api/rules shows it. */
+export interface ReloadStatus {
+  success: boolean;
+  at: string;
+  /** Every problem, one per line, when the reload failed. */
+  error?: string;
+}
 
 /** A rules file that does not load: every problem, each as `file:line:col: path: message`. */
 export class RulesError extends Error {
@@ -70,7 +125,8 @@ export function ruleFiles(path: string): string[] {
 
 function issueMessage(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code === "invalid_value") {
-    const allowed = issue.values.map(String).join(", ");
+    // `priority: matrix` is documented beside P1..P4; the message lists the priorities themselves.
+    const allowed = issue.values.map(String).filter((v) => v !== "matrix").join(", ");
     return `must be one of ${allowed}, got ${JSON.stringify(input)}`;
   }
   if (issue.code === "unrecognized_keys") {
@@ -144,7 +200,16 @@ function parseFile(file: string, text: string, problems: string[], displayName: 
   return { file, spec: result.data, position };
 }
 
-function compileDefaults(parsed: ParsedFile[], problems: string[]): RuleDefaults {
+function routingOf(spec: { helpdesk?: string | undefined; assignee_group?: string | undefined; tags?: string[] | undefined; fields?: Record<string, FieldValue> | undefined }): Routing {
+  const r: Routing = {};
+  if (spec.helpdesk) r.helpdesk = spec.helpdesk;
+  if (spec.assignee_group) r.assigneeGroup = spec.assignee_group;
+  if (spec.tags) r.tags = spec.tags;
+  if (spec.fields) r.fields = spec.fields;
+  return r;
+}
+
+function compileDefaults(parsed: ParsedFile[]): RuleDefaults {
   const defaults: RuleDefaults = { ...BUILTIN_DEFAULTS };
   for (const p of parsed) {
     const d = p.spec.defaults;
@@ -152,14 +217,78 @@ function compileDefaults(parsed: ParsedFile[], problems: string[]): RuleDefaults
     if (d.category) defaults.category = d.category;
     if (d.group_by) defaults.groupBy = d.group_by;
     if (d.on_resolved) defaults.onResolved = d.on_resolved;
-    if (d.helpdesk) defaults.helpdesk = d.helpdesk;
     if (d.reopen_within) defaults.reopenWithinMs = parseDuration(d.reopen_within) ?? defaults.reopenWithinMs;
+    Object.assign(defaults, routingOf(d));
   }
-  void problems;
   return defaults;
 }
 
-/** Parses and compiles rules from text (one file). Throws RulesError listing every problem. */
+function compileResponseTargets(parsed: ParsedFile[]): Record<Priority, number> {
+  const targets = { ...RESPONSE_TARGET_MS };
+  for (const p of parsed) {
+    for (const [priority, d] of Object.entries(p.spec.response_targets ?? {})) {
+      const ms = d === undefined ? undefined : parseDuration(d);
+      if (ms !== undefined) targets[priority as Priority] = ms;
+    }
+  }
+  return targets;
+}
+
+/** The last file that defines `matrix` wins; its missing parts come from the default matrix. */
+function compileMatrix(parsed: ParsedFile[], problems: string[]): CompiledMatrix {
+  let spec: MatrixSpec = DEFAULT_MATRIX;
+  let owner: ParsedFile | undefined;
+  for (const p of parsed) {
+    if (p.spec.matrix) {
+      spec = p.spec.matrix;
+      owner = p;
+    }
+  }
+  const impact = { ...DEFAULT_MATRIX.impact, ...spec.impact };
+  const urgency = { ...DEFAULT_MATRIX.urgency, ...spec.urgency };
+  const width: CompiledMatrix["impact"]["width"] = [];
+  (impact.width ?? []).forEach((w, i) => {
+    try {
+      width.push({ when: compileCondition(w.when, WIDTH_VARIABLES), text: w.when, level: w.level });
+    } catch (err) {
+      const where = owner ? owner.position(["matrix", "impact", "width", i, "when"]) : "(default matrix)";
+      problems.push(`${where}: matrix.impact.width[${i}].when: ${(err as Error).message}`);
+    }
+  });
+  const source = (s: { label?: string | undefined; map?: Record<string, Level> | undefined; default?: Level | undefined }, fallback: Level): LevelSource => {
+    const out: LevelSource = { default: s.default ?? fallback };
+    if (s.label) out.label = s.label;
+    if (s.map) out.map = s.map;
+    return out;
+  };
+  return {
+    impact: { ...source(impact, "low"), width },
+    urgency: source(urgency, "medium"),
+    priorities: spec.priorities ?? ITIL_MATRIX,
+  };
+}
+
+/** Compiles a rule's template; a parse error names the rule, the file position and the template position. */
+function compileRuleTemplate(
+  p: ParsedFile,
+  i: number,
+  key: "title" | "description",
+  rule: { name: string },
+  source: string,
+  problems: string[],
+): CompiledTemplate | undefined {
+  try {
+    return compileTemplate(source);
+  } catch (err) {
+    const pos = templateErrorPosition(err);
+    const message = (err as Error).message.replace(/,? line:\d+, col:\d+/, "");
+    const at = pos ? ` at line ${pos.line}, column ${pos.col}` : "";
+    problems.push(`${p.position(["rules", i, key])}: rules[${i}].${key}: template error in rule "${rule.name}"${at}: ${message}`);
+    return undefined;
+  }
+}
+
+/** Parses and compiles rules from text (one entry per file). Throws RulesError listing every problem. */
 export function compileRules(sources: { file: string; text: string; displayName?: string }[]): RuleSet {
   const problems: string[] = [];
   const parsed: ParsedFile[] = [];
@@ -176,15 +305,26 @@ export function compileRules(sources: { file: string; text: string; displayName?
       const previous = seen.get(r.name);
       if (previous) problems.push(`${p.position(["rules", i, "name"])}: rules[${i}].name: duplicate rule name "${r.name}", first defined at ${previous}`);
       seen.set(r.name, where);
-      const matchers: Matcher[] = [];
-      r.matchers.forEach((text, j) => {
-        try {
-          matchers.push(parseMatcher(text));
-        } catch (err) {
-          problems.push(`${p.position(["rules", i, "matchers", j])}: rules[${i}].matchers[${j}]: ${(err as Error).message}`);
-        }
-      });
-      const rule: CompiledRule = { name: r.name, matchers, ignore: r.ignore, origin };
+      const compileMatchers = (key: "matchers" | "annotations") => {
+        const out: Matcher[] = [];
+        r[key].forEach((text, j) => {
+          try {
+            out.push(parseMatcher(text));
+          } catch (err) {
+            problems.push(`${p.position(["rules", i, key, j])}: rules[${i}].${key}[${j}]: ${(err as Error).message}`);
+          }
+        });
+        return out;
+      };
+      const rule: CompiledRule = {
+        name: r.name,
+        matchers: compileMatchers("matchers"),
+        annotationMatchers: compileMatchers("annotations"),
+        continue: r.continue,
+        ignore: r.ignore,
+        origin,
+        ...routingOf(r),
+      };
       if (r.when !== undefined) {
         try {
           rule.when = compileCondition(r.when);
@@ -193,21 +333,31 @@ export function compileRules(sources: { file: string; text: string; displayName?
           problems.push(`${p.position(["rules", i, "when"])}: rules[${i}].when: ${(err as Error).message}`);
         }
       }
+      if (r.value_from) rule.valueFrom = r.value_from;
       if (r.priority) rule.priority = r.priority;
+      if (r.impact) rule.impact = r.impact;
+      if (r.urgency) rule.urgency = r.urgency;
       if (r.category) rule.category = r.category;
       if (r.group_by) rule.groupBy = r.group_by;
       if (r.on_resolved) rule.onResolved = r.on_resolved;
-      if (r.helpdesk) rule.helpdesk = r.helpdesk;
       if (r.reopen_within) {
         const ms = parseDuration(r.reopen_within);
         if (ms !== undefined) rule.reopenWithinMs = ms;
       }
+      for (const key of ["title", "description"] as const) {
+        const source = r[key];
+        if (source === undefined) continue;
+        const t = compileRuleTemplate(p, i, key, r, source, problems);
+        if (t) rule[key] = t;
+      }
       rules.push(rule);
     });
   }
-  const defaults = compileDefaults(parsed, problems);
+  const defaults = compileDefaults(parsed);
+  const responseTargets = compileResponseTargets(parsed);
+  const matrix = compileMatrix(parsed, problems);
   if (problems.length > 0) throw new RulesError(problems);
-  return { defaults, rules, files: sources.map((s) => s.file) };
+  return { defaults, rules, files: sources.map((s) => s.file), responseTargets, matrix };
 }
 
 /** Loads a rules file or a directory of *.yaml / *.yml files (in name order) as one rule list. */

@@ -57,7 +57,7 @@ describe("compileCondition", () => {
     ["negative thresholds", "value < -5", -10, true],
     ["exponent notation", "value > 1e3", 1001, true],
   ])("%s", (_why, expr, value, expected) => {
-    expect(compileCondition(expr)(value)).toBe(expected);
+    expect(compileCondition(expr)({ value })).toBe(expected);
   });
 
   it.each(["cpu > 80", "value >> 80", "value > eighty", "value > 80 and"])("rejects %j", (expr) => {

@@ -23,3 +23,14 @@ export function higherPriority(a: Priority, b: Priority): Priority {
 export function isHigher(a: Priority, b: Priority): boolean {
   return PRIORITIES.indexOf(a) < PRIORITIES.indexOf(b);
 }
+
+/** Impact and urgency levels of the ITIL / ServiceNow priority matrix. */
+export const LEVELS = ["high", "medium", "low"] as const;
+export type Level = (typeof LEVELS)[number];
+
+/** The ITIL table: impact → urgency → priority. */
+export const ITIL_MATRIX: Record<Level, Record<Level, Priority>> = {
+  high: { high: "P1", medium: "P2", low: "P3" },
+  medium: { high: "P2", medium: "P3", low: "P4" },
+  low: { high: "P3", medium: "P4", low: "P4" },
+};

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
-import { CATEGORIES, PRIORITIES } from "./priority.js";
+import { CATEGORIES, LEVELS, PRIORITIES } from "./priority.js";
 
 /**
  * The rules YAML, as zod schemas. Unknown keys are errors, so a typo never silently does nothing.
- * Every key is documented in docs/rules.md.
+ * Every key is documented in docs/rules.md; schema/rules.schema.json is generated from these.
  */
 
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
@@ -14,39 +14,95 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
 export const ON_RESOLVED = ["solve", "comment", "none"] as const;
 export type OnResolved = (typeof ON_RESOLVED)[number];
 
+const level = z.enum(LEVELS);
+const priorityOrMatrix = z.enum([...PRIORITIES, "matrix"]).describe("P1..P4, or `matrix` to take it from the impact × urgency matrix.");
+const fieldValue = z.union([z.string(), z.number(), z.boolean()]);
+
 const lifecycleKeys = {
   group_by: z.array(z.string()).min(1).optional().describe("Labels that make the dedup key; ['...'] = one ticket per alert."),
   reopen_within: duration.optional().describe("A re-fire within this long after the resolve reopens the same ticket."),
-  on_resolved: z.enum(ON_RESOLVED).optional().describe("What the resolve does to the ticket."),
-  helpdesk: z.string().min(1).optional().describe("Which configured helpdesk gets the ticket."),
+  on_resolved: z.enum(ON_RESOLVED).optional().describe("What the resolve does to the ticket: solve, comment or none."),
+};
+
+const routingKeys = {
+  helpdesk: z.string().min(1).optional().describe("Which configured helpdesk gets the ticket (default: default_helpdesk)."),
+  assignee_group: z.string().min(1).optional().describe("The helpdesk group the ticket is assigned to."),
+  tags: z.array(z.string().min(1)).optional().describe("Tags (labels) put on the ticket, besides alertdesk's own."),
+  fields: z.record(z.string(), fieldValue).optional().describe("Helpdesk-specific custom fields, passed through to the driver."),
 };
 
 export const defaultsSchema = z
   .object({
-    priority: z.enum(PRIORITIES).optional(),
+    priority: priorityOrMatrix.optional(),
     category: z.enum(CATEGORIES).optional(),
     ...lifecycleKeys,
+    ...routingKeys,
   })
   .strict();
 
 export const ruleSchema = z
   .object({
     name: z.string().min(1).describe("Unique name, shown on tickets and in metrics."),
-    matchers: z.array(z.string()).default([]).describe('Alertmanager matchers on labels: = != =~ !~.'),
-    when: z.string().min(1).optional().describe("Comparison on the alert's value: value > 80."),
-    priority: z.enum(PRIORITIES).optional(),
+    matchers: z.array(z.string()).default([]).describe("Alertmanager matchers on labels: = != =~ !~ (regexes fully anchored)."),
+    annotations: z.array(z.string()).default([]).describe("The same matchers, on annotations."),
+    when: z.string().min(1).optional().describe("Comparison on the alert's value: `value > 80 and value <= 95`."),
+    value_from: z.string().min(1).optional().describe("Where the value comes from: a Grafana refId (B) or an annotation name."),
+    continue: z.boolean().default(false).describe("Keep evaluating later rules; they may add tags and raise (never lower) the priority."),
+    priority: priorityOrMatrix.optional(),
+    impact: level.optional().describe("Impact for the matrix, instead of deriving it."),
+    urgency: level.optional().describe("Urgency for the matrix, instead of deriving it."),
     category: z.enum(CATEGORIES).optional(),
     ignore: z.boolean().default(false).describe("Drop matching alerts: no incident, no ticket."),
+    title: z.string().min(1).optional().describe("LiquidJS template for the ticket subject."),
+    description: z.string().min(1).optional().describe("LiquidJS template for what the ticket says is happening."),
     ...lifecycleKeys,
+    ...routingKeys,
+  })
+  .strict();
+
+const levelSource = z
+  .object({
+    label: z.string().min(1).optional().describe("Take the level from this label."),
+    map: z.record(z.string(), level).optional().describe("Label value → level; without it the label must hold a level name."),
+    default: level.optional().describe("The level when nothing else decides."),
+  })
+  .strict();
+
+const widthRule = z
+  .object({
+    when: z.string().min(1).describe("Comparison on how wide the incident is: `affected >= 10`, `instances >= 3`."),
+    level,
+  })
+  .strict();
+
+const priorityRow = z.object({ high: z.enum(PRIORITIES), medium: z.enum(PRIORITIES), low: z.enum(PRIORITIES) }).strict();
+
+export const matrixSchema = z
+  .object({
+    impact: levelSource.extend({ width: z.array(widthRule).optional().describe("First match wins; used when the label does not decide.") }).strict().default({}),
+    urgency: levelSource.default({}),
+    priorities: z
+      .object({ high: priorityRow, medium: priorityRow, low: priorityRow })
+      .strict()
+      .optional()
+      .describe("impact → urgency → priority; the ITIL table by default."),
   })
   .strict();
 
 export const rulesFileSchema = z
   .object({
     defaults: defaultsSchema.default({}),
+    response_targets: z
+      .object({ P1: duration.optional(), P2: duration.optional(), P3: duration.optional(), P4: duration.optional() })
+      .strict()
+      .optional()
+      .describe("How long the helpdesk has to respond, per priority (default P1 15m, P2 30m, P3 1h, P4 24h)."),
+    matrix: matrixSchema.optional(),
     rules: z.array(ruleSchema).default([]),
   })
   .strict();
 
 export type RulesFile = z.infer<typeof rulesFileSchema>;
 export type RuleSpec = z.infer<typeof ruleSchema>;
+export type MatrixSpec = z.infer<typeof matrixSchema>;
+export type FieldValue = z.infer<typeof fieldValue>;

@@ -72,7 +72,8 @@ function silenceLink(incident: Incident, alerts: AlertRecord[]): string | undefi
   return `${incident.externalURL.replace(/\/$/, "")}/#/silences/new?filter=${encodeURIComponent(formatLabelSet(matchers))}`;
 }
 
-function linksBlock(incident: Incident, alerts: AlertRecord[]): Block | undefined {
+/** Every link an agent may need, labelled, without duplicates: graph, runbook, dashboard, panel, image, silence, Alertmanager. */
+export function incidentLinks(incident: Incident, alerts: AlertRecord[]): { label: string; url: string }[] {
   const links: { label: string; url: string }[] = [];
   const add = (label: string, url: string | undefined) => {
     if (url && !links.some((l) => l.url === url)) links.push({ label, url });
@@ -84,6 +85,11 @@ function linksBlock(incident: Incident, alerts: AlertRecord[]): Block | undefine
   for (const url of distinct(alerts.map((a) => a.links.image))) add("Image", url);
   add("Silence", silenceLink(incident, alerts));
   if (incident.source === "alertmanager") add("Alertmanager", incident.externalURL || undefined);
+  return links;
+}
+
+function linksBlock(incident: Incident, alerts: AlertRecord[]): Block | undefined {
+  const links = incidentLinks(incident, alerts);
   return links.length > 0 ? { kind: "links", links } : undefined;
 }
 
@@ -96,24 +102,27 @@ function alertLine(a: AlertRecord, among: AlertRecord[]): string {
 }
 
 /** The first ticket body: the intake a support workflow wants, so nobody has to ask again. */
-export function renderBody(incident: Incident, previous?: { ticketKey: string; ticketId?: string }): Doc {
+export function renderBody(incident: Incident, options: { previous?: { ticketKey: string; ticketId?: string }; description?: string } = {}): Doc {
+  const { previous } = options;
   const alerts = firing(incident).length > 0 ? firing(incident) : incident.alerts;
   const doc: Doc = [];
   const summaries = distinct(alerts.map((a) => a.annotations.summary));
   const descriptions = distinct(alerts.map((a) => a.annotations.description ?? a.annotations.message));
   doc.push({ kind: "heading", text: "What is happening" });
   const what = [...summaries.slice(0, 5), ...descriptions.slice(0, 5)];
-  doc.push({ kind: "paragraph", text: what.length > 0 ? what.join("\n") : `${renderTitle(incident)} is firing.` });
+  const described = options.description?.trim();
+  doc.push({ kind: "paragraph", text: described || (what.length > 0 ? what.join("\n") : `${renderTitle(incident)} is firing.`) });
   const since = alerts.map((a) => a.startsAt).sort()[0] ?? incident.openedAt;
   const instances = distinct(alerts.map((a) => a.labels.instance));
   const services = distinct(alerts.map((a) => a.labels.service ?? a.labels.job));
   const wide = [`${alerts.length} alert${alerts.length === 1 ? "" : "s"} firing`];
   if (instances.length > 0) wide.push(`${instances.length} instance${instances.length === 1 ? "" : "s"}`);
   if (services.length > 0) wide.push(`${services.length} service${services.length === 1 ? "" : "s"}`);
-  const target = RESPONSE_TARGET_MS[incident.priority];
+  const target = incident.responseTargetMs ?? RESPONSE_TARGET_MS[incident.priority];
   const rows: [string, string][] = [
     ["Priority", `${incident.priority}: respond within ${formatDuration(target)} (by ${utc(incident.dueAt)})`],
     ["Category", incident.category],
+    ...(incident.impact && incident.urgency ? [["Impact × urgency", `${incident.impact} × ${incident.urgency}`] as [string, string]] : []),
     ["Since", utc(since)],
     ["How wide", wide.join(", ")],
   ];

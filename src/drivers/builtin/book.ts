@@ -18,6 +18,9 @@ export interface BuiltinTicket {
   category: Category;
   dueAt: string;
   labels: Record<string, string>;
+  tags: string[];
+  assigneeGroup: string | null;
+  fields: Record<string, string | number | boolean>;
   comments: BuiltinComment[];
   createdAt: string;
   updatedAt: string;
@@ -31,6 +34,9 @@ export interface NewBuiltinTicket {
   category: Category;
   dueAt: string;
   labels: Record<string, string>;
+  tags: string[];
+  assigneeGroup?: string;
+  fields: Record<string, string | number | boolean>;
 }
 
 /**

@@ -24,7 +24,18 @@ export function createBuiltinDriver(options: { name?: string; book: BuiltinTicke
     type: "builtin",
     async open(t) {
       const { id } = await book.createTicket(
-        { key: t.ticketKey, subject: t.title, body: toText(t.body), priority: t.priority, category: t.category, dueAt: t.dueAt, labels: t.labels },
+        {
+          key: t.ticketKey,
+          subject: t.title,
+          body: toText(t.body),
+          priority: t.priority,
+          category: t.category,
+          dueAt: t.dueAt,
+          labels: t.labels,
+          tags: t.tags,
+          fields: t.fields,
+          ...(t.assigneeGroup ? { assigneeGroup: t.assigneeGroup } : {}),
+        },
         clock(),
       );
       return ref(id);

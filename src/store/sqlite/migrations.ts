@@ -57,4 +57,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX builtin_comments_ticket ON builtin_comments (ticket_id, id);
   `,
+  // Routing from the rules (tags, assignee group, custom fields) on the built-in helpdesk's tickets.
+  `
+  ALTER TABLE builtin_tickets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE builtin_tickets ADD COLUMN assignee_group TEXT;
+  ALTER TABLE builtin_tickets ADD COLUMN fields TEXT NOT NULL DEFAULT '{}';
+  `,
 ];

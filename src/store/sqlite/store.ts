@@ -93,8 +93,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
          AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')`,
     ),
     createTicket: db.prepare(
-      `INSERT INTO builtin_tickets (key, subject, body, priority, status, category, due_at, labels, created_at, updated_at)
-       VALUES (@key, @subject, @body, @priority, 'open', @category, @dueAt, @labels, @now, @now)
+      `INSERT INTO builtin_tickets (key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, created_at, updated_at)
+       VALUES (@key, @subject, @body, @priority, 'open', @category, @dueAt, @labels, @tags, @assigneeGroup, @fields, @now, @now)
        ON CONFLICT (key) DO NOTHING`,
     ),
     ticketByKey: db.prepare<[string], { id: number }>("SELECT id FROM builtin_tickets WHERE key = ?"),
@@ -163,12 +163,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const readTickets = (where: string, params: unknown[], limit: number): BuiltinTicket[] => {
     const rows = reader
       .prepare(
-        `SELECT id, key, subject, body, priority, status, category, due_at, labels, created_at, updated_at
+        `SELECT id, key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, created_at, updated_at
          FROM builtin_tickets ${where} ORDER BY id DESC LIMIT ?`,
       )
       .all(...params, limit) as {
       id: number; key: string; subject: string; body: string; priority: Priority; status: BuiltinStatus;
-      category: Category; due_at: string; labels: string; created_at: string; updated_at: string;
+      category: Category; due_at: string; labels: string; tags: string; assignee_group: string | null; fields: string;
+      created_at: string; updated_at: string;
     }[];
     const comments = new Map<number, { body: string; createdAt: string }[]>();
     if (rows.length > 0) {
@@ -192,6 +193,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       category: r.category,
       dueAt: r.due_at,
       labels: JSON.parse(r.labels) as Record<string, string>,
+      tags: JSON.parse(r.tags) as string[],
+      assigneeGroup: r.assignee_group,
+      fields: JSON.parse(r.fields) as Record<string, string | number | boolean>,
       comments: comments.get(r.id) ?? [],
       createdAt: r.created_at,
       updatedAt: r.updated_at,
@@ -306,7 +310,19 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     createTicket: (t: NewBuiltinTicket, now) =>
       write(() => {
-        q.createTicket.run({ ...t, labels: JSON.stringify(t.labels), now: now.toISOString() });
+        q.createTicket.run({
+          key: t.key,
+          subject: t.subject,
+          body: t.body,
+          priority: t.priority,
+          category: t.category,
+          dueAt: t.dueAt,
+          labels: JSON.stringify(t.labels),
+          tags: JSON.stringify(t.tags),
+          assigneeGroup: t.assigneeGroup ?? null,
+          fields: JSON.stringify(t.fields),
+          now: now.toISOString(),
+        });
         return { id: (q.ticketByKey.get(t.key) as { id: number }).id };
       }),
     updateTicket: (id, update, now) =>
