@@ -12,7 +12,7 @@ import { type Metrics, createMetrics } from "./observability/metrics.js";
 import { type OutboxWorker, createOutboxWorker } from "./outbox/worker.js";
 import { createGroupCommitter } from "./pipeline/group-commit.js";
 import { type IngestOutcome, type TemplateFailure, apply, plan } from "./pipeline/ingest.js";
-import { type ReloadStatus, RulesError, type RuleSet, loadRules } from "./rules/load.js";
+import { type ReloadStatus, RulesError, type RuleSet, checkHelpdesks, loadRules } from "./rules/load.js";
 import { createSqliteStore } from "./store/sqlite/store.js";
 import type { Store } from "./store/types.js";
 
@@ -37,15 +37,6 @@ export interface RunningService {
   /** Loads the rules again; they replace the running ones only if every file loads. */
   reload(reason: string): ReloadStatus;
   stop(): Promise<void>;
-}
-
-/** Names every helpdesk a rule uses that is not configured. */
-export function checkHelpdesks(rules: RuleSet, defaultHelpdesk: string, known: ReadonlySet<string>): string[] {
-  const problems: string[] = [];
-  if (!known.has(defaultHelpdesk)) problems.push(`undefined helpdesk "${defaultHelpdesk}" used as default_helpdesk`);
-  if (rules.defaults.helpdesk && !known.has(rules.defaults.helpdesk)) problems.push(`undefined helpdesk "${rules.defaults.helpdesk}" used in defaults`);
-  for (const r of rules.rules) if (r.helpdesk && !known.has(r.helpdesk)) problems.push(`undefined helpdesk "${r.helpdesk}" used in rule "${r.name}"`);
-  return problems;
 }
 
 /** The composition root: loads rules, opens the store, builds drivers, starts the worker and the HTTP server. */

@@ -1,5 +1,8 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { check } from "./check.js";
 import { serve } from "./serve.js";
+import { simulate } from "./simulate.js";
+import { testRules } from "./test.js";
 
 const program = new Command();
 program
@@ -10,11 +13,39 @@ program
 program
   .command("serve")
   .description(
-    "Run the service: webhooks on PORT (default 9095), state in ALERTDESK_DATA_DIR (default ./data), rules from ALERTDESK_RULES (default ./rules).",
+    "Run the service: webhooks on PORT (default 9095), state in ALERTDESK_DATA_DIR (default ./data), rules from ALERTDESK_RULES (default ./rules). SIGHUP reloads the rules.",
   )
   .option("-c, --config <file>", "config file (overrides ALERTDESK_CONFIG)")
   .action(async (opts: { config?: string }) => {
     await serve(opts);
+  });
+
+program
+  .command("check")
+  .description("Validate rules files or directories (default ALERTDESK_RULES or ./rules) and the config file; exit 1 listing every problem as file:line:col.")
+  .argument("[paths...]", "rules files or directories")
+  .option("-c, --config <file>", "also validate this config file (default ALERTDESK_CONFIG)")
+  .action((paths: string[], opts: { config?: string }) => {
+    process.exitCode = check(paths, opts);
+  });
+
+program
+  .command("test")
+  .description("Run rule unit tests (YAML files naming their rule_files and cases); exit 1 if any fails. See docs/rules.md.")
+  .argument("<paths...>", "test files, or directories searched for *.yaml / *.yml")
+  .action(async (paths: string[]) => {
+    process.exitCode = await testRules(paths);
+  });
+
+program
+  .command("simulate")
+  .description("Dry run: feed webhook payloads, in order, through the server's pipeline on a fresh in-memory state and print the plan: rules matched, incidents, and the helpdesk operations that would be made.")
+  .argument("<payloads...>", "webhook payload files (JSON), in the order they arrive")
+  .option("-r, --rules <path>", "rules file or directory (default ALERTDESK_RULES or ./rules)")
+  .option("--json", "print the plan as JSON")
+  .addOption(new Option("--source <source>", "payload format (default: detected)").choices(["alertmanager", "grafana"]))
+  .action(async (files: string[], opts: { rules?: string; json?: boolean; source?: "alertmanager" | "grafana" }) => {
+    process.exitCode = await simulate(files, opts);
   });
 
 await program.parseAsync(process.argv);

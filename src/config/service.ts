@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { LineCounter, isNode, parseDocument } from "yaml";
 import { z } from "zod";
 import { formatPath } from "../intake/notification.js";
+import { keysAt, unknownKeysMessage } from "./did-you-mean.js";
 import { parseDuration } from "../rules/duration.js";
 
 /**
@@ -123,7 +124,7 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile
         .map((i) => {
           const node = doc.getIn(i.path as unknown[], true);
           const where = isNode(node) && node.range ? at(node.range[0]) : path;
-          const keys = i.code === "unrecognized_keys" ? `unknown key ${i.keys.map((k) => JSON.stringify(k)).join(", ")}` : i.message;
+          const keys = i.code === "unrecognized_keys" ? unknownKeysMessage(i.keys, keysAt(configFileSchema, i.path)) : i.message;
           return `${where}: ${formatPath(i.path)}: ${keys}`;
         })
         .join("\n"),

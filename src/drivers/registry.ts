@@ -1,3 +1,4 @@
+import type { ConfigFile } from "../config/service.js";
 import type { BuiltinTicketBook } from "./builtin/book.js";
 import { createBuiltinDriver } from "./builtin/driver.js";
 import type { HelpdeskDriver } from "./types.js";
@@ -5,6 +6,11 @@ import type { HelpdeskDriver } from "./types.js";
 export interface DriverDeps {
   builtinBook: BuiltinTicketBook;
   clock: () => Date;
+}
+
+/** The helpdesk names a config file makes available to rules: `builtin` always. */
+export function configuredHelpdesks(_config: ConfigFile): string[] {
+  return ["builtin"];
 }
 
 /** Every configured helpdesk by name. `builtin` always exists. Adding a helpdesk type is one line here. */

@@ -7,15 +7,7 @@ import type { IngestOutcome } from "../pipeline/ingest.js";
 import type { Store } from "../store/types.js";
 import type { ReloadStatus, RuleSet } from "../rules/load.js";
 import { adminAuth, bearerAuth } from "./auth.js";
-import {
-  type Notification,
-  type Source,
-  alertmanagerPayload,
-  formatPath,
-  fromAlertmanager,
-  fromGrafana,
-  grafanaPayload,
-} from "./notification.js";
+import { type Notification, type Source, formatPath, parseNotification } from "./notification.js";
 import { renderTicketsPage } from "./tickets-page.js";
 
 export interface AppDeps {
@@ -61,11 +53,6 @@ function rulesView(rules: RuleSet) {
   };
 }
 
-const SOURCES: Record<Source, { schema: z.ZodType; normalize: (p: never) => Notification }> = {
-  alertmanager: { schema: alertmanagerPayload, normalize: fromAlertmanager as (p: never) => Notification },
-  grafana: { schema: grafanaPayload, normalize: fromGrafana as (p: never) => Notification },
-};
-
 const limitParam = z.coerce.number().int().min(1).max(10_000).default(500);
 const ticketsQuery = z.object({ status: z.enum(["open", "solved"]).optional(), limit: limitParam }).strict();
 const incidentsQuery = z.object({ state: z.enum(["firing", "resolved"]).optional(), key: z.string().optional(), limit: limitParam }).strict();
@@ -108,8 +95,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const json = express.json({ limit: deps.bodyLimitBytes, type: () => true, strict: true });
 
-  for (const source of Object.keys(SOURCES) as Source[]) {
-    const { schema, normalize } = SOURCES[source];
+  for (const source of ["alertmanager", "grafana"] as const) {
     app.post(
       `/webhooks/${source}`,
       (req, _res, next) => {
@@ -120,14 +106,14 @@ export function createApp(deps: AppDeps): express.Express {
       json,
       async (req: Request, res: Response) => {
         const started = process.hrtime.bigint();
-        const parsed = schema.safeParse(req.body);
-        if (!parsed.success) {
+        const parsed = parseNotification(source, req.body);
+        if (!parsed.ok) {
           metrics.notificationsReceived.inc({ source, outcome: "invalid" });
-          log.info({ source, issues: parsed.error.issues.length, field: formatPath(parsed.error.issues[0]?.path ?? []) }, "webhook rejected: invalid payload");
-          badRequest(res, "invalid payload", parsed.error.issues);
+          log.info({ source, issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) }, "webhook rejected: invalid payload");
+          badRequest(res, "invalid payload", parsed.issues);
           return;
         }
-        const notification = normalize(parsed.data as never);
+        const { notification } = parsed;
         let outcomes: IngestOutcome[];
         try {
           outcomes = await deps.ingest(notification, deps.clock());

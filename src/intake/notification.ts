@@ -215,3 +215,27 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out === "" ? "(body)" : out;
 }
+
+/** Guesses a payload's source: Grafana adds orgId/state/title and per-alert values; else Alertmanager. */
+export function detectSource(data: unknown): Source {
+  if (data && typeof data === "object") {
+    const p = data as Record<string, unknown>;
+    if ("orgId" in p || "state" in p || "title" in p) return "grafana";
+    const first = Array.isArray(p.alerts) ? (p.alerts[0] as Record<string, unknown> | undefined) : undefined;
+    if (first && ("values" in first || "valueString" in first || "dashboardURL" in first)) return "grafana";
+  }
+  return "alertmanager";
+}
+
+/** Validates and normalizes a parsed webhook body; the zod issues when it does not fit. */
+export function parseNotification(
+  source: Source,
+  data: unknown,
+): { ok: true; notification: Notification } | { ok: false; issues: z.core.$ZodIssue[] } {
+  if (source === "grafana") {
+    const r = grafanaPayload.safeParse(data);
+    return r.success ? { ok: true, notification: fromGrafana(r.data) } : { ok: false, issues: r.error.issues };
+  }
+  const r = alertmanagerPayload.safeParse(data);
+  return r.success ? { ok: true, notification: fromAlertmanager(r.data) } : { ok: false, issues: r.error.issues };
+}

@@ -24,7 +24,7 @@ describe("rule errors point at the problem", () => {
     [
       "an unknown key is an error, at the key",
       "rules:\n  - name: a\n    priorty: P2\n",
-      'rules/cpu.yaml:3:5: rules[0]: unknown key "priorty"',
+      'rules/cpu.yaml:3:5: rules[0]: unknown key "priorty" (did you mean "priority"?)',
     ],
     [
       "a bad category lists the five categories",

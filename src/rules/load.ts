@@ -2,6 +2,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { LineCounter, type Node, isNode, parseDocument } from "yaml";
 import type { z } from "zod";
+import { keysAt, unknownKeysMessage } from "../config/did-you-mean.js";
 import { formatPath } from "../intake/notification.js";
 import { type Condition, compileCondition } from "./condition.js";
 import { parseDuration } from "./duration.js";
@@ -39,6 +40,8 @@ export interface CompiledRule extends Routing {
   onResolved?: OnResolved;
   /** Where the rule is written, for messages. */
   origin: string;
+  /** `file:line:col` of the rule. */
+  at: string;
 }
 
 /** What an alert gets when no rule says otherwise. */
@@ -129,9 +132,6 @@ function issueMessage(issue: z.core.$ZodIssue, input: unknown): string {
     const allowed = issue.values.map(String).filter((v) => v !== "matrix").join(", ");
     return `must be one of ${allowed}, got ${JSON.stringify(input)}`;
   }
-  if (issue.code === "unrecognized_keys") {
-    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
-  }
   if (issue.code === "invalid_type") {
     return `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "a mapping" : `a ${issue.expected}`}, got ${describe(input)}`;
   }
@@ -183,14 +183,16 @@ function parseFile(file: string, text: string, problems: string[], displayName: 
   const result = rulesFileSchema.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      let path = issue.path;
-      if (issue.code === "unrecognized_keys" && issue.keys[0] !== undefined) {
-        // Point at the unknown key itself, not at its parent mapping.
-        const keyPath = [...path, issue.keys[0]];
-        const pair = doc.getIn(path as unknown[], true) as { items?: { key: Node }[] } | undefined;
-        const keyNode = pair?.items?.find((it) => isNode(it.key) && (it.key as unknown as { value: unknown }).value === issue.keys[0])?.key;
-        const where = keyNode?.range ? at(keyNode.range[0]) : position(keyPath);
-        problems.push(`${where}: ${formatPath(path)}: ${issueMessage(issue, undefined)}`);
+      const path = issue.path;
+      if (issue.code === "unrecognized_keys") {
+        // One problem per unknown key, each pointing at the key itself, not at its parent mapping.
+        const known = keysAt(rulesFileSchema, path);
+        for (const key of issue.keys) {
+          const pair = doc.getIn(path as unknown[], true) as { items?: { key: Node }[] } | undefined;
+          const keyNode = pair?.items?.find((it) => isNode(it.key) && (it.key as unknown as { value: unknown }).value === key)?.key;
+          const where = keyNode?.range ? at(keyNode.range[0]) : position([...path, key]);
+          problems.push(`${where}: ${formatPath(path)}: ${unknownKeysMessage([key], known)}`);
+        }
         continue;
       }
       problems.push(`${position(path)}: ${formatPath(path)}: ${issueMessage(issue, valueAt(raw, path))}`);
@@ -323,6 +325,7 @@ export function compileRules(sources: { file: string; text: string; displayName?
         continue: r.continue,
         ignore: r.ignore,
         origin,
+        at: where,
         ...routingOf(r),
       };
       if (r.when !== undefined) {
@@ -362,18 +365,34 @@ export function compileRules(sources: { file: string; text: string; displayName?
 
 /** Loads a rules file or a directory of *.yaml / *.yml files (in name order) as one rule list. */
 export function loadRules(path: string): RuleSet {
-  let files: string[];
-  try {
-    files = ruleFiles(path);
-  } catch (err) {
-    throw new RulesError([`${path}: cannot read rules: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  return loadRuleFiles([path]);
+}
+
+/** Loads several rules files or directories, in the order given, as one rule list. */
+export function loadRuleFiles(paths: readonly string[]): RuleSet {
+  const files: string[] = [];
+  for (const path of paths) {
+    try {
+      files.push(...ruleFiles(path));
+    } catch (err) {
+      throw new RulesError([`${path}: cannot read rules: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    }
   }
   const cwd = process.cwd();
   return compileRules(
     files.map((file) => ({
       file,
       text: readFileSync(file, "utf8"),
-      displayName: file.startsWith(cwd) ? relative(cwd, file) : file,
+      displayName: file.startsWith(`${cwd}/`) ? relative(cwd, file) : file,
     })),
   );
+}
+
+/** Names every helpdesk a rule uses that is not configured. */
+export function checkHelpdesks(rules: RuleSet, defaultHelpdesk: string, known: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  if (!known.has(defaultHelpdesk)) problems.push(`undefined helpdesk "${defaultHelpdesk}" used as default_helpdesk`);
+  if (rules.defaults.helpdesk && !known.has(rules.defaults.helpdesk)) problems.push(`undefined helpdesk "${rules.defaults.helpdesk}" used in defaults`);
+  for (const r of rules.rules) if (r.helpdesk && !known.has(r.helpdesk)) problems.push(`${r.at}: undefined helpdesk "${r.helpdesk}" used in rule "${r.name}"`);
+  return problems;
 }
