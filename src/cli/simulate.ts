@@ -59,7 +59,8 @@ function printPlan(out: NodeJS.WritableStream, file: string, n: Notification, at
     out.write(`  incident ${i.dedupKey}: ${i.reason}${i.operations.length === 0 ? ", no helpdesk call" : ""}\n`);
     for (const op of i.operations) {
       if (op.op === "open") {
-        out.write(`    → ${op.helpdesk}: open "${op.title}" (${op.priority}, ${op.category}, due ${op.dueAt})\n`);
+        const deferred = op.notBefore ? `, not before ${op.notBefore}` : "";
+        out.write(`    → ${op.helpdesk}: open "${op.title}" (${op.priority}, ${op.category}, due ${op.dueAt}${deferred})\n`);
       } else {
         const extra = op.op === "resolve" ? (op.solve ? " and solve" : " (comment only)") : "priority" in op && op.priority ? ` (priority ${op.priority})` : "";
         out.write(`    → ${op.helpdesk}: ${op.op}${extra}\n`);

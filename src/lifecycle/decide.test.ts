@@ -19,6 +19,8 @@ interface Obs {
   value?: number;
   reopenWithin?: number;
   onResolved?: OnResolved;
+  openAfter?: number;
+  flapThreshold?: number;
 }
 
 function obs(o: Obs): Observation {
@@ -41,6 +43,9 @@ function obs(o: Obs): Observation {
     reopenWithinMs: (o.reopenWithin ?? 3600) * 1000,
     onResolved: o.onResolved ?? "solve",
     helpdesk: "builtin",
+    openAfterMs: (o.openAfter ?? 0) * 1000,
+    flapThreshold: o.flapThreshold ?? 3,
+    flapWindowMs: 3_600_000,
     matched: [],
     tags: [],
     fields: {},
@@ -88,6 +93,16 @@ interface Row {
   stored?: boolean;
 }
 
+/** An alert that fired and resolved `n` times after its first firing (each cycle 100 s apart). */
+function flapCycles(n: number, flapThreshold = 3): [number, Obs[]][] {
+  const steps: [number, Obs[]][] = [[0, [{ fp: "a", start: -5, flapThreshold }]], [20, [{ fp: "a", status: "resolved", start: -5, end: 18, flapThreshold }]]];
+  for (let i = 1; i <= n; i++) {
+    steps.push([i * 100, [{ fp: "a", start: i * 100 - 5, flapThreshold }]]);
+    steps.push([i * 100 + 20, [{ fp: "a", status: "resolved", start: i * 100 - 5, end: i * 100 + 18, flapThreshold }]]);
+  }
+  return steps;
+}
+
 const rows: Row[] = [
   { why: "a first firing alert opens an incident", before: [], now: 0, observations: [{ fp: "a", start: -5 }], reason: "first notification", actions: ["open"], state: "firing", created: true },
   { why: "a first notification that is already resolved opens nothing", before: [], now: 0, observations: [{ fp: "a", status: "resolved", start: -5, end: -1 }], reason: "resolved before seen", actions: [], stored: false },
@@ -107,6 +122,16 @@ const rows: Row[] = [
   { why: "a changed value with no other change is recorded silently", before: [[0, [{ fp: "a", start: -5, value: 81 }]]], now: 20, observations: [{ fp: "a", start: -5, value: 85 }], reason: "recorded", actions: [], stored: true },
   { why: "a resolved alert re-delivered beside a firing one changes nothing", before: [firingA, firingAB, [20, [{ fp: "b", status: "resolved", start: 8, end: 18 }, { fp: "a", start: -5 }]]], now: 80, observations: [{ fp: "a", start: -5 }, { fp: "b", status: "resolved", start: 8, end: 18 }], reason: "duplicate", actions: [], stored: false },
   { why: "an alert that missed its resolve and fires with a newer startsAt stays firing silently", before: [firingA], now: 100, observations: [{ fp: "a", start: 90 }], reason: "recorded", actions: [], stored: true },
+  { why: "open_after: a new alert younger than open_after defers the open", before: [], now: 0, observations: [{ fp: "a", start: -5, openAfter: 60 }], reason: "open deferred", actions: ["open"], state: "firing", created: true },
+  { why: "open_after: an alert already older than open_after opens at once", before: [], now: 0, observations: [{ fp: "a", start: -120, openAfter: 60 }], reason: "first notification", actions: ["open"], created: true },
+  { why: "open_after: resolved before it passed, the open is withdrawn and no ticket exists", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]], now: 20, observations: [{ fp: "a", status: "resolved", start: -5, end: 18, openAfter: 60 }], reason: "resolved before open_after", actions: ["cancel"], state: "resolved" },
+  { why: "open_after: an alert joining while the open waits renders the open again", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]], now: 20, observations: [{ fp: "a", start: -5, openAfter: 60 }, { fp: "b", start: 15, openAfter: 60 }], reason: "deferred open updated", actions: ["open"], state: "firing" },
+  { why: "open_after: once it passed, changes are comments as usual", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]], now: 90, observations: [{ fp: "a", start: -5, openAfter: 60 }, { fp: "b", start: 85, openAfter: 60 }], reason: "alerts joined", actions: ["comment"] },
+  { why: "open_after: a re-fire of an incident that never had a ticket defers a new open", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]], [20, [{ fp: "a", status: "resolved", start: -5, end: 18, openAfter: 60 }]]], now: 40, observations: [{ fp: "a", start: 38, openAfter: 60 }], reason: "open deferred", actions: ["open"], created: false },
+  { why: "flapping: the third re-fire within the flap window reopens once, with a note", before: flapCycles(2), now: 1000, observations: [{ fp: "a", start: 990 }], reason: "flapping", actions: ["reopen"], state: "firing" },
+  { why: "flapping: a resolve while flapping is a comment; the ticket stays open", before: [...flapCycles(2), [1000, [{ fp: "a", start: 990 }]]], now: 1010, observations: [{ fp: "a", status: "resolved", start: 990, end: 1005 }], reason: "flapping", actions: ["resolve"], state: "resolved" },
+  { why: "flapping: a re-fire after a kept-open resolve is a comment, not a reopen", before: [...flapCycles(2), [1000, [{ fp: "a", start: 990 }]], [1010, [{ fp: "a", status: "resolved", start: 990, end: 1005 }]]], now: 1020, observations: [{ fp: "a", start: 1015 }], reason: "flapping", actions: ["comment"], state: "firing" },
+  { why: "flap_threshold: 0 never flaps", before: flapCycles(5, 0), now: 2000, observations: [{ fp: "a", start: 1990, flapThreshold: 0 }], reason: "refired within window", actions: ["reopen"] },
   { why: "the incident's priority is the highest of its firing alerts at open", before: [], now: 0, observations: [{ fp: "a", start: -5, priority: "P3" }, { fp: "b", start: -5, priority: "P2" }], reason: "first notification", actions: ["open"], priority: "P2" },
 ];
 
@@ -155,5 +180,26 @@ describe("decide", () => {
     const b = decide(prev, input({ fp: "a", start: -5 }, { fp: "b", start: 8 }), at(10));
     expect(a).toEqual(b);
     expect(JSON.stringify(prev)).toBe(frozen);
+  });
+});
+
+describe("flap damping details", () => {
+  it("a resolve while flapping does not solve the ticket, and says why", () => {
+    const prev = history([...flapCycles(2), [1000, [{ fp: "a", start: 990 }]]]);
+    const step = decide(prev, input({ fp: "a", status: "resolved", start: 990, end: 1005 }), at(1010));
+    expect(step.actions).toMatchObject([{ kind: "resolve", solve: false, flap: { refires: 3, windowMs: 3_600_000 } }]);
+    expect(step.incident?.keptOpen).toBe(true);
+  });
+
+  it("once the flap window has passed, a resolve solves again", () => {
+    const prev = history([...flapCycles(2), [1000, [{ fp: "a", start: 990 }]]]);
+    const step = decide(prev, input({ fp: "a", status: "resolved", start: 990, end: 5000 }), at(5010));
+    expect(step.actions).toMatchObject([{ kind: "resolve", solve: true }]);
+    expect(step.incident?.keptOpen).toBeUndefined();
+  });
+
+  it("a deferred open is due open_after after the earliest firing alert started", () => {
+    const step = decide(undefined, input({ fp: "a", start: -5, openAfter: 60 }), at(0));
+    expect(step.actions).toEqual([{ kind: "open", notBefore: iso(55) }]);
   });
 });

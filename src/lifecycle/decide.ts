@@ -22,12 +22,35 @@ export interface StepInput {
   responseTargets?: Record<Priority, number>;
 }
 
+/** How often an incident re-fired recently, when that makes it flapping. */
+export interface Flap {
+  refires: number;
+  windowMs: number;
+}
+
 /** What to do on the helpdesk. Rendering into text happens later (templates/). */
 export type TicketAction =
-  | { kind: "open"; previous?: { ticketKey: string; ticket?: TicketRef } }
-  | { kind: "comment"; joined: AlertRecord[]; resolved: AlertRecord[]; raisedFrom?: Priority }
-  | { kind: "resolve"; solve: boolean; resolved: AlertRecord[] }
-  | { kind: "reopen"; refired: AlertRecord[]; raisedFrom?: Priority };
+  | {
+      kind: "open";
+      previous?: { ticketKey: string; ticket?: TicketRef };
+      /** open_after: deliver no earlier than this (ISO); a pending open is replaced when the incident changes. */
+      notBefore?: string;
+      /** Replaces the incident's deferred open that is still waiting. */
+      replacesPending?: boolean;
+    }
+  | {
+      kind: "comment";
+      joined: AlertRecord[];
+      resolved: AlertRecord[];
+      raisedFrom?: Priority;
+      /** The joined alerts fired again on a ticket kept open (flapping). */
+      refire?: boolean;
+      flap?: Flap;
+    }
+  | { kind: "resolve"; solve: boolean; resolved: AlertRecord[]; flap?: Flap }
+  | { kind: "reopen"; refired: AlertRecord[]; raisedFrom?: Priority; flap?: Flap }
+  /** Withdraws the incident's deferred open: it resolved before open_after passed. */
+  | { kind: "cancel" };
 
 /** Why the step did what it did; goes into logs and the lifecycle metric. */
 export type Reason =
@@ -42,7 +65,11 @@ export type Reason =
   | "unchanged"
   | "stale"
   | "duplicate"
-  | "resolved before seen";
+  | "resolved before seen"
+  | "open deferred"
+  | "deferred open updated"
+  | "resolved before open_after"
+  | "flapping";
 
 export interface Step {
   reason: Reason;
@@ -115,11 +142,35 @@ function setDue(incident: Incident, from: Date, targets: Record<Priority, number
   incident.responseTargetMs = target;
 }
 
+/** Copies the lifecycle knobs of the governing decision onto the incident. */
+function setKnobs(incident: Incident, d: AlertDecision): void {
+  incident.onResolved = d.onResolved;
+  incident.reopenWithinMs = d.reopenWithinMs;
+  incident.openAfterMs = d.openAfterMs;
+  incident.flapThreshold = d.flapThreshold;
+  incident.flapWindowMs = d.flapWindowMs;
+}
+
 /** Strongest "nothing to do" reason among the changes. */
 function quietReason(changes: AlertChange[]): Reason {
   if (changes.includes("stale")) return "stale";
   if (changes.includes("duplicate")) return "duplicate";
   return "unchanged";
+}
+
+/** When a deferred open becomes due: open_after after the earliest firing alert started; undefined when due already. */
+function deferredUntil(alerts: AlertRecord[], openAfterMs: number, now: Date): string | undefined {
+  if (openAfterMs <= 0) return undefined;
+  const starts = alerts.filter((a) => a.status === "firing").map((a) => Date.parse(a.startsAt));
+  if (starts.length === 0) return undefined;
+  const due = Math.min(...starts) + openAfterMs;
+  return due > now.getTime() ? new Date(due).toISOString() : undefined;
+}
+
+function openAction(incident: Incident, extra: Partial<Extract<TicketAction, { kind: "open" }>> = {}): TicketAction {
+  const action: Extract<TicketAction, { kind: "open" }> = { kind: "open", ...extra };
+  if (incident.deferredUntil) action.notBefore = incident.deferredUntil;
+  return action;
 }
 
 /**
@@ -142,39 +193,21 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
     const refired = firing.map((c) => toRecord(c.o, nowIso));
     const withinWindow =
       prev?.resolvedAt !== undefined && now.getTime() - Date.parse(prev.resolvedAt) <= top.decision.reopenWithinMs;
-    if (prev && withinWindow) {
-      const alerts = merge(prev.alerts, changes, nowIso);
-      const priority = topPriority(alerts, prev.priority);
-      const raised = isHigher(priority, prev.priority);
-      const incident: Incident = {
-        ...prev,
-        state: "firing",
-        priority,
-        alerts,
-        onResolved: top.decision.onResolved,
-        reopenWithinMs: top.decision.reopenWithinMs,
-        truncatedAlerts: input.truncatedAlerts,
-        updatedAt: nowIso,
-        recurrences: prev.recurrences + 1,
-      };
-      if (raised) setDue(incident, now, input.responseTargets);
-      delete incident.resolvedAt;
-      const action: TicketAction = raised ? { kind: "reopen", refired, raisedFrom: prev.priority } : { kind: "reopen", refired };
-      return { reason: "refired within window", incident, created: false, actions: [action] };
-    }
+    if (prev && withinWindow) return refire(prev, input, changes, refired, top, now);
     const seq = (prev?.seq ?? 0) + 1;
     const priority = topPriority(refired, top.decision.priority);
+    const d = top.decision;
     const incident: Incident = {
       dedupKey: input.dedupKey,
       seq,
       ticketKey: ticketKeyFor(input.dedupKey, seq),
       state: "firing",
       priority,
-      category: top.decision.category,
-      rule: top.decision.rule,
-      helpdesk: top.decision.helpdesk,
-      onResolved: top.decision.onResolved,
-      reopenWithinMs: top.decision.reopenWithinMs,
+      category: d.category,
+      rule: d.rule,
+      helpdesk: d.helpdesk,
+      onResolved: d.onResolved,
+      reopenWithinMs: d.reopenWithinMs,
       source: input.source,
       receiver: input.receiver,
       groupLabels: input.groupLabels,
@@ -186,8 +219,8 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
       dueAt: nowIso,
       recurrences: 0,
     };
+    setKnobs(incident, d);
     setDue(incident, now, input.responseTargets);
-    const d = top.decision;
     if (d.matrix?.impact) {
       incident.impact = d.matrix.impact;
       incident.urgency = d.matrix.urgency;
@@ -195,35 +228,62 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
     if (d.assigneeGroup) incident.assigneeGroup = d.assigneeGroup;
     if (d.tags.length > 0) incident.tags = d.tags;
     if (Object.keys(d.fields).length > 0) incident.fields = d.fields;
-    const action: TicketAction = { kind: "open" };
-    if (prev) {
+    const deferred = deferredUntil(refired, d.openAfterMs, now);
+    if (deferred) incident.deferredUntil = deferred;
+    // A previous incident that never got its ticket (resolved before open_after) has nothing to link.
+    const linkable = prev && !prev.cancelled;
+    const action = openAction(incident);
+    if (prev && linkable && action.kind === "open") {
       incident.previousTicketKey = prev.ticketKey;
       action.previous = prev.ticket ? { ticketKey: prev.ticketKey, ticket: prev.ticket } : { ticketKey: prev.ticketKey };
     }
-    return { reason: prev ? "refired after window" : "first notification", incident, created: true, actions: [action] };
+    const reason: Reason = deferred ? "open deferred" : prev ? "refired after window" : "first notification";
+    return { reason, incident, created: true, actions: [action] };
   }
 
   // The incident is firing: alerts may join, resolve, or raise the priority.
   const touched = kinds.some((k) => k === "joined" || k === "refired" || k === "resolved" || k === "recorded");
+  const pending = prev.deferredUntil !== undefined && Date.parse(prev.deferredUntil) > now.getTime();
   if (!touched) return { reason: quietReason(kinds), created: false, actions: [] };
   const alerts = merge(prev.alerts, changes, nowIso);
   const joined = firing.map((c) => toRecord(c.o, nowIso));
   const resolved = alerts.filter((a) => changes.some((c) => c.change === "resolved" && c.o.alert.fingerprint === a.fingerprint));
   const settings = changes.length > 0 ? governing(changes.map((c) => c.o)).decision : undefined;
-  const incident: Incident = {
-    ...prev,
-    alerts,
-    truncatedAlerts: input.truncatedAlerts,
-    updatedAt: nowIso,
-    onResolved: settings?.onResolved ?? prev.onResolved,
-    reopenWithinMs: settings?.reopenWithinMs ?? prev.reopenWithinMs,
-  };
-  if (!alerts.some((a) => a.status === "firing")) {
+  const incident: Incident = { ...prev, alerts, truncatedAlerts: input.truncatedAlerts, updatedAt: nowIso };
+  if (settings) setKnobs(incident, settings);
+  if (!pending) delete incident.deferredUntil;
+  const allResolved = !alerts.some((a) => a.status === "firing");
+
+  if (pending) {
+    // open_after has not passed: nothing reached the helpdesk yet, so there is nothing to update.
+    if (allResolved) {
+      incident.state = "resolved";
+      incident.resolvedAt = nowIso;
+      incident.cancelled = true;
+      delete incident.deferredUntil;
+      return { reason: "resolved before open_after", incident, created: false, actions: [{ kind: "cancel" }] };
+    }
+    incident.priority = topPriority(alerts, prev.priority);
+    if (isHigher(incident.priority, prev.priority)) setDue(incident, now, input.responseTargets);
+    if (joined.length === 0 && resolved.length === 0 && incident.priority === prev.priority) {
+      return { reason: "recorded", incident, created: false, actions: [] };
+    }
+    // The deferred open is rendered again so it shows the incident as it will be when it opens.
+    return { reason: "deferred open updated", incident, created: false, actions: [openAction(incident, { replacesPending: true })] };
+  }
+
+  if (allResolved) {
     incident.state = "resolved";
     incident.resolvedAt = nowIso;
-    const actions: TicketAction[] =
-      incident.onResolved === "none" ? [] : [{ kind: "resolve", solve: incident.onResolved === "solve", resolved }];
-    return { reason: "all resolved", incident, created: false, actions };
+    if (incident.onResolved === "none") return { reason: "all resolved", incident, created: false, actions: [] };
+    // A flapping incident's ticket stays open: its resolves are comments until it settles.
+    const flap = flapOf(incident, now);
+    if (flap) incident.keptOpen = true;
+    else delete incident.keptOpen;
+    const action: TicketAction = flap
+      ? { kind: "resolve", solve: false, resolved, flap }
+      : { kind: "resolve", solve: incident.onResolved === "solve", resolved };
+    return { reason: flap ? "flapping" : "all resolved", incident, created: false, actions: [action] };
   }
   const priority = topPriority(alerts, prev.priority);
   const raised = isHigher(priority, prev.priority);
@@ -237,6 +297,71 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
   const action: TicketAction = raised ? { kind: "comment", joined, resolved, raisedFrom: prev.priority } : { kind: "comment", joined, resolved };
   const reason: Reason = joined.length > 0 ? "alerts joined" : resolved.length > 0 ? "alerts resolved, others firing" : "priority raised";
   return { reason, incident, created: false, actions: [action] };
+}
+
+/** The flap counter: the re-fires within flap_window, when there are flap_threshold of them. */
+function flapOf(incident: Incident, now: Date): Flap | undefined {
+  const threshold = incident.flapThreshold ?? 0;
+  const windowMs = incident.flapWindowMs ?? 3_600_000;
+  const refires = (incident.refiredAt ?? []).filter((t) => now.getTime() - Date.parse(t) <= windowMs).length;
+  return threshold > 0 && refires >= threshold ? { refires, windowMs } : undefined;
+}
+
+/**
+ * A resolved incident fires again within reopen_within. Normally the ticket is reopened. When the
+ * incident re-fired flap_threshold times within flap_window it is flapping: the ticket is reopened
+ * once and kept open, and further cycles become comments instead of a reopen/solve storm. An
+ * incident whose ticket was never opened (open_after) gets a new deferred open instead.
+ */
+function refire(
+  prev: Incident,
+  input: StepInput,
+  changes: { o: Observation; change: AlertChange }[],
+  refired: AlertRecord[],
+  top: Observation,
+  now: Date,
+): Step {
+  const nowIso = now.toISOString();
+  const alerts = merge(prev.alerts, changes, nowIso);
+  const priority = topPriority(alerts, prev.priority);
+  const raised = isHigher(priority, prev.priority);
+  const d = top.decision;
+  const recent = [...(prev.refiredAt ?? []), nowIso].filter((t) => now.getTime() - Date.parse(t) <= d.flapWindowMs);
+  const incident: Incident = {
+    ...prev,
+    state: "firing",
+    priority,
+    alerts,
+    truncatedAlerts: input.truncatedAlerts,
+    updatedAt: nowIso,
+    recurrences: prev.recurrences + 1,
+    refiredAt: recent,
+  };
+  delete incident.resolvedAt;
+  setKnobs(incident, d);
+  if (raised) setDue(incident, now, input.responseTargets);
+
+  if (prev.cancelled) {
+    delete incident.cancelled;
+    const deferred = deferredUntil(alerts, d.openAfterMs, now);
+    if (deferred) incident.deferredUntil = deferred;
+    else delete incident.deferredUntil;
+    return { reason: deferred ? "open deferred" : "refired within window", incident, created: false, actions: [openAction(incident)] };
+  }
+
+  const flap = flapOf(incident, now);
+  if (prev.keptOpen) {
+    // The ticket was kept open at the last resolve (flapping): a comment says it fired again.
+    delete incident.keptOpen;
+    const action: Extract<TicketAction, { kind: "comment" }> = { kind: "comment", joined: refired, resolved: [], refire: true };
+    if (raised) action.raisedFrom = prev.priority;
+    if (flap) action.flap = flap;
+    return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action] };
+  }
+  const action: TicketAction = { kind: "reopen", refired };
+  if (raised) action.raisedFrom = prev.priority;
+  if (flap) action.flap = flap;
+  return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action] };
 }
 
 /** Applies the changes to the incident's alert records; stale and duplicate observations change nothing. */

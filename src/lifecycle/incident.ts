@@ -68,6 +68,18 @@ export interface Incident {
   /** How many times the incident fired again and reopened its ticket. */
   recurrences: number;
   previousTicketKey?: string;
+  /** Lifecycle knobs of the governing rule (absent on incidents stored before they existed). */
+  openAfterMs?: number;
+  flapThreshold?: number;
+  flapWindowMs?: number;
+  /** open_after: the ticket is opened no earlier than this (ISO); absent once it is due. */
+  deferredUntil?: string;
+  /** The incident resolved before open_after passed: it never had a ticket. */
+  cancelled?: boolean;
+  /** When the incident re-fired within reopen_within, recent ones only (the flap counter). */
+  refiredAt?: string[];
+  /** The last resolve left the ticket open because the incident was flapping. */
+  keptOpen?: boolean;
   /** Set once the helpdesk confirmed the ticket. */
   ticket?: TicketRef;
 }

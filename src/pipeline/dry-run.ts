@@ -28,7 +28,7 @@ export interface IncidentPlan {
   reason: Reason;
   priority: Priority | null;
   rule: string | null;
-  operations: (TicketOperation & { helpdesk: string })[];
+  operations: (TicketOperation & { helpdesk: string; notBefore?: string })[];
 }
 
 export interface NotificationPlan {
@@ -75,6 +75,7 @@ export async function dryRun(
           latestIncidents: (keys) => tx.latestIncidents(keys),
           insertIncident: (i) => tx.insertIncident(i),
           updateIncident: (i) => tx.updateIncident(i),
+          cancelPending: (id) => tx.cancelPending(id),
           async enqueue(incidentId, rows, now) {
             enqueued.set(incidentId, [...(enqueued.get(incidentId) ?? []), ...rows]);
             await tx.enqueue(incidentId, rows, now);
@@ -90,7 +91,11 @@ export async function dryRun(
           reason: o.reason,
           priority: stored?.priority ?? null,
           rule: stored?.rule ?? null,
-          operations: (o.incidentId === undefined ? [] : (enqueued.get(o.incidentId) ?? [])).map((r) => ({ ...r.operation, helpdesk: r.helpdesk })),
+          operations: (o.incidentId === undefined ? [] : (enqueued.get(o.incidentId) ?? [])).map((r) => ({
+            ...r.operation,
+            helpdesk: r.helpdesk,
+            ...(r.notBefore ? { notBefore: r.notBefore.toISOString() } : {}),
+          })),
         });
       }
       plans.push({ alerts, incidents, templateFailures: failures });

@@ -87,7 +87,20 @@ function renderRuleTemplate(incident: Incident, rules: RuleSet, key: "title" | "
 
 /** Templates stage: turns the lifecycle's actions into rendered outbox operations. Pure. */
 export function render(step: Step, incident: Incident, rules: RuleSet, failures: TemplateFailure[] = []): NewOutboxRow[] {
-  return step.actions.map((action): NewOutboxRow => {
+  const rows: NewOutboxRow[] = [];
+  for (const action of step.actions) {
+    if (action.kind === "cancel") continue; // not a helpdesk call: the store withdraws the deferred open
+    rows.push(renderAction(action, incident, rules, failures));
+  }
+  return rows;
+}
+
+function renderAction(
+  action: Exclude<TicketAction, { kind: "cancel" }>,
+  incident: Incident,
+  rules: RuleSet,
+  failures: TemplateFailure[],
+): NewOutboxRow {
     const helpdesk = incident.helpdesk;
     switch (action.kind) {
       case "open": {
@@ -114,7 +127,10 @@ export function render(step: Step, incident: Incident, rules: RuleSet, failures:
         if (incident.assigneeGroup) operation.assigneeGroup = incident.assigneeGroup;
         if (incident.impact) operation.impact = incident.impact;
         if (incident.urgency) operation.urgency = incident.urgency;
-        return { helpdesk, operation };
+        const row: NewOutboxRow = { helpdesk, operation };
+        if (action.notBefore) row.notBefore = new Date(action.notBefore);
+        if (action.replacesPending) row.replacesPending = true;
+        return row;
       }
       case "comment":
         return {
@@ -128,7 +144,6 @@ export function render(step: Step, incident: Incident, rules: RuleSet, failures:
       case "reopen":
         return { helpdesk, operation: { op: "reopen", body: renderComment(action, incident), priority: incident.priority } };
     }
-  });
 }
 
 /**
@@ -170,6 +185,7 @@ export async function apply(
         id = prev?.id as number;
         await tx.updateIncident({ ...step.incident, id });
       }
+      if (step.actions.some((a) => a.kind === "cancel" || (a.kind === "open" && a.replacesPending))) await tx.cancelPending(id);
       const rows = render(step, { ...step.incident, id }, rules, failures);
       if (rows.length > 0) await tx.enqueue(id, rows, now);
       outcome.incidentId = id;

@@ -23,6 +23,10 @@ export interface AlertDecision {
   groupBy?: string[];
   reopenWithinMs: number;
   onResolved: OnResolved;
+  /** Open the ticket only once the alert has fired this long (0: at once). */
+  openAfterMs: number;
+  flapThreshold: number;
+  flapWindowMs: number;
   /** Undefined: the service's default helpdesk. */
   helpdesk?: string;
   assigneeGroup?: string;
@@ -77,6 +81,9 @@ export function evaluate(alert: Alert, rules: RuleSet): AlertDecision {
     category: first?.category ?? d.category,
     reopenWithinMs: first?.reopenWithinMs ?? d.reopenWithinMs,
     onResolved: first?.onResolved ?? d.onResolved,
+    openAfterMs: first?.openAfterMs ?? d.openAfterMs,
+    flapThreshold: first?.flapThreshold ?? d.flapThreshold,
+    flapWindowMs: first?.flapWindowMs ?? d.flapWindowMs,
     tags: [...new Set([...(d.tags ?? []), ...matched.flatMap((r) => r.tags ?? [])])],
     fields: Object.assign({}, d.fields, ...matched.map((r) => r.fields ?? {})) as Record<string, FieldValue>,
   };

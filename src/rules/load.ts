@@ -38,6 +38,9 @@ export interface CompiledRule extends Routing {
   groupBy?: string[];
   reopenWithinMs?: number;
   onResolved?: OnResolved;
+  openAfterMs?: number;
+  flapThreshold?: number;
+  flapWindowMs?: number;
   /** Where the rule is written, for messages. */
   origin: string;
   /** `file:line:col` of the rule. */
@@ -51,6 +54,9 @@ export interface RuleDefaults extends Routing {
   groupBy?: string[];
   reopenWithinMs: number;
   onResolved: OnResolved;
+  openAfterMs: number;
+  flapThreshold: number;
+  flapWindowMs: number;
 }
 
 /** A level taken from a label (through an optional map), else a default. */
@@ -81,6 +87,9 @@ export const BUILTIN_DEFAULTS: RuleDefaults = {
   category: "function",
   reopenWithinMs: 24 * 3_600_000,
   onResolved: "solve",
+  openAfterMs: 0,
+  flapThreshold: 3,
+  flapWindowMs: 3_600_000,
 };
 
 /** Variables a matrix `width` condition may read. */
@@ -220,6 +229,9 @@ function compileDefaults(parsed: ParsedFile[]): RuleDefaults {
     if (d.group_by) defaults.groupBy = d.group_by;
     if (d.on_resolved) defaults.onResolved = d.on_resolved;
     if (d.reopen_within) defaults.reopenWithinMs = parseDuration(d.reopen_within) ?? defaults.reopenWithinMs;
+    if (d.open_after) defaults.openAfterMs = parseDuration(d.open_after) ?? defaults.openAfterMs;
+    if (d.flap_threshold !== undefined) defaults.flapThreshold = d.flap_threshold;
+    if (d.flap_window) defaults.flapWindowMs = parseDuration(d.flap_window) ?? defaults.flapWindowMs;
     Object.assign(defaults, routingOf(d));
   }
   return defaults;
@@ -346,6 +358,15 @@ export function compileRules(sources: { file: string; text: string; displayName?
       if (r.reopen_within) {
         const ms = parseDuration(r.reopen_within);
         if (ms !== undefined) rule.reopenWithinMs = ms;
+      }
+      if (r.open_after) {
+        const ms = parseDuration(r.open_after);
+        if (ms !== undefined) rule.openAfterMs = ms;
+      }
+      if (r.flap_threshold !== undefined) rule.flapThreshold = r.flap_threshold;
+      if (r.flap_window) {
+        const ms = parseDuration(r.flap_window);
+        if (ms !== undefined) rule.flapWindowMs = ms;
       }
       for (const key of ["title", "description"] as const) {
         const source = r[key];

@@ -22,6 +22,9 @@ const lifecycleKeys = {
   group_by: z.array(z.string()).min(1).optional().describe("Labels that make the dedup key; ['...'] = one ticket per alert."),
   reopen_within: duration.optional().describe("A re-fire within this long after the resolve reopens the same ticket."),
   on_resolved: z.enum(ON_RESOLVED).optional().describe("What the resolve does to the ticket: solve, comment or none."),
+  open_after: duration.optional().describe("Open the ticket only if the alert still fires this long after it started; resolved before → no ticket."),
+  flap_threshold: z.number().int().min(0).optional().describe("Re-fires within flap_window that make an incident flapping (0 = never): then cycles become comments."),
+  flap_window: duration.optional().describe("The window the flap counter looks back over (default 1h)."),
 };
 
 const routingKeys = {

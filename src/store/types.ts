@@ -2,7 +2,7 @@ import type { BuiltinTicketBook } from "../drivers/builtin/book.js";
 import type { TicketOperation, TicketRef } from "../drivers/types.js";
 import type { Incident } from "../lifecycle/incident.js";
 
-export type OutboxState = "pending" | "done" | "dead";
+export type OutboxState = "pending" | "done" | "dead" | "cancelled";
 
 /** An outbox row claimed for delivery, with what the worker needs from its incident. */
 export interface OutboxRow {
@@ -37,6 +37,10 @@ export interface DeliveryView {
 export interface NewOutboxRow {
   helpdesk: string;
   operation: TicketOperation;
+  /** Deliver no earlier than this (open_after). */
+  notBefore?: Date;
+  /** Replaces the incident's pending rows that were never attempted (a deferred open rendered again). */
+  replacesPending?: boolean;
 }
 
 /** What one ingest transaction may do. Everything commits together or not at all. */
@@ -46,6 +50,8 @@ export interface IngestTx {
   insertIncident(incident: Incident): Promise<number>;
   updateIncident(incident: Incident & { id: number }): Promise<void>;
   enqueue(incidentId: number, rows: readonly NewOutboxRow[], now: Date): Promise<void>;
+  /** Withdraws the incident's pending rows that no attempt has touched yet (state cancelled); returns how many. */
+  cancelPending(incidentId: number): Promise<number>;
 }
 
 export interface IncidentQuery {

@@ -1,4 +1,4 @@
-import type { TicketAction } from "../lifecycle/decide.js";
+import type { Flap, TicketAction } from "../lifecycle/decide.js";
 import type { AlertRecord, Incident } from "../lifecycle/incident.js";
 import { formatLabelSet } from "../rules/evaluate.js";
 import { formatDuration } from "../rules/duration.js";
@@ -156,12 +156,18 @@ function stillFiring(incident: Incident): string {
 }
 
 /** The comment text for an update, resolve or reopen. */
-export function renderComment(action: Exclude<TicketAction, { kind: "open" }>, incident: Incident): Doc {
+export function renderComment(action: Exclude<TicketAction, { kind: "open" | "cancel" }>, incident: Incident): Doc {
   const doc: Doc = [];
   const all = incident.alerts;
+  const flapNote = (f: Flap) =>
+    `Flapping: fired again ${f.refires} times within ${formatDuration(f.windowMs)}. The ticket stays open and further cycles are added as comments until it settles.`;
   switch (action.kind) {
     case "comment": {
-      if (action.joined.length > 0) {
+      if (action.refire) {
+        doc.push({ kind: "paragraph", text: `Fired again (recurrence ${incident.recurrences}):` });
+        doc.push({ kind: "list", items: action.joined.map((a) => alertLine(a, all)) });
+        if (action.flap) doc.push({ kind: "paragraph", text: flapNote(action.flap) });
+      } else if (action.joined.length > 0) {
         doc.push({ kind: "paragraph", text: `${action.joined.length} alert${action.joined.length === 1 ? "" : "s"} joined the incident:` });
         doc.push({ kind: "list", items: action.joined.map((a) => alertLine(a, all)) });
       }
@@ -188,6 +194,7 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" }>, i
       });
       if (action.resolved.length > 0) doc.push({ kind: "list", items: action.resolved.map((a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
       if (incident.recurrences > 0) doc.push({ kind: "paragraph", text: `It fired ${incident.recurrences + 1} times on this ticket.` });
+      if (action.flap) doc.push({ kind: "paragraph", text: flapNote(action.flap) });
       break;
     }
     case "reopen": {
@@ -198,6 +205,7 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" }>, i
       });
       doc.push({ kind: "list", items: action.refired.map((a) => alertLine(a, all)) });
       if (action.raisedFrom) doc.push({ kind: "paragraph", text: `Priority raised from ${action.raisedFrom} to ${incident.priority}.` });
+      if (action.flap) doc.push({ kind: "paragraph", text: flapNote(action.flap) });
       break;
     }
   }

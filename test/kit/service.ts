@@ -81,12 +81,6 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const t: TestService = Object.assign(Object.create(null) as object, service, {
     dataDir,
     logs,
-    get now() {
-      return holder.now;
-    },
-    set now(d: Date) {
-      holder.now = d;
-    },
     post(path: string, body: string, headers: Record<string, string> = {}) {
       return fetch(`${service.url}${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
     },
@@ -111,5 +105,12 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   }) as TestService;
+  // An accessor, so tests move the service's clock (Object.assign would copy a value).
+  Object.defineProperty(t, "now", {
+    get: () => holder.now,
+    set: (d: Date) => {
+      holder.now = d;
+    },
+  });
   return t;
 }

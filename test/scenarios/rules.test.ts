@@ -141,3 +141,36 @@ describe("hot reload", () => {
     expect((await svc.post("/-/reload", "", { authorization: "Bearer admin-secret" })).status).toBe(200);
   });
 });
+
+describe("flap damping through the service", () => {
+  const DAMPED = "rules:\n  - name: down\n    matchers: ['alertname=\"LabServiceDown\"']\n    priority: P1\n    open_after: 2m\n";
+
+  it("open_after: an alert resolved before it passed never opens a ticket, and is counted", async () => {
+    svc = await startTestService({ rules: DAMPED });
+    await svc.replay("01-first-firing-single");
+    await svc.replay("04-group-gains-alert");
+    await svc.replay("05-partial-resolve");
+    await svc.replay("06-all-resolved"); // 36 s after the first alert started: within open_after
+    svc.now = new Date("2026-11-25T06:00:00Z");
+    await svc.deliverAll();
+    expect(await svc.tickets()).toEqual([]);
+    const states = (await svc.store.listDeliveries({ limit: 100 })).map((d) => d.state);
+    expect(new Set(states)).toEqual(new Set(["cancelled"]));
+    expect(await svc.metrics.registry.getSingleMetricAsString("alertdesk_lifecycle_steps_total")).toContain('reason="resolved before open_after"} 1');
+    const [incident] = (await (await svc.get("/api/incidents")).json() as { incidents: { cancelled: boolean; ticket: unknown }[] }).incidents;
+    expect(incident).toMatchObject({ cancelled: true, ticket: null });
+  });
+
+  it("open_after: an alert still firing when it passed opens one ticket that shows every alert that joined meanwhile", async () => {
+    svc = await startTestService({ rules: DAMPED });
+    await svc.replay("01-first-firing-single");
+    await svc.replay("04-group-gains-alert");
+    expect(await svc.tickets()).toEqual([]);
+    svc.now = new Date("2026-11-25T05:48:53Z"); // open_after (2m) after api started at 05:46:52
+    await svc.deliverAll();
+    const tickets = await svc.tickets();
+    expect(tickets).toHaveLength(1);
+    expect(tickets[0]?.body).toContain("How wide:  2 alerts firing");
+    expect(tickets[0]?.comments).toEqual([]);
+  });
+});

@@ -77,6 +77,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
          AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
        ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
     ),
+    cancelPending: db.prepare(
+      "UPDATE outbox SET state = 'cancelled', done_at = created_at WHERE incident_id = ? AND state = 'pending' AND attempts = 0 AND lease_until IS NULL",
+    ),
     lease: db.prepare("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?"),
     complete: db.prepare("UPDATE outbox SET state = 'done', done_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"),
     setTicket: db.prepare(
@@ -141,7 +144,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     async enqueue(incidentId, rows, now) {
       const t = now.getTime();
-      for (const r of rows) q.enqueue.run(incidentId, r.helpdesk, r.operation.op, JSON.stringify(r.operation), t, t);
+      for (const r of rows) q.enqueue.run(incidentId, r.helpdesk, r.operation.op, JSON.stringify(r.operation), r.notBefore?.getTime() ?? t, t);
+    },
+    async cancelPending(incidentId) {
+      return q.cancelPending.run(incidentId).changes;
     },
   };
 
