@@ -146,3 +146,21 @@ describe("kill -9 while Alertmanager keeps sending", () => {
     }
   });
 });
+
+describe("signals", () => {
+  it("SIGHUP reloads the rules of a running alertdesk; SIGTERM stops it cleanly", async () => {
+    const dataDir = tempDir();
+    const rules = join(dataDir, "rules.yaml");
+    writeFileSync(rules, "rules:\n  - name: first\n");
+    writeFileSync(join(dataDir, "alertdesk.yml"), "rules_watch: false\n");
+    const p = await spawnService({ ALERTDESK_DATA_DIR: dataDir, ALERTDESK_RULES: rules, ALERTDESK_CONFIG: join(dataDir, "alertdesk.yml") });
+    processes.push(p);
+    const names = async () => ((await (await fetch(`${p.url}/api/rules`)).json()) as { rules: { name: string }[] }).rules.map((r) => r.name);
+    expect(await names()).toEqual(["first"]);
+    writeFileSync(rules, "rules:\n  - name: second\n");
+    process.kill(p.pid, "SIGHUP");
+    await waitFor("the reload", async () => ((await names()).includes("second") ? true : undefined));
+    await p.kill("SIGTERM");
+    expect(p.output.join("")).toContain('"msg":"alertdesk stopped"');
+  });
+});
