@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { ServiceConfig } from "./config/service.js";
+import { ConfigError, type ServiceConfig } from "./config/service.js";
 import { createDriverRegistry } from "./drivers/registry.js";
 import type { HelpdeskDriver } from "./drivers/types.js";
 import { createApp } from "./intake/app.js";
@@ -46,7 +46,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const log = options.log ?? createLogger();
   let rules = loadRules(config.rulesPath);
   const store = createSqliteStore({ path: join(config.dataDir, "alertdesk.db") });
-  const drivers = createDriverRegistry({ builtinBook: store, clock });
+  let drivers: Map<string, HelpdeskDriver>;
+  try {
+    drivers = createDriverRegistry({ builtinBook: store, clock }, config.helpdesks);
+  } catch (err) {
+    await store.close();
+    throw new ConfigError((err as Error).message);
+  }
   const helpdeskNames = new Set(drivers.keys());
   const problems = checkHelpdesks(rules, config.defaultHelpdesk, helpdeskNames);
   if (problems.length > 0) {

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { LineCounter, isNode, parseDocument } from "yaml";
 import { z } from "zod";
 import { formatPath } from "../intake/notification.js";
+import { type HelpdeskConfig, helpdeskConfigSchema } from "../drivers/registry.js";
 import { keysAt, unknownKeysMessage } from "./did-you-mean.js";
 import { parseDuration } from "../rules/duration.js";
 
@@ -27,7 +28,8 @@ export const configFileSchema = z
     webhook_token: z.string().optional().describe("Bearer token webhooks must send. Prefer webhook_token_file."),
     webhook_token_file: z.string().optional(),
     body_limit: byteSize.optional().describe("Largest webhook body accepted (413 above); default 10mb."),
-    default_helpdesk: z.string().optional(),
+    default_helpdesk: z.string().optional().describe("The helpdesk of alerts whose rule names none (default builtin)."),
+    helpdesks: z.record(z.string(), helpdeskConfigSchema).optional().describe("Named helpdesks; rules pick one with helpdesk:."),
     delivery: z
       .object({
         max_attempts: z.number().int().positive().optional(),
@@ -56,6 +58,7 @@ export interface ServiceConfig {
   watchRules?: boolean;
   bodyLimitBytes: number;
   defaultHelpdesk: string;
+  helpdesks: Record<string, HelpdeskConfig>;
   configPath?: string;
   delivery: {
     maxAttempts?: number;
@@ -175,6 +178,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     rulesPath: resolve(env.ALERTDESK_RULES || file.rules || "./rules"),
     bodyLimitBytes: parseByteSize(env.ALERTDESK_BODY_LIMIT || file.body_limit || "10mb"),
     defaultHelpdesk: file.default_helpdesk ?? "builtin",
+    helpdesks: file.helpdesks ?? {},
     delivery,
   };
   if (webhookToken) config.webhookToken = webhookToken;

@@ -1,21 +1,49 @@
+import { z } from "zod";
 import type { ConfigFile } from "../config/service.js";
 import type { BuiltinTicketBook } from "./builtin/book.js";
 import { createBuiltinDriver } from "./builtin/driver.js";
+import { createRtDriver, rtConfigSchema } from "./rt/driver.js";
 import type { HelpdeskDriver } from "./types.js";
+import { createWebhookDriver, webhookConfigSchema } from "./webhook/driver.js";
+import { createZendeskDriver, zendeskConfigSchema } from "./zendesk/driver.js";
+
+/** One helpdesk entry of the config file; `type` picks the driver. Adding a helpdesk type: its schema here… */
+export const helpdeskConfigSchema = z.discriminatedUnion("type", [zendeskConfigSchema, rtConfigSchema, webhookConfigSchema]);
+export type HelpdeskConfig = z.infer<typeof helpdeskConfigSchema>;
 
 export interface DriverDeps {
   builtinBook: BuiltinTicketBook;
   clock: () => Date;
 }
 
-/** The helpdesk names a config file makes available to rules: `builtin` always. */
-export function configuredHelpdesks(_config: ConfigFile): string[] {
-  return ["builtin"];
+/** …and its factory here. */
+function createDriver(name: string, config: HelpdeskConfig, deps: DriverDeps): HelpdeskDriver {
+  switch (config.type) {
+    case "zendesk":
+      return createZendeskDriver(name, config, deps);
+    case "rt":
+      return createRtDriver(name, config, deps);
+    case "webhook":
+      return createWebhookDriver(name, config, deps);
+  }
 }
 
-/** Every configured helpdesk by name. `builtin` always exists. Adding a helpdesk type is one line here. */
-export function createDriverRegistry(deps: DriverDeps): Map<string, HelpdeskDriver> {
+/** The helpdesk names a config file makes available to rules: `builtin` and every configured one. */
+export function configuredHelpdesks(config: ConfigFile): string[] {
+  return ["builtin", ...Object.keys(config.helpdesks ?? {})];
+}
+
+/** Every configured helpdesk by name. `builtin` always exists. Throws an Error naming a helpdesk whose config is unusable. */
+export function createDriverRegistry(deps: DriverDeps, helpdesks: Record<string, HelpdeskConfig> = {}): Map<string, HelpdeskDriver> {
   const drivers = new Map<string, HelpdeskDriver>();
   drivers.set("builtin", createBuiltinDriver({ book: deps.builtinBook, clock: deps.clock }));
+  for (const [name, config] of Object.entries(helpdesks)) {
+    if (name === "builtin") throw new Error('helpdesks.builtin: the name "builtin" is taken by the built-in helpdesk');
+    try {
+      drivers.set(name, createDriver(name, config, deps));
+    } catch (err) {
+      throw new Error(`helpdesks.${name}: ${(err as Error).message}`);
+    }
+  }
   return drivers;
 }

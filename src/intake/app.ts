@@ -56,7 +56,7 @@ function rulesView(rules: RuleSet) {
 const limitParam = z.coerce.number().int().min(1).max(10_000).default(500);
 const ticketsQuery = z.object({ status: z.enum(["open", "solved"]).optional(), limit: limitParam }).strict();
 const incidentsQuery = z.object({ state: z.enum(["firing", "resolved"]).optional(), key: z.string().optional(), limit: limitParam }).strict();
-const deliveriesQuery = z.object({ state: z.enum(["pending", "done", "dead", "cancelled"]).optional(), limit: limitParam }).strict();
+const deliveriesQuery = z.object({ state: z.enum(["pending", "done", "dead", "cancelled", "coalesced"]).optional(), limit: limitParam }).strict();
 
 function badRequest(res: Response, error: string, issues: z.core.$ZodIssue[]) {
   res.status(400).json({ error, issues: issues.map((i) => ({ field: formatPath(i.path), message: i.message })) });

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Reasons a delivery fails; every helpdesk × reason series exists at zero from the start. */
-export const FAILURE_REASONS = ["auth", "rateLimited", "client", "server", "network", "timeout", "noTicket"] as const;
+export const FAILURE_REASONS = ["auth", "rateLimited", "client", "server", "network", "timeout", "noTicket", "gone"] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened"] as const;

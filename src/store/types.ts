@@ -2,7 +2,7 @@ import type { BuiltinTicketBook } from "../drivers/builtin/book.js";
 import type { TicketOperation, TicketRef } from "../drivers/types.js";
 import type { Incident } from "../lifecycle/incident.js";
 
-export type OutboxState = "pending" | "done" | "dead" | "cancelled";
+export type OutboxState = "pending" | "done" | "dead" | "cancelled" | "coalesced";
 
 /** An outbox row claimed for delivery, with what the worker needs from its incident. */
 export interface OutboxRow {

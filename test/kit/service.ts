@@ -69,6 +69,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     rulesPath,
     bodyLimitBytes: 10 * 1024 * 1024,
     defaultHelpdesk: "builtin",
+    helpdesks: {},
     delivery: { pollIntervalMs: 50 },
     ...options.config,
   };

@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { BuiltinStatus, BuiltinTicket, NewBuiltinTicket } from "../../drivers/builtin/book.js";
-import { ticketOperationSchema } from "../../drivers/types.js";
+import { type CommentUpdate, ticketOperationSchema } from "../../drivers/types.js";
+import { mergeComments } from "../../outbox/coalesce.js";
 import type { Incident } from "../../lifecycle/incident.js";
 import type { Category, Priority } from "../../rules/priority.js";
 import { Mutex } from "../mutex.js";
@@ -80,6 +81,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     cancelPending: db.prepare(
       "UPDATE outbox SET state = 'cancelled', done_at = created_at WHERE incident_id = ? AND state = 'pending' AND attempts = 0 AND lease_until IS NULL",
     ),
+    following: db.prepare<[number, number], { id: number; op: string; payload: string }>(
+      "SELECT id, op, payload FROM outbox WHERE incident_id = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT 100",
+    ),
+    coalesced: db.prepare("UPDATE outbox SET state = 'coalesced', done_at = ?, last_error = ? WHERE id = ?"),
+    setPayload: db.prepare("UPDATE outbox SET payload = ? WHERE id = ?"),
     lease: db.prepare("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?"),
     complete: db.prepare("UPDATE outbox SET state = 'done', done_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"),
     setTicket: db.prepare(
@@ -218,13 +224,29 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const rows = q.due.all({ now: t, limit });
         return rows.map((r): OutboxRow => {
           q.lease.run(t + leaseMs, r.id);
+          let operation = ticketOperationSchema.parse(JSON.parse(r.payload));
+          if (operation.op === "comment") {
+            // Comments queued right behind this one go out with it, in the same transaction as the claim.
+            const comments: CommentUpdate[] = [operation];
+            for (const f of q.following.all(r.incident_id, r.id)) {
+              if (f.op !== "comment") break;
+              const next = ticketOperationSchema.parse(JSON.parse(f.payload));
+              if (next.op !== "comment") break;
+              comments.push(next);
+              q.coalesced.run(t, `coalesced into ${r.id}`, f.id);
+            }
+            if (comments.length > 1) {
+              operation = mergeComments(comments);
+              q.setPayload.run(JSON.stringify(operation), r.id);
+            }
+          }
           const row: OutboxRow = {
             id: r.id,
             incidentId: r.incident_id,
             dedupKey: r.dedup_key,
             ticketKey: r.ticket_key,
             helpdesk: r.helpdesk,
-            operation: ticketOperationSchema.parse(JSON.parse(r.payload)),
+            operation,
             attempts: r.attempts + 1,
             createdAt: new Date(r.created_at),
           };

@@ -1,0 +1,153 @@
+import { z } from "zod";
+import type { Priority } from "../../rules/priority.js";
+import { toText } from "../../templates/doc.js";
+import { commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { createHttpClient } from "../http.js";
+import { createRateLimiter } from "../rate-limit.js";
+import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
+
+/**
+ * Request Tracker 5, REST2. Facts: ../shared/reference/helpdesk-apis.md §4 and
+ * ../shared/helpdesks/rt/README.md (checked against the real RT 5.0.3 in the test suite).
+ * - Updates are comments, never correspondence: a correspond reopens a resolved ticket.
+ * - RT answers 200 to a PUT even when the change failed: the status is read back.
+ * - An unknown custom field is dropped silently on create: the dedup field is checked once.
+ */
+
+export const rtConfigSchema = z
+  .object({
+    type: z.literal("rt"),
+    url: z.string().url().describe("RT's base URL, e.g. http://127.0.0.1:18080 (REST2 is under /REST/2.0)."),
+    token: z.string().optional().describe("An RT auth token. Prefer token_file."),
+    token_file: z.string().optional(),
+    username: z.string().optional().describe("Basic auth instead of a token."),
+    password: z.string().optional(),
+    password_file: z.string().optional(),
+    queue: z.string().min(1).default("General"),
+    dedup_field: z.string().min(1).default("DedupKey").describe("The ticket custom field that carries the dedup key."),
+    priority_map: priorityMap(z.number().int().min(0).max(255)).optional().describe("Default P1 100, P2 75, P3 50, P4 25."),
+    ...commonKeys,
+  })
+  .strict();
+
+export type RtConfig = z.infer<typeof rtConfigSchema>;
+
+const DEFAULT_PRIORITY: Record<Priority, number> = { P1: 100, P2: 75, P3: 50, P4: 25 };
+
+export function createRtDriver(name: string, config: RtConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
+  const base = config.url.replace(/\/+$/, "");
+  let authorization: string;
+  const secrets: string[] = [];
+  if (config.username) {
+    const password = resolveSecret(config.password, config.password_file, "password");
+    authorization = `Basic ${Buffer.from(`${config.username}:${password}`).toString("base64")}`;
+    secrets.push(password, authorization);
+  } else {
+    const token = resolveSecret(config.token, config.token_file, "token");
+    authorization = `token ${token}`;
+    secrets.push(token);
+  }
+  const http = createHttpClient({
+    name: `rt ${name}`,
+    baseURL: `${base}/REST/2.0`,
+    headers: { Authorization: authorization, "Content-Type": "application/json" },
+    timeoutMs: timeoutMs(config.timeout),
+    secrets,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
+  });
+  const priority = (p: Priority) => config.priority_map?.[p] ?? DEFAULT_PRIORITY[p];
+  const ref = (id: number | string): TicketRef => ({ id: String(id), url: `${base}/Ticket/Display.html?id=${id}` });
+  const text = (body: Parameters<typeof toText>[0]) => ({ Content: toText(body), ContentType: "text/plain" });
+  let fieldChecked = false;
+
+  async function ensureDedupField(): Promise<void> {
+    if (fieldChecked) return;
+    const res = await http.request<{ items: { name?: string }[] }>("check dedup field", {
+      method: "GET",
+      url: "/customfields",
+      params: { query: JSON.stringify([{ field: "Name", value: config.dedup_field }]) },
+    });
+    if (!res.data.items?.length) {
+      throw new DeliveryError(`[rt ${name}] custom field "${config.dedup_field}" does not exist: create it, or set dedup_field`, {
+        retryable: false,
+        reason: "client",
+      });
+    }
+    fieldChecked = true;
+  }
+
+  async function ticketStatus(id: string): Promise<string> {
+    const res = await http.raw<{ Status?: string }>("read ticket", { method: "GET", url: `/ticket/${encodeURIComponent(id)}` });
+    if (res.status === 404) throw http.failure("read ticket", res, { retryable: false, reason: "gone" });
+    if (res.status !== 200) throw http.failure("read ticket", res);
+    return res.data.Status ?? "";
+  }
+
+  async function comment(what: string, id: string, body: Parameters<typeof toText>[0]): Promise<void> {
+    const res = await http.raw(what, { method: "POST", url: `/ticket/${encodeURIComponent(id)}/comment`, data: text(body) });
+    if (res.status === 404) throw http.failure(what, res, { retryable: false, reason: "gone" });
+    if (res.status < 200 || res.status >= 300) throw http.failure(what, res);
+  }
+
+  /** PUT, then read the ticket back: RT answers 200 with a list of messages even when nothing changed. */
+  async function setStatus(what: string, id: string, status: string, extra: Record<string, unknown> = {}): Promise<void> {
+    const res = await http.raw<string[]>(what, { method: "PUT", url: `/ticket/${encodeURIComponent(id)}`, data: { Status: status, ...extra } });
+    if (res.status === 404) throw http.failure(what, res, { retryable: false, reason: "gone" });
+    if (res.status < 200 || res.status >= 300) throw http.failure(what, res);
+    const now = await ticketStatus(id);
+    if (now !== status) {
+      throw new DeliveryError(`[rt ${name}] ${what}: status is "${now}", not "${status}" after the update (${JSON.stringify(res.data).slice(0, 200)})`, {
+        retryable: now !== "deleted",
+        reason: now === "deleted" ? "gone" : "server",
+      });
+    }
+  }
+
+  return {
+    name,
+    type: "rt",
+    async open(t) {
+      await ensureDedupField();
+      const res = await http.request<{ id: string | number }>("create ticket", {
+        method: "POST",
+        url: "/ticket",
+        data: {
+          Queue: config.queue,
+          Subject: t.title,
+          Priority: priority(t.priority),
+          ...text(t.body),
+          CustomFields: { [config.dedup_field]: t.ticketKey },
+        },
+      });
+      return ref(res.data.id);
+    },
+    async comment(r, u) {
+      await comment("comment", r.id, u.body);
+      if (u.priority) {
+        const res = await http.raw("raise priority", { method: "PUT", url: `/ticket/${encodeURIComponent(r.id)}`, data: { Priority: priority(u.priority) } });
+        if (res.status < 200 || res.status >= 300) throw http.failure("raise priority", res);
+      }
+    },
+    async resolve(r, u) {
+      await comment("resolution note", r.id, u.body);
+      if (u.solve && (await ticketStatus(r.id)) !== "resolved") await setStatus("resolve", r.id, "resolved");
+    },
+    async reopen(r, u) {
+      if ((await ticketStatus(r.id)) !== "open") await setStatus("reopen", r.id, "open", { Priority: priority(u.priority) });
+      await comment("reopen note", r.id, u.body);
+      return r;
+    },
+    async findByKey(key) {
+      // Keys are alertdesk's own (`ad-<hex>-<n>`); anything else must not reach TicketSQL.
+      if (!/^[A-Za-z0-9_.:-]+$/.test(key)) throw new DeliveryError(`[rt ${name}] refusing to search for key ${JSON.stringify(key)}`, { retryable: false, reason: "client" });
+      const res = await http.request<{ items: { id: string | number }[] }>("find ticket", {
+        method: "GET",
+        url: "/tickets",
+        params: { query: `'CF.{${config.dedup_field}}'='${key}'`, orderby: "id", order: "DESC", per_page: 1, fields: "Status" },
+      });
+      const first = res.data.items?.[0];
+      return first ? ref(first.id) : undefined;
+    },
+  };
+}

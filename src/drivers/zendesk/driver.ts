@@ -1,0 +1,164 @@
+import { z } from "zod";
+import type { Priority } from "../../rules/priority.js";
+import { toHtml } from "../../templates/doc.js";
+import { commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { type HttpClient, createHttpClient } from "../http.js";
+import { createRateLimiter } from "../rate-limit.js";
+import { DeliveryError, type HelpdeskDriver, type OpenTicket, type TicketRef } from "../types.js";
+
+/**
+ * Zendesk Support: tickets API v2. Facts: ../shared/reference/helpdesk-apis.md §1 and
+ * developer.zendesk.com/api-reference/ticketing/tickets/tickets/.
+ */
+
+const ZENDESK_PRIORITIES = ["urgent", "high", "normal", "low"] as const;
+
+export const zendeskConfigSchema = z
+  .object({
+    type: z.literal("zendesk"),
+    url: z.string().url().describe("https://acme.zendesk.com (tests point it at a local fake)."),
+    email: z.string().min(1).describe("The integration agent's email; auth is email/token:TOKEN."),
+    token: z.string().optional(),
+    token_file: z.string().optional(),
+    priority_map: priorityMap(z.enum(ZENDESK_PRIORITIES)).optional().describe("Default P1 urgent, P2 high, P3 normal, P4 low."),
+    ticket_type: z.enum(["problem", "incident", "question", "task"]).default("incident"),
+    groups: z.record(z.string(), z.number().int()).optional().describe("assignee_group name → Zendesk group_id."),
+    custom_fields: z.record(z.string(), z.number().int()).optional().describe("Rule field name → Zendesk custom field id."),
+    assignee_id: z.number().int().optional().describe("Set on solve when Zendesk needs an assignee to solve."),
+    public_comments: z.boolean().default(false).describe("Comments visible to the requester (default: internal notes)."),
+    ...commonKeys,
+  })
+  .strict();
+
+export type ZendeskConfig = z.infer<typeof zendeskConfigSchema>;
+
+const DEFAULT_PRIORITY: Record<Priority, (typeof ZENDESK_PRIORITIES)[number]> = { P1: "urgent", P2: "high", P3: "normal", P4: "low" };
+
+/** Zendesk tags: lowercase, no spaces. */
+function tag(t: string): string {
+  return t.toLowerCase().replace(/[^a-z0-9_\-:/.]+/g, "_").slice(0, 80);
+}
+
+interface ZendeskTicket {
+  id: number;
+  status: string;
+  subject?: string;
+  external_id?: string | null;
+}
+
+export function createZendeskDriver(name: string, config: ZendeskConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
+  const token = resolveSecret(config.token, config.token_file, "token");
+  const auth = Buffer.from(`${config.email}/token:${token}`).toString("base64");
+  const base = config.url.replace(/\/+$/, "");
+  const http: HttpClient = createHttpClient({
+    name: `zendesk ${name}`,
+    baseURL: base,
+    headers: { Authorization: `Basic ${auth}`, "Content-Type": "application/json" },
+    timeoutMs: timeoutMs(config.timeout),
+    secrets: [token, auth],
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
+  });
+  const priority = (p: Priority) => config.priority_map?.[p] ?? DEFAULT_PRIORITY[p];
+  const ref = (id: number | string): TicketRef => ({ id: String(id), url: `${base}/agent/tickets/${id}` });
+  const comment = (body: Parameters<typeof toHtml>[0]) => ({ html_body: toHtml(body), public: config.public_comments });
+
+  function ticketBody(t: OpenTicket, followUpOf?: string) {
+    const customFields = Object.entries(t.fields).flatMap(([field, value]) => {
+      const id = config.custom_fields?.[field] ?? (/^\d+$/.test(field) ? Number(field) : undefined);
+      return id === undefined ? [] : [{ id, value }];
+    });
+    const group = t.assigneeGroup ? (config.groups?.[t.assigneeGroup] ?? (/^\d+$/.test(t.assigneeGroup) ? Number(t.assigneeGroup) : undefined)) : undefined;
+    return {
+      ticket: {
+        subject: t.title,
+        comment: comment(t.body),
+        priority: priority(t.priority),
+        type: config.ticket_type,
+        external_id: t.ticketKey,
+        tags: [...new Set(["alertdesk", tag(t.ticketKey), tag(t.category), ...t.tags.map(tag)])],
+        ...(customFields.length > 0 ? { custom_fields: customFields } : {}),
+        ...(group !== undefined ? { group_id: group } : {}),
+        ...(followUpOf ? { via_followup_source_id: Number(followUpOf) } : {}),
+      },
+    };
+  }
+
+  /** A 404 (deleted) or a 422 about a closed ticket: the ticket can take no more updates. */
+  function gone(what: string, res: { status: number; data: unknown }): boolean {
+    if (res.status === 404) return true;
+    return res.status === 422 && /closed/i.test(JSON.stringify(res.data ?? ""));
+  }
+
+  async function update(what: string, id: string, ticket: Record<string, unknown>): Promise<void> {
+    const res = await http.raw(what, { method: "PUT", url: `/api/v2/tickets/${encodeURIComponent(id)}`, data: { ticket } });
+    if (res.status >= 200 && res.status < 300) return;
+    if (gone(what, res)) throw http.failure(what, res, { retryable: false, reason: "gone" });
+    throw http.failure(what, res);
+  }
+
+  return {
+    name,
+    type: "zendesk",
+    async open(t, ctx) {
+      // Zendesk returns the original ticket for a repeated Idempotency-Key with the same body (2 h).
+      const res = await http.request<{ ticket: ZendeskTicket }>("create ticket", {
+        method: "POST",
+        url: "/api/v2/tickets",
+        data: ticketBody(t),
+        headers: { "Idempotency-Key": ctx.idempotencyKey },
+      });
+      return ref(res.data.ticket.id);
+    },
+    async comment(r, u) {
+      await update("comment", r.id, { comment: comment(u.body), ...(u.priority ? { priority: priority(u.priority) } : {}) });
+    },
+    async resolve(r, u) {
+      await update(u.solve ? "solve" : "comment on resolve", r.id, {
+        comment: comment(u.body),
+        ...(u.solve ? { status: "solved", ...(config.assignee_id ? { assignee_id: config.assignee_id } : {}) } : {}),
+      });
+    },
+    async reopen(r, u, ctx) {
+      try {
+        await update("reopen", r.id, { status: "open", comment: comment(u.body), priority: priority(u.priority) });
+        return r;
+      } catch (err) {
+        if (!(err instanceof DeliveryError) || err.reason !== "gone") throw err;
+      }
+      // Closed is final in Zendesk: the re-fire becomes a follow-up ticket of the closed one.
+      const old = await http.raw<{ ticket: ZendeskTicket }>("read closed ticket", { method: "GET", url: `/api/v2/tickets/${encodeURIComponent(r.id)}` });
+      const subject = old.status === 200 ? (old.data.ticket.subject ?? "Alert fired again") : "Alert fired again";
+      const key = old.status === 200 ? (old.data.ticket.external_id ?? ctx.idempotencyKey) : ctx.idempotencyKey;
+      const res = await http.request<{ ticket: ZendeskTicket }>("create follow-up", {
+        method: "POST",
+        url: "/api/v2/tickets",
+        data: {
+          ticket: {
+            subject,
+            comment: comment(u.body),
+            priority: priority(u.priority),
+            type: config.ticket_type,
+            external_id: key,
+            tags: ["alertdesk", tag(key)],
+            ...(old.status === 200 && old.data.ticket.status === "closed" ? { via_followup_source_id: Number(r.id) } : {}),
+          },
+        },
+        headers: { "Idempotency-Key": `${ctx.idempotencyKey}/follow-up` },
+      });
+      return ref(res.data.ticket.id);
+    },
+    async findByKey(key) {
+      // The list endpoint reads the database (the search API lags by minutes); newest ticket wins,
+      // since a follow-up carries the same key as the closed ticket it follows.
+      const res = await http.request<{ tickets: ZendeskTicket[] }>("find ticket", {
+        method: "GET",
+        url: "/api/v2/tickets",
+        params: { external_id: key },
+      });
+      const tickets = res.data.tickets.filter((t) => t.external_id === key).sort((a, b) => b.id - a.id);
+      const found = tickets.find((t) => t.status !== "closed" && t.status !== "deleted") ?? tickets[0];
+      return found ? ref(found.id) : undefined;
+    },
+  };
+}
