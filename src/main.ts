@@ -154,6 +154,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     },
     rules: () => ({ rules, lastReload }),
     reload: () => reload("POST /-/reload"),
+    kick: () => worker.kick(),
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   });
 

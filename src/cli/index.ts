@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { check } from "./check.js";
+import { replay } from "./replay.js";
 import { serve } from "./serve.js";
 import { simulate } from "./simulate.js";
 import { testRules } from "./test.js";
@@ -46,6 +47,16 @@ program
   .addOption(new Option("--source <source>", "payload format (default: detected)").choices(["alertmanager", "grafana"]))
   .action(async (files: string[], opts: { rules?: string; json?: boolean; source?: "alertmanager" | "grafana" }) => {
     process.exitCode = await simulate(files, opts);
+  });
+
+program
+  .command("replay")
+  .description("Queue dead letters again (by id, or --all) in the store of ALERTDESK_DATA_DIR; a running alertdesk delivers them.")
+  .argument("[ids...]", "delivery ids, from GET /api/deliveries?state=dead")
+  .option("--all", "every dead letter")
+  .option("-c, --config <file>", "config file (overrides ALERTDESK_CONFIG)")
+  .action(async (ids: string[], opts: { all?: boolean; config?: string }) => {
+    process.exitCode = await replay(ids, opts);
   });
 
 await program.parseAsync(process.argv);

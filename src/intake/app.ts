@@ -24,6 +24,8 @@ export interface AppDeps {
   /** The rules in force and how the last reload went. */
   rules: () => { rules: RuleSet; lastReload: ReloadStatus };
   reload: () => ReloadStatus;
+  /** Wakes the outbox worker. */
+  kick: () => void;
   adminToken?: string;
 }
 
@@ -176,6 +178,14 @@ export function createApp(deps: AppDeps): express.Express {
     const q = deliveriesQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, "invalid query", q.error.issues);
     res.json({ deliveries: await store.listDeliveries(q.data.state ? { state: q.data.state, limit: q.data.limit } : { limit: q.data.limit }) });
+  });
+  const replayBody = z.union([z.object({ all: z.literal(true) }).strict(), z.object({ ids: z.array(z.number().int().positive()).min(1) }).strict()]);
+  app.post("/api/deliveries/replay", adminAuth(deps.adminToken), express.json({ limit: "1mb" }), async (req, res) => {
+    const body = replayBody.safeParse(req.body ?? {});
+    if (!body.success) return badRequest(res, 'want {"ids": [1, 2]} or {"all": true}', body.error.issues);
+    const n = await store.requeueDead("all" in body.data ? "all" : body.data.ids, deps.clock());
+    deps.kick();
+    res.json({ requeued: n });
   });
   app.get("/api/rules", (_req, res) => {
     const { rules, lastReload } = deps.rules();

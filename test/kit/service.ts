@@ -44,6 +44,8 @@ export interface TestServiceOptions {
   dataDir?: string;
   /** Run the outbox worker in the background instead of by hand. */
   background?: boolean;
+  /** Use the real clock (retries and backoff need time to pass); `now` is then read-only in effect. */
+  realClock?: boolean;
 }
 
 /** Starts alertdesk in-process on 127.0.0.1 with its own data directory and a clock the test controls. */
@@ -75,7 +77,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   };
   const service = await startService({
     config,
-    clock: () => holder.now,
+    clock: options.realClock ? () => new Date() : () => holder.now,
     log: createLogger({ level: "debug", destination }),
     deliver: options.background === true,
   });
@@ -91,6 +93,10 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     async replay(name: string, path = name.startsWith("grafana/") ? "/webhooks/grafana" : "/webhooks/alertmanager") {
       const f = fixture(name);
       holder.now = f.receivedAt;
+      if (options.realClock) {
+        // Real clock: just post; the background worker delivers.
+        return t.post(path, f.body, config.webhookToken ? { authorization: `Bearer ${config.webhookToken}` } : {});
+      }
       const res = await t.post(path, f.body, config.webhookToken ? { authorization: `Bearer ${config.webhookToken}` } : {});
       await t.deliverAll();
       return res;
