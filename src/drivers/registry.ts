@@ -3,12 +3,13 @@ import type { ConfigFile } from "../config/service.js";
 import type { BuiltinTicketBook } from "./builtin/book.js";
 import { createBuiltinDriver } from "./builtin/driver.js";
 import { createRtDriver, rtConfigSchema } from "./rt/driver.js";
+import { createServicenowDriver, servicenowConfigSchema } from "./servicenow/driver.js";
 import type { HelpdeskDriver } from "./types.js";
 import { createWebhookDriver, webhookConfigSchema } from "./webhook/driver.js";
 import { createZendeskDriver, zendeskConfigSchema } from "./zendesk/driver.js";
 
 /** One helpdesk entry of the config file; `type` picks the driver. Adding a helpdesk type: its schema here… */
-export const helpdeskConfigSchema = z.discriminatedUnion("type", [zendeskConfigSchema, rtConfigSchema, webhookConfigSchema]);
+export const helpdeskConfigSchema = z.discriminatedUnion("type", [zendeskConfigSchema, servicenowConfigSchema, rtConfigSchema, webhookConfigSchema]);
 export type HelpdeskConfig = z.infer<typeof helpdeskConfigSchema>;
 
 export interface DriverDeps {
@@ -21,6 +22,8 @@ function createDriver(name: string, config: HelpdeskConfig, deps: DriverDeps): H
   switch (config.type) {
     case "zendesk":
       return createZendeskDriver(name, config, deps);
+    case "servicenow":
+      return createServicenowDriver(name, config, deps);
     case "rt":
       return createRtDriver(name, config, deps);
     case "webhook":

@@ -42,6 +42,8 @@ export type ReopenUpdate = Extract<TicketOperation, { op: "reopen" }>;
 export interface DeliveryContext {
   idempotencyKey: string;
   attempt: number;
+  /** The incident's correlation key, stamped on its ticket. */
+  ticketKey: string;
 }
 
 /**

@@ -59,7 +59,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
 
   async function callDriver(driver: HelpdeskDriver, row: OutboxRow): Promise<TicketRef | undefined> {
     const op = row.operation;
-    const ctx = { idempotencyKey: `${row.ticketKey}/${row.id}`, attempt: row.attempts };
+    const ctx = { idempotencyKey: `${row.ticketKey}/${row.id}`, attempt: row.attempts, ticketKey: row.ticketKey };
     if (op.op === "open") {
       if (row.ticket) return row.ticket;
       // A previous attempt may have created the ticket before we lost track of it: look first.

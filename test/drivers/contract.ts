@@ -52,7 +52,7 @@ export function openTicket(overrides: Partial<OpenTicket> = {}): OpenTicket {
 const para = (text: string) => [{ kind: "paragraph" as const, text }];
 let row = 0;
 /** Each outbox row has its own idempotency key; a retry of the same row (attempt > 1) reuses it. */
-const ctx = (key: string, attempt = 1) => ({ idempotencyKey: `${key}/${attempt > 1 ? row : ++row}`, attempt });
+const ctx = (key: string, attempt = 1) => ({ idempotencyKey: `${key}/${attempt > 1 ? row : ++row}`, attempt, ticketKey: key });
 
 async function failure(p: Promise<unknown>): Promise<DeliveryError> {
   try {

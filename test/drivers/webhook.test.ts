@@ -38,7 +38,7 @@ describe("webhook specifics", () => {
     try {
       const driver = createWebhookDriver("hook", { type: "webhook", url: receiver.url, secret: SECRET });
       const t = openTicket();
-      await driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1 });
+      await driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1, ticketKey: t.ticketKey });
       const [d] = receiver.deliveries;
       const timestamp = d?.headers["x-alertdesk-timestamp"] as string;
       expect(d?.headers["x-alertdesk-signature"]).toBe(`sha256=${createHmac("sha256", SECRET).update(`${timestamp}.${d?.raw}`).digest("hex")}`);

@@ -48,7 +48,7 @@ describe("zendesk specifics", () => {
 
   it("creates an incident with the mapped priority, external_id = the key, escaped HTML, tags and an Idempotency-Key", async () => {
     const t = openTicket({ priority: "P1", tags: ["Team Infra"] });
-    const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/7`, attempt: 1 });
+    const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/7`, attempt: 1, ticketKey: t.ticketKey });
     const ticket = fake.tickets.find((x) => String(x.id) === ref.id);
     expect(ticket).toMatchObject({ priority: "urgent", type: "incident", external_id: t.ticketKey, status: "new" });
     expect(ticket?.tags).toEqual(["alertdesk", t.ticketKey, "performance", "team_infra"]);
@@ -59,18 +59,18 @@ describe("zendesk specifics", () => {
 
   it("a retried create with the same Idempotency-Key returns the same ticket", async () => {
     const t = openTicket();
-    const a = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1 });
-    const b = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 2 });
+    const a = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1, ticketKey: t.ticketKey });
+    const b = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 2, ticketKey: t.ticketKey });
     expect(b.id).toBe(a.id);
     expect(fake.tickets.filter((x) => x.external_id === t.ticketKey)).toHaveLength(1);
   });
 
   it("reopening a closed ticket creates a follow-up (via_followup_source_id) with the same key", async () => {
     const t = openTicket();
-    const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1 });
-    await h.driver.resolve(ref, { op: "resolve", body: [{ kind: "paragraph", text: "ok" }], solve: true }, { idempotencyKey: "r", attempt: 1 });
+    const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1, ticketKey: t.ticketKey });
+    await h.driver.resolve(ref, { op: "resolve", body: [{ kind: "paragraph", text: "ok" }], solve: true }, { idempotencyKey: "r", attempt: 1, ticketKey: "ad-test" });
     fake.close(Number(ref.id));
-    const follow = await h.driver.reopen(ref, { op: "reopen", body: [{ kind: "paragraph", text: "again" }], priority: "P2" }, { idempotencyKey: `${t.ticketKey}/3`, attempt: 1 });
+    const follow = await h.driver.reopen(ref, { op: "reopen", body: [{ kind: "paragraph", text: "again" }], priority: "P2" }, { idempotencyKey: `${t.ticketKey}/3`, attempt: 1, ticketKey: t.ticketKey });
     expect(follow.id).not.toBe(ref.id);
     expect(fake.tickets.find((x) => String(x.id) === follow.id)).toMatchObject({ via_followup_source_id: Number(ref.id), external_id: t.ticketKey });
     expect((await h.driver.findByKey(t.ticketKey))?.id).toBe(follow.id);
@@ -78,15 +78,15 @@ describe("zendesk specifics", () => {
 
   it("a comment on a closed ticket is a permanent failure (gone), not an endless retry", async () => {
     const t = openTicket();
-    const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1 });
+    const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1, ticketKey: t.ticketKey });
     fake.close(Number(ref.id));
-    await expect(h.driver.comment(ref, { op: "comment", body: [] }, { idempotencyKey: "c", attempt: 1 })).rejects.toMatchObject({ retryable: false, reason: "gone" });
+    await expect(h.driver.comment(ref, { op: "comment", body: [] }, { idempotencyKey: "c", attempt: 1, ticketKey: "ad-test" })).rejects.toMatchObject({ retryable: false, reason: "gone" });
   });
 
   it("the client-side rate limit spaces requests evenly", async () => {
     const limited = createZendeskDriver("limited", { type: "zendesk", url: fake.url, email: fake.email, token: fake.token, ticket_type: "incident", public_comments: false, rate_limit: "600/min" });
     const before = fake.requestTimes.length;
-    await Promise.all(Array.from({ length: 5 }, () => { const t = openTicket(); return limited.open(t, { idempotencyKey: t.ticketKey, attempt: 1 }); }));
+    await Promise.all(Array.from({ length: 5 }, () => { const t = openTicket(); return limited.open(t, { idempotencyKey: t.ticketKey, attempt: 1, ticketKey: "ad-test" }); }));
     const times = fake.requestTimes.slice(before);
     expect(times).toHaveLength(5);
     for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(90);

@@ -40,8 +40,9 @@ export function createRtDriver(name: string, config: RtConfig, deps: { clock?: (
   const secrets: string[] = [];
   if (config.username) {
     const password = resolveSecret(config.password, config.password_file, "password");
-    authorization = `Basic ${Buffer.from(`${config.username}:${password}`).toString("base64")}`;
-    secrets.push(password, authorization);
+    const basic = Buffer.from(`${config.username}:${password}`).toString("base64");
+    authorization = `Basic ${basic}`;
+    secrets.push(password, basic);
   } else {
     const token = resolveSecret(config.token, config.token_file, "token");
     authorization = `token ${token}`;
