@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { ConfigFile } from "../config/service.js";
 import type { BuiltinTicketBook } from "./builtin/book.js";
 import { createBuiltinDriver } from "./builtin/driver.js";
+import { createJiraDriver, jiraConfigSchema } from "./jira/driver.js";
 import { createRtDriver, rtConfigSchema } from "./rt/driver.js";
 import { createServicenowDriver, servicenowConfigSchema } from "./servicenow/driver.js";
 import type { HelpdeskDriver } from "./types.js";
@@ -9,7 +10,7 @@ import { createWebhookDriver, webhookConfigSchema } from "./webhook/driver.js";
 import { createZendeskDriver, zendeskConfigSchema } from "./zendesk/driver.js";
 
 /** One helpdesk entry of the config file; `type` picks the driver. Adding a helpdesk type: its schema here… */
-export const helpdeskConfigSchema = z.discriminatedUnion("type", [zendeskConfigSchema, servicenowConfigSchema, rtConfigSchema, webhookConfigSchema]);
+export const helpdeskConfigSchema = z.discriminatedUnion("type", [zendeskConfigSchema, jiraConfigSchema, servicenowConfigSchema, rtConfigSchema, webhookConfigSchema]);
 export type HelpdeskConfig = z.infer<typeof helpdeskConfigSchema>;
 
 export interface DriverDeps {
@@ -22,6 +23,8 @@ function createDriver(name: string, config: HelpdeskConfig, deps: DriverDeps): H
   switch (config.type) {
     case "zendesk":
       return createZendeskDriver(name, config, deps);
+    case "jira":
+      return createJiraDriver(name, config, deps);
     case "servicenow":
       return createServicenowDriver(name, config, deps);
     case "rt":

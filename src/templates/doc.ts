@@ -88,3 +88,78 @@ export function toHtml(doc: Doc): string {
   }
   return out.join("\n");
 }
+
+/** An Atlassian Document Format node (Jira Cloud v3). */
+export interface AdfNode {
+  type: string;
+  version?: number;
+  text?: string;
+  attrs?: Record<string, unknown>;
+  marks?: { type: string; attrs?: Record<string, unknown> }[];
+  content?: AdfNode[];
+}
+
+/** ADF for Jira Cloud: values go into text nodes (ADF has no markup to inject); only http(s) links get a link mark. */
+export function toAdf(doc: Doc): AdfNode {
+  const text = (t: string, marks?: AdfNode["marks"]): AdfNode[] => (t === "" ? [] : [marks ? { type: "text", text: t, marks } : { type: "text", text: t }]);
+  const paragraph = (content: AdfNode[]): AdfNode => ({ type: "paragraph", content });
+  const lines = (t: string): AdfNode[] => t.split("\n").flatMap((line, i) => (i === 0 ? text(line) : [{ type: "hardBreak" }, ...text(line)]));
+  const bullets = (items: AdfNode[][]): AdfNode => ({ type: "bulletList", content: items.map((c) => ({ type: "listItem", content: [paragraph(c)] })) });
+  const content: AdfNode[] = [];
+  for (const b of doc) {
+    switch (b.kind) {
+      case "heading":
+        content.push({ type: "heading", attrs: { level: 3 }, content: text(b.text) });
+        break;
+      case "paragraph":
+        content.push(paragraph(lines(b.text)));
+        break;
+      case "fields":
+        content.push(bullets(b.rows.map(([k, v]) => [...text(`${k}: `, [{ type: "strong" }]), ...text(v)])));
+        break;
+      case "list":
+        content.push(bullets(b.items.map((i) => lines(i))));
+        break;
+      case "links":
+        content.push(
+          bullets(b.links.map((l) => (safeUrl(l.url) ? text(l.label, [{ type: "link", attrs: { href: l.url } }]) : text(`${l.label}: ${l.url}`)))),
+        );
+        break;
+    }
+  }
+  return { type: "doc", version: 1, content };
+}
+
+/** Escapes text for Jira wiki markup (Data Center, API v2): every markup character gets a backslash. */
+export function escapeWiki(s: string): string {
+  return s.replace(/[\\{}[\]*_|!^~+?#-]/g, (c) => `\\${c}`);
+}
+
+/** Jira wiki markup, every value escaped; only http(s) links become links. */
+export function toWiki(doc: Doc): string {
+  const out: string[] = [];
+  for (const b of doc) {
+    switch (b.kind) {
+      case "heading":
+        out.push(`h3. ${escapeWiki(b.text)}`);
+        break;
+      case "paragraph":
+        out.push(escapeWiki(b.text));
+        break;
+      case "fields":
+        out.push(b.rows.map(([k, v]) => `*${escapeWiki(k)}:* ${escapeWiki(v)}`).join("\n"));
+        break;
+      case "list":
+        out.push(b.items.map((i) => `* ${escapeWiki(i).replace(/\n/g, " ")}`).join("\n"));
+        break;
+      case "links":
+        out.push(
+          b.links
+            .map((l) => (safeUrl(l.url) ? `* [${escapeWiki(l.label)}|${l.url.replace(/[|\]\s]/g, encodeURIComponent)}]` : `* ${escapeWiki(`${l.label}: ${l.url}`)}`))
+            .join("\n"),
+        );
+        break;
+    }
+  }
+  return out.join("\n\n");
+}
