@@ -1,7 +1,6 @@
 import { type FSWatcher, watch } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { ConfigError, type ServiceConfig } from "./config/service.js";
 import { createDriverRegistry } from "./drivers/registry.js";
 import type { HelpdeskDriver } from "./drivers/types.js";
@@ -13,7 +12,7 @@ import { type OutboxWorker, createOutboxWorker } from "./outbox/worker.js";
 import { createGroupCommitter } from "./pipeline/group-commit.js";
 import { type IngestOutcome, type TemplateFailure, apply, plan } from "./pipeline/ingest.js";
 import { type ReloadStatus, RulesError, type RuleSet, checkHelpdesks, loadRules } from "./rules/load.js";
-import { createSqliteStore } from "./store/sqlite/store.js";
+import { openStore } from "./store/open.js";
 import type { Store } from "./store/types.js";
 
 export interface ServiceOptions {
@@ -45,7 +44,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const clock = options.clock ?? (() => new Date());
   const log = options.log ?? createLogger();
   let rules = loadRules(config.rulesPath);
-  const store = createSqliteStore({ path: join(config.dataDir, "alertdesk.db") });
+  const store = await openStore(config);
   let drivers: Map<string, HelpdeskDriver>;
   try {
     drivers = createDriverRegistry({ builtinBook: store, clock }, config.helpdesks);

@@ -1,6 +1,5 @@
-import { join } from "node:path";
 import { loadServiceConfig } from "../config/service.js";
-import { createSqliteStore } from "../store/sqlite/store.js";
+import { openStore } from "../store/open.js";
 
 export interface ReplayOptions {
   all?: boolean;
@@ -27,7 +26,7 @@ export async function replay(ids: string[], options: ReplayOptions = {}): Promis
     return 1;
   }
   const config = loadServiceConfig(process.env, options.config ? { configPath: options.config } : {});
-  const store = createSqliteStore({ path: join(config.dataDir, "alertdesk.db") });
+  const store = await openStore(config);
   try {
     const n = await store.requeueDead(options.all ? "all" : numbers, new Date());
     out.write(`${n} dead letter${n === 1 ? "" : "s"} queued again\n`);

@@ -21,6 +21,8 @@ export const configFileSchema = z
     listen_address: z.string().optional().describe("Address to bind; default 0.0.0.0."),
     port: z.number().int().min(0).max(65535).optional(),
     data_dir: z.string().optional(),
+    database_url: z.string().optional().describe("postgres://user@host:5432/db: several replicas share this PostgreSQL. Unset: SQLite in data_dir."),
+    database_pool_max: z.number().int().positive().optional().describe("Connections per replica (default 10)."),
     rules: z.string().optional().describe("A rules file or a directory of *.yaml / *.yml."),
     rules_watch: z.boolean().optional().describe("Reload the rules when their files change (default true)."),
     admin_token: z.string().optional().describe("Bearer token for admin endpoints (/-/reload). Without it they answer only on loopback."),
@@ -50,6 +52,9 @@ export interface ServiceConfig {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL instead of the embedded SQLite (ALERTDESK_DATABASE_URL or database_url). */
+  databaseUrl?: string;
+  databasePoolMax?: number;
   rulesPath: string;
   webhookToken?: string;
   /** Bearer token for admin endpoints; without it they accept loopback callers only. */
@@ -186,6 +191,9 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
   if (!adminToken && file.admin_token_file) adminToken = readSecretFile(file.admin_token_file, "admin_token_file");
   if (adminToken) config.adminToken = adminToken;
   if (file.rules_watch !== undefined) config.watchRules = file.rules_watch;
+  const databaseUrl = env.ALERTDESK_DATABASE_URL || file.database_url;
+  if (databaseUrl) config.databaseUrl = databaseUrl;
+  if (file.database_pool_max) config.databasePoolMax = file.database_pool_max;
   if (configPath) config.configPath = configPath;
   return config;
 }

@@ -1,34 +1,24 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { BuiltinStatus, BuiltinTicket, NewBuiltinTicket } from "../../drivers/builtin/book.js";
-import { type CommentUpdate, ticketOperationSchema } from "../../drivers/types.js";
-import { mergeComments } from "../../outbox/coalesce.js";
+import type { BuiltinTicket, NewBuiltinTicket } from "../../drivers/builtin/book.js";
 import type { Incident } from "../../lifecycle/incident.js";
-import type { Category, Priority } from "../../rules/priority.js";
 import { Mutex } from "../mutex.js";
-import type { DeliveryView, IncidentQuery, IngestTx, OutboxRow, OutboxState, Store } from "../types.js";
+import {
+  type DeliveryRow,
+  type DueRow,
+  type IncidentRow,
+  TICKET_COLUMNS,
+  type TicketRow,
+  coalesce,
+  incidentData,
+  toBuiltinTickets,
+  toDeliveryView,
+  toIncident,
+  toOutboxRow,
+} from "../rows.js";
+import type { IncidentQuery, IngestTx, OutboxRow, Store } from "../types.js";
 import { MIGRATIONS } from "./migrations.js";
-
-interface IncidentRow {
-  id: number;
-  ticket_id: string | null;
-  ticket_url: string | null;
-  data: string;
-}
-
-function toIncident(row: IncidentRow): Incident {
-  const incident = JSON.parse(row.data) as Incident;
-  incident.id = row.id;
-  if (row.ticket_id !== null) incident.ticket = row.ticket_url === null ? { id: row.ticket_id } : { id: row.ticket_id, url: row.ticket_url };
-  return incident;
-}
-
-/** What is stored in `data`: the incident without the columns kept separately. */
-function incidentData(incident: Incident): string {
-  const { id: _id, ticket: _ticket, ...rest } = incident;
-  return JSON.stringify(rest);
-}
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:" for a throwaway store (simulate, tests). */
@@ -66,10 +56,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
     ),
-    due: db.prepare<[{ now: number; limit: number }], {
-      id: number; incident_id: number; helpdesk: string; payload: string; attempts: number; created_at: number;
-      ticket_key: string; dedup_key: string; ticket_id: string | null; ticket_url: string | null;
-    }>(
+    due: db.prepare<[{ now: number; limit: number }], DueRow>(
       `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at,
               i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
        FROM outbox o JOIN incidents i ON i.id = o.incident_id
@@ -173,45 +160,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   }
 
   const readTickets = (where: string, params: unknown[], limit: number): BuiltinTicket[] => {
-    const rows = reader
-      .prepare(
-        `SELECT id, key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, created_at, updated_at
-         FROM builtin_tickets ${where} ORDER BY id DESC LIMIT ?`,
-      )
-      .all(...params, limit) as {
-      id: number; key: string; subject: string; body: string; priority: Priority; status: BuiltinStatus;
-      category: Category; due_at: string; labels: string; tags: string; assignee_group: string | null; fields: string;
-      created_at: string; updated_at: string;
-    }[];
-    const comments = new Map<number, { body: string; createdAt: string }[]>();
-    if (rows.length > 0) {
-      const ids = rows.map((r) => r.id);
-      const all = reader
-        .prepare(`SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id IN (${ids.map(() => "?").join(",")}) ORDER BY id`)
-        .all(...ids) as { ticket_id: number; body: string; created_at: string }[];
-      for (const c of all) {
-        const list = comments.get(c.ticket_id) ?? [];
-        list.push({ body: c.body, createdAt: c.created_at });
-        comments.set(c.ticket_id, list);
-      }
-    }
-    return rows.map((r) => ({
-      id: r.id,
-      key: r.key,
-      subject: r.subject,
-      body: r.body,
-      priority: r.priority,
-      status: r.status,
-      category: r.category,
-      dueAt: r.due_at,
-      labels: JSON.parse(r.labels) as Record<string, string>,
-      tags: JSON.parse(r.tags) as string[],
-      assigneeGroup: r.assignee_group,
-      fields: JSON.parse(r.fields) as Record<string, string | number | boolean>,
-      comments: comments.get(r.id) ?? [],
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    }));
+    const rows = reader.prepare(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets ${where} ORDER BY id DESC LIMIT ?`).all(...params, limit) as TicketRow[];
+    const ids = rows.map((r) => r.id);
+    const comments =
+      ids.length === 0
+        ? []
+        : (reader
+            .prepare(`SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id IN (${ids.map(() => "?").join(",")}) ORDER BY id`)
+            .all(...ids) as { ticket_id: number; body: string; created_at: string }[]);
+    return toBuiltinTickets(rows, comments);
   };
 
   return {
@@ -224,34 +181,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const rows = q.due.all({ now: t, limit });
         return rows.map((r): OutboxRow => {
           q.lease.run(t + leaseMs, r.id);
-          let operation = ticketOperationSchema.parse(JSON.parse(r.payload));
-          if (operation.op === "comment") {
-            // Comments queued right behind this one go out with it, in the same transaction as the claim.
-            const comments: CommentUpdate[] = [operation];
-            for (const f of q.following.all(r.incident_id, r.id)) {
-              if (f.op !== "comment") break;
-              const next = ticketOperationSchema.parse(JSON.parse(f.payload));
-              if (next.op !== "comment") break;
-              comments.push(next);
-              q.coalesced.run(t, `coalesced into ${r.id}`, f.id);
-            }
-            if (comments.length > 1) {
-              operation = mergeComments(comments);
-              q.setPayload.run(JSON.stringify(operation), r.id);
-            }
-          }
-          const row: OutboxRow = {
-            id: r.id,
-            incidentId: r.incident_id,
-            dedupKey: r.dedup_key,
-            ticketKey: r.ticket_key,
-            helpdesk: r.helpdesk,
-            operation,
-            attempts: r.attempts + 1,
-            createdAt: new Date(r.created_at),
-          };
-          if (r.ticket_id !== null) row.ticket = r.ticket_url === null ? { id: r.ticket_id } : { id: r.ticket_id, url: r.ticket_url };
-          return row;
+          // Comments queued right behind this one go out with it, in the same transaction as the claim.
+          const { operation, absorbed } = coalesce(r.payload, q.following.all(r.incident_id, r.id));
+          for (const id of absorbed) q.coalesced.run(t, `coalesced into ${r.id}`, id);
+          if (absorbed.length > 0) q.setPayload.run(JSON.stringify(operation), r.id);
+          return toOutboxRow(r, operation);
         });
       }),
     complete: (id, result, now) =>
@@ -279,26 +213,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
            FROM outbox o JOIN incidents i ON i.id = o.incident_id
            ${query.state ? "WHERE o.state = ?" : ""} ORDER BY o.id DESC LIMIT ?`,
         )
-        .all(...(query.state ? [query.state] : []), query.limit) as {
-        id: number; incident_id: number; helpdesk: string; op: DeliveryView["op"]; state: OutboxState; attempts: number;
-        last_error: string | null; created_at: number; next_attempt_at: number; dedup_key: string; data: string;
-      }[];
-      return rows.map((r) => {
-        const incident = JSON.parse(r.data) as Incident;
-        return {
-          id: r.id,
-          incidentId: r.incident_id,
-          dedupKey: r.dedup_key,
-          labels: incident.alerts[0]?.labels ?? incident.groupLabels,
-          helpdesk: r.helpdesk,
-          op: r.op,
-          state: r.state,
-          attempts: r.attempts,
-          lastError: r.last_error,
-          createdAt: new Date(r.created_at).toISOString(),
-          nextAttemptAt: new Date(r.next_attempt_at).toISOString(),
-        };
-      });
+        .all(...(query.state ? [query.state] : []), query.limit) as DeliveryRow[];
+      return rows.map(toDeliveryView);
     },
     async listIncidents(query: IncidentQuery) {
       const where: string[] = [];

@@ -1,0 +1,67 @@
+/**
+ * Versioned PostgreSQL schema; each entry runs once, in order, in its own transaction, under an
+ * advisory lock so replicas that start together migrate once. Never edit a released entry.
+ * The tables mirror the SQLite ones (src/store/sqlite/migrations.ts).
+ */
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE incidents (
+    id BIGSERIAL PRIMARY KEY,
+    dedup_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ticket_key TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    helpdesk TEXT NOT NULL,
+    ticket_id TEXT,
+    ticket_url TEXT,
+    opened_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (dedup_key, seq)
+  );
+  CREATE INDEX incidents_state ON incidents (state, id);
+
+  CREATE TABLE outbox (
+    id BIGSERIAL PRIMARY KEY,
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    helpdesk TEXT NOT NULL,
+    op TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    done_at BIGINT
+  );
+  CREATE INDEX outbox_pending ON outbox (incident_id, id) WHERE state = 'pending';
+  CREATE INDEX outbox_state ON outbox (state, id);
+
+  CREATE TABLE builtin_tickets (
+    id BIGSERIAL PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    status TEXT NOT NULL,
+    category TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    assignee_group TEXT,
+    fields TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE builtin_comments (
+    id BIGSERIAL PRIMARY KEY,
+    ticket_id BIGINT NOT NULL REFERENCES builtin_tickets (id),
+    body TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX builtin_comments_ticket ON builtin_comments (ticket_id, id);
+  `,
+];

@@ -1,0 +1,320 @@
+import pg from "pg";
+import type { NewBuiltinTicket } from "../../drivers/builtin/book.js";
+import type { Incident } from "../../lifecycle/incident.js";
+import {
+  type DeliveryRow,
+  type DueRow,
+  type IncidentRow,
+  TICKET_COLUMNS,
+  type TicketRow,
+  coalesce,
+  incidentData,
+  toBuiltinTickets,
+  toDeliveryView,
+  toIncident,
+  toOutboxRow,
+} from "../rows.js";
+import type { IngestTx, OutboxRow, Store } from "../types.js";
+import { PG_MIGRATIONS } from "./migrations.js";
+
+/**
+ * The store for several replicas: PostgreSQL. No home-made coordination: an advisory transaction
+ * lock per dedup key serializes the lifecycle step of one incident across replicas, `FOR UPDATE SKIP
+ * LOCKED` plus a lease hands each outbox head to one worker, `ON CONFLICT` makes the built-in
+ * helpdesk's writes idempotent, and an advisory lock makes concurrent migrations run once.
+ */
+
+export interface PostgresStoreOptions {
+  url: string;
+  /** Connections per replica (default 10). */
+  poolMax?: number;
+  /** Longest a statement may run (default 5 s). */
+  statementTimeoutMs?: number;
+}
+
+/** BIGINT columns come back as numbers (ids and epoch milliseconds fit easily). */
+const types = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === 20) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as "text");
+  },
+};
+
+const MIGRATION_LOCK = 7_414_756_203; // any constant shared by every alertdesk replica
+const RETRYABLE = new Set(["40P01", "40001"]); // deadlock detected, serialization failure
+
+type Q = Pick<pg.PoolClient, "query">;
+
+async function migrate(client: pg.PoolClient): Promise<void> {
+  await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+  try {
+    await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+    for (const [i, sql] of PG_MIGRATIONS.entries()) {
+      const version = i + 1;
+      const done = await client.query("SELECT 1 FROM schema_migrations WHERE version = $1", [version]);
+      if (done.rowCount) continue;
+      await client.query("BEGIN");
+      try {
+        await client.query(sql);
+        await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [version, new Date().toISOString()]);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK");
+        throw err;
+      }
+    }
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+  }
+}
+
+function ingestTx(c: Q): IngestTx {
+  return {
+    async latestIncidents(keys) {
+      const unique = [...new Set(keys)].sort();
+      // One incident's step at a time across replicas; sorted, so two transactions cannot deadlock on each other's keys.
+      for (const key of unique) await c.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [key]);
+      const res = await c.query<IncidentRow & { dedup_key: string }>(
+        "SELECT DISTINCT ON (dedup_key) id, dedup_key, ticket_id, ticket_url, data FROM incidents WHERE dedup_key = ANY($1) ORDER BY dedup_key, seq DESC",
+        [unique],
+      );
+      return new Map(res.rows.map((r) => [r.dedup_key, toIncident(r)]));
+    },
+    async insertIncident(i: Incident) {
+      const res = await c.query<{ id: number }>(
+        `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+        [i.dedupKey, i.seq, i.ticketKey, i.state, i.priority, i.helpdesk, i.openedAt, i.updatedAt, incidentData(i)],
+      );
+      return Number(res.rows[0]?.id);
+    },
+    async updateIncident(i) {
+      await c.query("UPDATE incidents SET state = $2, priority = $3, updated_at = $4, data = $5 WHERE id = $1", [i.id, i.state, i.priority, i.updatedAt, incidentData(i)]);
+    },
+    async enqueue(incidentId, rows, now) {
+      const t = now.getTime();
+      for (const r of rows) {
+        await c.query("INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)", [
+          incidentId,
+          r.helpdesk,
+          r.operation.op,
+          JSON.stringify(r.operation),
+          r.notBefore?.getTime() ?? t,
+          t,
+        ]);
+      }
+    },
+    async cancelPending(incidentId) {
+      const res = await c.query(
+        "UPDATE outbox SET state = 'cancelled', done_at = created_at WHERE incident_id = $1 AND state = 'pending' AND attempts = 0 AND lease_until IS NULL",
+        [incidentId],
+      );
+      return res.rowCount ?? 0;
+    },
+  };
+}
+
+/** Opens the pool and runs the migrations (once, even when replicas start together). */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 5000,
+    types,
+  });
+  // An idle client that loses its connection (database restart) must not crash the process.
+  pool.on("error", () => {});
+  const client = await pool.connect();
+  try {
+    await migrate(client);
+  } catch (err) {
+    client.release();
+    await pool.end();
+    throw err;
+  }
+  client.release();
+
+  /** BEGIN … COMMIT on one pooled connection; retried on deadlock or serialization failure. */
+  async function inTransaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await pool.connect();
+      let broken = false;
+      try {
+        await c.query("BEGIN");
+        const result = await fn(c);
+        await c.query("COMMIT");
+        return result;
+      } catch (err) {
+        await c.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
+        const code = (err as { code?: string }).code;
+        if (code && RETRYABLE.has(code) && attempt < 4) continue;
+        throw err;
+      } finally {
+        c.release(broken);
+      }
+    }
+  }
+
+  const readTickets = async (where: string, params: unknown[], limit: number) => {
+    const rows = (await pool.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets ${where} ORDER BY id DESC LIMIT $${params.length + 1}`, [...params, limit])).rows;
+    const ids = rows.map((r) => r.id);
+    const comments =
+      ids.length === 0
+        ? []
+        : (await pool.query<{ ticket_id: number; body: string; created_at: string }>("SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id = ANY($1) ORDER BY id", [ids])).rows;
+    return toBuiltinTickets(rows, comments);
+  };
+
+  return {
+    kind: "postgres",
+    transaction: (fn) => inTransaction((c) => fn(ingestTx(c))),
+
+    claimDue: (now, limit, leaseMs) =>
+      inTransaction(async (c) => {
+        const t = now.getTime();
+        // Only the oldest unfinished row of each incident (per-incident order); rows another replica
+        // is claiming right now are skipped, and its lease keeps them once it committed.
+        const due = await c.query<DueRow>(
+          `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at, i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
+           FROM outbox o JOIN incidents i ON i.id = o.incident_id
+           WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until <= $1)
+             AND o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
+           ORDER BY o.next_attempt_at, o.id LIMIT $2
+           FOR UPDATE OF o SKIP LOCKED`,
+          [t, limit],
+        );
+        const claimed: OutboxRow[] = [];
+        for (const r of due.rows) {
+          await c.query("UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id = $2", [t + leaseMs, r.id]);
+          const following = await c.query<{ id: number; op: string; payload: string }>(
+            "SELECT id, op, payload FROM outbox WHERE incident_id = $1 AND state = 'pending' AND id > $2 ORDER BY id LIMIT 100 FOR UPDATE",
+            [r.incident_id, r.id],
+          );
+          const { operation, absorbed } = coalesce(r.payload, following.rows);
+          if (absorbed.length > 0) {
+            await c.query("UPDATE outbox SET state = 'coalesced', done_at = $1, last_error = $2 WHERE id = ANY($3)", [t, `coalesced into ${r.id}`, absorbed]);
+            await c.query("UPDATE outbox SET payload = $1 WHERE id = $2", [JSON.stringify(operation), r.id]);
+          }
+          claimed.push(toOutboxRow(r, operation));
+        }
+        return claimed;
+      }),
+    complete: (id, result, now) =>
+      inTransaction(async (c) => {
+        await c.query("UPDATE outbox SET state = 'done', done_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2", [now.getTime(), id]);
+        if (result.ticket) {
+          await c.query("UPDATE incidents SET ticket_id = $1, ticket_url = $2 WHERE id = (SELECT incident_id FROM outbox WHERE id = $3)", [
+            result.ticket.id,
+            result.ticket.url ?? null,
+            id,
+          ]);
+        }
+      }),
+    async reschedule(id, error, nextAttemptAt) {
+      await pool.query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3", [nextAttemptAt.getTime(), error, id]);
+    },
+    async deadLetter(id, error, now) {
+      await pool.query("UPDATE outbox SET state = 'dead', done_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3", [now.getTime(), error, id]);
+    },
+    async requeueDead(ids, now) {
+      const res =
+        ids === "all"
+          ? await pool.query("UPDATE outbox SET state = 'pending', next_attempt_at = $1, attempts = 0, done_at = NULL WHERE state = 'dead'", [now.getTime()])
+          : await pool.query("UPDATE outbox SET state = 'pending', next_attempt_at = $1, attempts = 0, done_at = NULL WHERE state = 'dead' AND id = ANY($2)", [
+              now.getTime(),
+              [...ids],
+            ]);
+      return res.rowCount ?? 0;
+    },
+    async nextDueAt() {
+      const res = await pool.query<{ t: number | null }>(
+        `SELECT min(greatest(o.next_attempt_at, coalesce(o.lease_until, 0))) AS t FROM outbox o
+         WHERE o.state = 'pending' AND o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')`,
+      );
+      const t = res.rows[0]?.t;
+      return t === null || t === undefined ? undefined : Number(t);
+    },
+    async listDeliveries(query) {
+      const params: unknown[] = [];
+      if (query.state) params.push(query.state);
+      params.push(query.limit);
+      const res = await pool.query<DeliveryRow>(
+        `SELECT o.id, o.incident_id, o.helpdesk, o.op, o.state, o.attempts, o.last_error, o.created_at, o.next_attempt_at, i.dedup_key, i.data
+         FROM outbox o JOIN incidents i ON i.id = o.incident_id
+         ${query.state ? "WHERE o.state = $1" : ""} ORDER BY o.id DESC LIMIT $${params.length}`,
+        params,
+      );
+      return res.rows.map(toDeliveryView);
+    },
+    async listIncidents(query) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.state) where.push(`state = $${params.push(query.state)}`);
+      if (query.dedupKey) where.push(`dedup_key = $${params.push(query.dedupKey)}`);
+      params.push(query.limit);
+      const res = await pool.query<IncidentRow>(
+        `SELECT id, ticket_id, ticket_url, data FROM incidents ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${params.length}`,
+        params,
+      );
+      return res.rows.map(toIncident);
+    },
+    async countIncidents() {
+      const res = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM incidents GROUP BY state");
+      return Object.fromEntries(res.rows.map((r) => [r.state, r.n]));
+    },
+    async countOutbox() {
+      const res = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM outbox WHERE state IN ('pending', 'dead') GROUP BY state");
+      return Object.fromEntries(res.rows.map((r) => [r.state, r.n]));
+    },
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+    async close() {
+      await pool.end();
+    },
+
+    createTicket: (t: NewBuiltinTicket, now) =>
+      inTransaction(async (c) => {
+        const iso = now.toISOString();
+        await c.query(
+          `INSERT INTO builtin_tickets (key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (key) DO NOTHING`,
+          [t.key, t.subject, t.body, t.priority, t.category, t.dueAt, JSON.stringify(t.labels), JSON.stringify(t.tags), t.assigneeGroup ?? null, JSON.stringify(t.fields), iso],
+        );
+        const res = await c.query<{ id: number }>("SELECT id FROM builtin_tickets WHERE key = $1", [t.key]);
+        return { id: Number(res.rows[0]?.id) };
+      }),
+    updateTicket: (id, update, now) =>
+      inTransaction(async (c) => {
+        const exists = await c.query("SELECT id FROM builtin_tickets WHERE id = $1 FOR UPDATE", [id]);
+        if (!exists.rowCount) return false;
+        const iso = now.toISOString();
+        const added = await c.query("INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING", [
+          id,
+          update.comment,
+          update.idempotencyKey,
+          iso,
+        ]);
+        if (added.rowCount) {
+          await c.query("UPDATE builtin_tickets SET status = COALESCE($1, status), priority = COALESCE($2, priority), updated_at = $3 WHERE id = $4", [
+            update.status ?? null,
+            update.priority ?? null,
+            iso,
+            id,
+          ]);
+        }
+        return true;
+      }),
+    async findTicketByKey(key) {
+      const res = await pool.query<{ id: number }>("SELECT id FROM builtin_tickets WHERE key = $1", [key]);
+      return res.rows[0] ? { id: Number(res.rows[0].id) } : undefined;
+    },
+    async listTickets(query) {
+      return query.status ? readTickets("WHERE status = $1", [query.status], query.limit) : readTickets("", [], query.limit);
+    },
+  };
+}
