@@ -45,6 +45,8 @@ const RETRYABLE = new Set(["40P01", "40001"]); // deadlock detected, serializati
 
 type Q = Pick<pg.PoolClient, "query">;
 
+const ignore = () => {};
+
 async function migrate(client: pg.PoolClient): Promise<void> {
   await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
   try {
@@ -124,22 +126,32 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     statement_timeout: options.statementTimeoutMs ?? 5000,
     types,
   });
-  // An idle client that loses its connection (database restart) must not crash the process.
+  // A connection that dies (database restart, network) must fail the work in progress, never crash
+  // the process: idle clients report on the pool, checked-out ones on themselves.
   pool.on("error", () => {});
-  const client = await pool.connect();
+  const checkout = async () => {
+    const c = await pool.connect();
+    c.on("error", ignore);
+    return c;
+  };
+  const release = (c: pg.PoolClient, broken: boolean) => {
+    c.off("error", ignore);
+    c.release(broken);
+  };
+  const client = await checkout();
   try {
     await migrate(client);
   } catch (err) {
-    client.release();
+    release(client, true);
     await pool.end();
     throw err;
   }
-  client.release();
+  release(client, false);
 
   /** BEGIN … COMMIT on one pooled connection; retried on deadlock or serialization failure. */
   async function inTransaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const c = await pool.connect();
+      const c = await checkout();
       let broken = false;
       try {
         await c.query("BEGIN");
@@ -154,7 +166,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         if (code && RETRYABLE.has(code) && attempt < 4) continue;
         throw err;
       } finally {
-        c.release(broken);
+        release(c, broken);
       }
     }
   }
