@@ -1,5 +1,5 @@
 import { type FSWatcher, watch } from "node:fs";
-import type { Server } from "node:http";
+import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError, type ServiceConfig } from "./config/service.js";
 import { createDriverRegistry } from "./drivers/registry.js";
@@ -147,6 +147,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     clock,
     bodyLimitBytes: config.bodyLimitBytes,
     ...(config.webhookToken ? { webhookToken: config.webhookToken } : {}),
+    ...(config.webhookBasicAuth ? { webhookBasicAuth: config.webhookBasicAuth } : {}),
     notReady: async () => {
       await store.ping();
       return undefined; // rules are loaded before the server listens, and a failed reload keeps the old ones
@@ -158,15 +159,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    // Timeouts are checked every second, so a slow client (slow-loris headers or body) is cut off
+    // soon after its timeout instead of holding a socket for the default 30 s check interval.
+    const requestTimeout = config.requestTimeoutMs ?? 30_000;
+    const s = createServer({ requestTimeout, headersTimeout: Math.min(config.headersTimeoutMs ?? 10_000, requestTimeout), connectionsCheckingInterval: 1000 }, app);
+    s.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
   }).catch(async (err: unknown) => {
     await store.close();
     throw err;
   });
-  // Alertmanager's own webhook timeout is 10 s by default; don't let a slow client hold a socket forever.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
   if (options.deliver !== false) worker.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;

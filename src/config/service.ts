@@ -29,6 +29,13 @@ export const configFileSchema = z
     admin_token_file: z.string().optional(),
     webhook_token: z.string().optional().describe("Bearer token webhooks must send. Prefer webhook_token_file."),
     webhook_token_file: z.string().optional(),
+    webhook_basic_auth: z
+      .object({ username: z.string().min(1), password: z.string().optional(), password_file: z.string().optional() })
+      .strict()
+      .optional()
+      .describe("HTTP basic auth webhooks may use instead of (or besides) the bearer token."),
+    request_timeout: duration.optional().describe("Longest a request (headers and body) may take (default 30s)."),
+    headers_timeout: duration.optional().describe("Longest the request headers may take to arrive (default 10s)."),
     body_limit: byteSize.optional().describe("Largest webhook body accepted (413 above); default 10mb."),
     default_helpdesk: z.string().optional().describe("The helpdesk of alerts whose rule names none (default builtin)."),
     helpdesks: z.record(z.string(), helpdeskConfigSchema).optional().describe("Named helpdesks; rules pick one with helpdesk:."),
@@ -57,6 +64,9 @@ export interface ServiceConfig {
   databasePoolMax?: number;
   rulesPath: string;
   webhookToken?: string;
+  webhookBasicAuth?: { username: string; password: string };
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
   /** Bearer token for admin endpoints; without it they accept loopback callers only. */
   adminToken?: string;
   /** Reload rules on file change (default true). */
@@ -123,7 +133,13 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile
   };
   if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split("\n")[0]}`).join("\n"));
   const missing: string[] = [];
-  const raw = substitute(doc.toJS() ?? {}, env, "", missing);
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${path}:1:1: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const raw = substitute(js, env, "", missing);
   if (missing.length > 0) throw new ConfigError(missing.map((m) => `${path}: ${m}`).join("\n"));
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) {
@@ -187,6 +203,16 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     delivery,
   };
   if (webhookToken) config.webhookToken = webhookToken;
+  if (file.webhook_basic_auth) {
+    const b = file.webhook_basic_auth;
+    const password = b.password || (b.password_file ? readSecretFile(b.password_file, "webhook_basic_auth.password_file") : undefined);
+    if (!password) throw new ConfigError("webhook_basic_auth: password or password_file is required");
+    config.webhookBasicAuth = { username: b.username, password };
+  }
+  const requestTimeout = ms(file.request_timeout);
+  if (requestTimeout) config.requestTimeoutMs = requestTimeout;
+  const headersTimeout = ms(file.headers_timeout);
+  if (headersTimeout) config.headersTimeoutMs = headersTimeout;
   let adminToken = env.ALERTDESK_ADMIN_TOKEN || file.admin_token;
   if (!adminToken && file.admin_token_file) adminToken = readSecretFile(file.admin_token_file, "admin_token_file");
   if (adminToken) config.adminToken = adminToken;

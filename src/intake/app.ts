@@ -6,7 +6,8 @@ import type { Metrics } from "../observability/metrics.js";
 import type { IngestOutcome } from "../pipeline/ingest.js";
 import type { Store } from "../store/types.js";
 import type { ReloadStatus, RuleSet } from "../rules/load.js";
-import { adminAuth, bearerAuth } from "./auth.js";
+import { randomUUID } from "node:crypto";
+import { adminAuth, webhookAuth } from "./auth.js";
 import { type Notification, type Source, formatPath, parseNotification } from "./notification.js";
 import { renderTicketsPage } from "./tickets-page.js";
 
@@ -18,6 +19,7 @@ export interface AppDeps {
   log: Logger;
   clock: () => Date;
   webhookToken?: string;
+  webhookBasicAuth?: { username: string; password: string };
   bodyLimitBytes: number;
   /** Undefined when ready, else why not. */
   notReady: () => Promise<string | undefined>;
@@ -97,6 +99,13 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // Every request has an id (the caller's X-Request-Id when it is sane), echoed and logged.
+  app.use((req, res, next) => {
+    const given = req.header("x-request-id");
+    req.alertdeskRequestId = given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    res.set("X-Request-Id", req.alertdeskRequestId);
+    next();
+  });
 
   const json = express.json({ limit: deps.bodyLimitBytes, type: () => true, strict: true });
 
@@ -107,14 +116,20 @@ export function createApp(deps: AppDeps): express.Express {
         req.alertdeskSource = source;
         next();
       },
-      bearerAuth(deps.webhookToken, () => metrics.notificationsReceived.inc({ source, outcome: "unauthorized" })),
+      webhookAuth(
+        { ...(deps.webhookToken ? { token: deps.webhookToken } : {}), ...(deps.webhookBasicAuth ? { basic: deps.webhookBasicAuth } : {}) },
+        (req) => {
+          metrics.notificationsReceived.inc({ source, outcome: "unauthorized" });
+          log.info({ source, requestId: req.alertdeskRequestId, remote: req.socket.remoteAddress }, "webhook rejected: unauthorized");
+        },
+      ),
       json,
       async (req: Request, res: Response) => {
         const started = process.hrtime.bigint();
         const parsed = parseNotification(source, req.body);
         if (!parsed.ok) {
           metrics.notificationsReceived.inc({ source, outcome: "invalid" });
-          log.info({ source, issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) }, "webhook rejected: invalid payload");
+          log.info({ source, requestId: req.alertdeskRequestId, issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) }, "webhook rejected: invalid payload");
           badRequest(res, "invalid payload", parsed.issues);
           return;
         }
@@ -124,7 +139,7 @@ export function createApp(deps: AppDeps): express.Express {
           outcomes = await deps.ingest(notification, deps.clock());
         } catch (err) {
           metrics.notificationsReceived.inc({ source, outcome: "unavailable" });
-          log.error({ source, err: (err as Error).message }, "webhook not stored");
+          log.error({ source, requestId: req.alertdeskRequestId, err: (err as Error).message }, "webhook not stored");
           res.status(503).set("Retry-After", "5").json({ error: "could not store the notification; retry" });
           return;
         }
@@ -134,6 +149,7 @@ export function createApp(deps: AppDeps): express.Express {
         log[acted ? "info" : "debug"](
           {
             source,
+            requestId: req.alertdeskRequestId,
             groupKey: notification.groupKey,
             alerts: notification.alerts.length,
             outcomes: outcomes.map((o) => ({ dedupKey: o.dedupKey, reason: o.reason, actions: o.actions })),
@@ -241,6 +257,7 @@ declare global {
   namespace Express {
     interface Request {
       alertdeskSource?: Source;
+      alertdeskRequestId?: string;
     }
   }
 }

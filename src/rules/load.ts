@@ -181,7 +181,14 @@ function parseFile(file: string, text: string, problems: string[], displayName: 
     for (const e of doc.errors) problems.push(`${at(e.pos[0])}: ${e.message.split("\n")[0]}`);
     return undefined;
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let raw: unknown;
+  try {
+    // maxAliasCount bounds alias expansion: a billion-laughs file is an error, not an out-of-memory.
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    problems.push(`${displayName}:1:1: ${(err as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
   const position = (path: readonly PropertyKey[]) => {
     for (let n = path.length; n >= 0; n--) {
       const node = doc.getIn(path.slice(0, n) as unknown[], true);

@@ -241,3 +241,24 @@ describe("read APIs", () => {
     expect(html).toContain("&#60;script&#62;");
   });
 });
+
+describe("basic auth and request ids", () => {
+  it("accepts HTTP basic auth when configured (Alertmanager's basic_auth), besides the bearer token", async () => {
+    svc = await startTestService({ config: { webhookToken: "tok-123456", webhookBasicAuth: { username: "am", password: "pw-654321" } } });
+    const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}` });
+    expect((await svc.post("/webhooks/alertmanager", FIRING, basic("am", "pw-654321"))).status).toBe(200);
+    expect((await svc.post("/webhooks/alertmanager", FIRING, { authorization: "Bearer tok-123456" })).status).toBe(200);
+    expect((await svc.post("/webhooks/alertmanager", FIRING, basic("am", "wrong"))).status).toBe(401);
+    expect((await svc.post("/webhooks/alertmanager", FIRING, basic("other", "pw-654321"))).status).toBe(401);
+    expect(svc.logs.join("")).not.toContain("pw-654321");
+  });
+
+  it("echoes X-Request-Id (or makes one) and logs it with the webhook", async () => {
+    svc = await startTestService();
+    const res = await svc.post("/webhooks/alertmanager", FIRING, { "x-request-id": "am-req-42" });
+    expect(res.headers.get("x-request-id")).toBe("am-req-42");
+    expect(svc.logs.join("")).toContain('"requestId":"am-req-42"');
+    const made = await svc.post("/webhooks/alertmanager", "{", { "x-request-id": "bad id with spaces" });
+    expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
