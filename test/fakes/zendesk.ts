@@ -22,6 +22,8 @@ export interface FakeZendeskTicket {
   custom_fields: { id: number; value: unknown }[];
   via_followup_source_id: number | null;
   comments: { html_body: string; public: boolean }[];
+  /** When the fake created it (epoch ms): the benchmark measures end-to-end latency with it. */
+  createdAtMs: number;
 }
 
 export interface FakeZendesk {
@@ -84,7 +86,7 @@ export async function startFakeZendesk(options: { email?: string; token?: string
     });
 
   const view = (t: FakeZendeskTicket) => {
-    const { comments: _c, ...rest } = t;
+    const { comments: _c, createdAtMs: _t, ...rest } = t;
     return { ...rest, url: `${state.url}/api/v2/tickets/${t.id}.json` };
   };
 
@@ -119,6 +121,7 @@ export async function startFakeZendesk(options: { email?: string; token?: string
       custom_fields: (t.custom_fields as { id: number; value: unknown }[] | undefined) ?? [],
       via_followup_source_id: null,
       comments: [{ html_body: comment.html_body ?? comment.body ?? "", public: comment.public ?? true }],
+      createdAtMs: Date.now(),
     };
     const source = t.via_followup_source_id as number | undefined;
     // "It has no effect on tickets that aren't closed."

@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -218,6 +220,49 @@ describe("crash loop", () => {
       checkAgainstOracle(await settle((procs[0] as ServiceProcess).url, run), run);
     } finally {
       await cluster.stop();
+      await db.drop();
+    }
+  }, 300_000);
+});
+
+/** Restarts the machine's PostgreSQL server (this file runs alone, in the sequential e2e group). */
+async function restartPostgres(): Promise<void> {
+  const version = readdirSync("/etc/postgresql").sort().at(-1) as string;
+  await promisify(execFile)("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"], { timeout: 120_000 });
+}
+
+describe("PostgreSQL restarted in the middle of a storm", () => {
+  it("two replicas answer 503 while it is down, and afterwards every acknowledged notification has its ticket once", async () => {
+    const run = `R${Date.now().toString(36)}`;
+    const root = mkdtempSync(join(tmpdir(), "alertdesk-pg-restart-"));
+    roots.push(root);
+    const db = await createTestDatabase();
+    const env = (i: number) => ({ ALERTDESK_DATA_DIR: join(root, `data${i}`), ALERTDESK_DATABASE_URL: db.url, ALERTDESK_WEBHOOK_TOKEN: TOKEN, ALERTDESK_CONFIG: config(root), PORT: "0" });
+    const procs = [await spawnService(env(0)), await spawnService(env(1))];
+    const cluster: Cluster = { urls: () => procs.map((p) => p.url), crash: async () => {}, stop: async () => {} };
+    try {
+      const deadline = Date.now() + 180_000;
+      stats.sends = 0;
+      stats.unanswered = 0;
+      const storm = Promise.all(
+        Array.from({ length: GROUPS }, async (_, g) => {
+          for (const body of timeline(g, run)) {
+            await new Promise((r) => setTimeout(r, Math.random() * 1500));
+            await sendUntilAcknowledged(cluster, body, deadline);
+          }
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      await restartPostgres();
+      await new Promise((r) => setTimeout(r, 1500));
+      await restartPostgres();
+      await storm;
+      // While the server was down the replicas refused (503) rather than acknowledge what they could not store.
+      expect(stats.unanswered).toBeGreaterThan(0);
+      process.stdout.write(`postgres restart ${run}: 2 restarts, ${GROUPS * 7} notifications acknowledged after ${stats.sends} sends (${stats.unanswered} refused)\n`);
+      checkAgainstOracle(await settle((procs[0] as ServiceProcess).url, run), run);
+    } finally {
+      for (const p of procs) await p.kill("SIGKILL");
       await db.drop();
     }
   }, 300_000);

@@ -1,0 +1,270 @@
+/**
+ * `npm run bench`: alertdesk measured against its physical limit on this machine, in one run.
+ * Prints a table and writes bench/results/latest.json. A benchmark, not a test: nothing here asserts.
+ * BENCH_SECONDS (default 10) sets each ingest load's duration.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { ticketKeyFor } from "../src/lifecycle/incident.js";
+import { startFakeZendesk } from "../test/fakes/zendesk.js";
+import { type ServiceProcess, spawnService } from "../test/kit/process.js";
+import { type TestService, startTestService } from "../test/kit/service.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROOT = new URL("../", import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), "alertdesk-bench-"));
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, seconds: SECONDS };
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+/** A realistic Alertmanager notification: `size` alerts of one group, some resolved. */
+function payload(group: string, instances: number[], resolved: number[] = [], startsAt = "2026-11-25T06:00:00.000Z"): string {
+  return JSON.stringify({
+    receiver: "alertdesk",
+    status: instances.some((i) => !resolved.includes(i)) ? "firing" : "resolved",
+    alerts: instances.map((i) => ({
+      status: resolved.includes(i) ? "resolved" : "firing",
+      labels: { alertname: group, instance: `host-${i}:9100`, job: "node", severity: "warning", team: "infra" },
+      annotations: { summary: `${group} on host-${i}`, description: `Something is wrong on host-${i}.`, value: String(80 + (i % 20)) },
+      startsAt,
+      endsAt: resolved.includes(i) ? "2026-11-25T06:30:00.000Z" : "0001-01-01T00:00:00Z",
+      generatorURL: "http://prometheus:9090/graph?g0.expr=up",
+      fingerprint: `${group}-${i}`,
+    })),
+    groupLabels: { alertname: group },
+    commonLabels: { alertname: group, job: "node" },
+    commonAnnotations: {},
+    externalURL: "http://alertmanager:9093",
+    version: "4",
+    groupKey: `{}:{alertname="${group}"}`,
+    truncatedAlerts: 0,
+  });
+}
+
+/** The ingest mix: 5 alerts each; 40 % new groups, 40 % unchanged repeats, 20 % changes. */
+function ingestBodies(n: number): string[] {
+  const bodies: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const g = Math.floor(k / 5);
+    const kind = k % 5;
+    const group = `Bench${g}`;
+    if (kind <= 1) bodies.push(payload(group, [1, 2, 3, 4, 5])); // new, then its repeat
+    else if (kind === 2) bodies.push(payload(group, [1, 2, 3, 4, 5]));
+    else if (kind === 3) bodies.push(payload(group, [1, 2, 3, 4, 6])); // change: 6 joins, 5 leaves the list
+    else bodies.push(payload(group, [1, 2, 3, 4, 6], [1])); // change: 1 resolves
+  }
+  return bodies;
+}
+
+async function load(url: string, bodies: string[], overallRate?: number) {
+  let next = 0;
+  const result = await autocannon({
+    url,
+    connections: 20,
+    duration: SECONDS,
+    ...(overallRate ? { overallRate } : {}),
+    requests: [
+      {
+        method: "POST",
+        path: "/webhooks/alertmanager",
+        headers: { "content-type": "application/json" },
+        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50ms: result.latency.p50,
+    p99ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+async function bareExpress(): Promise<{ url: string; stop(): void }> {
+  const program = `const express = require("express"); const app = express();
+app.post("/webhooks/alertmanager", express.json({ limit: "10mb" }), (req, res) => res.json({ status: "ok" }));
+const s = app.listen(0, "127.0.0.1", () => console.log("PORT " + s.address().port));`;
+  const child = spawn(process.execPath, ["-e", program], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve) => child.stdout?.on("data", (c: Buffer) => resolve(Number(/PORT (\d+)/.exec(c.toString())?.[1]))));
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
+}
+
+async function ingest() {
+  log("1. ingest: realistic notifications (5 alerts; new / repeat / change), durable commit, against bare express");
+  const bodies = ingestBodies(20_000);
+  const bare = await bareExpress();
+  const baseline = await load(bare.url, bodies);
+  bare.stop();
+  const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest"), ALERTDESK_LOG_LEVEL: "warn" });
+  const durable = await load(alertdesk.url, bodies);
+  const atRate = await load(alertdesk.url, ingestBodies(20_000).map((b) => b.replaceAll("Bench", "Rate")), 1000);
+  await alertdesk.kill("SIGTERM");
+  results.ingest = { baseline, alertdesk: durable, ratio: +(durable.requestsPerSecond / baseline.requestsPerSecond).toFixed(3), at1000rps: atRate };
+  log(`   bare express   ${baseline.requestsPerSecond} req/s  p50 ${baseline.p50ms} ms  p99 ${baseline.p99ms} ms`);
+  log(`   alertdesk      ${durable.requestsPerSecond} req/s  p50 ${durable.p50ms} ms  p99 ${durable.p99ms} ms  (${durable.non2xx} non-2xx)`);
+  log(`   ratio          ${(durable.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}`);
+  log(`   at 1,000 req/s ${atRate.requestsPerSecond} req/s  p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms`);
+}
+
+async function withZendesk<T>(rateLimit: string | undefined, fakePerMinute: number | undefined, fn: (svc: TestService, fake: Awaited<ReturnType<typeof startFakeZendesk>>) => Promise<T>): Promise<T> {
+  const fake = await startFakeZendesk();
+  if (fakePerMinute) fake.ratePerMinute = fakePerMinute;
+  const svc = await startTestService({
+    rules: "rules:\n  - name: all\n    priority: P2\n",
+    background: true,
+    realClock: true,
+    config: {
+      defaultHelpdesk: "zendesk",
+      helpdesks: { zendesk: { type: "zendesk", url: fake.url, email: fake.email, token: fake.token, ticket_type: "incident", public_comments: false, ...(rateLimit ? { rate_limit: rateLimit } : {}) } },
+      delivery: { pollIntervalMs: 20, baseMs: 200, maxMs: 5000 },
+    },
+  });
+  try {
+    return await fn(svc, fake);
+  } finally {
+    await svc.cleanup();
+    await fake.stop();
+  }
+}
+
+async function drained(svc: TestService, timeoutMs = 300_000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await svc.store.listDeliveries({ state: "pending", limit: 1 })).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function callsPerNotification() {
+  log("2. helpdesk calls per notification, counted at a fake Zendesk");
+  const steps: [string, string][] = [
+    ["new", payload("Calls", [1])],
+    ["unchanged repeat", payload("Calls", [1])],
+    ["alert joins", payload("Calls", [1, 2])],
+    ["partial resolve", payload("Calls", [1, 2], [1])],
+    ["resolve", payload("Calls", [2], [2])],
+    ["re-fire", payload("Calls", [1], [], "2026-11-25T07:00:00.000Z")],
+  ];
+  const calls: Record<string, number> = {};
+  await withZendesk(undefined, undefined, async (svc, fake) => {
+    for (const [kind, body] of steps) {
+      const before = fake.requestTimes.length;
+      await svc.post("/webhooks/alertmanager", body);
+      await drained(svc);
+      calls[kind] = fake.requestTimes.length - before;
+      log(`   ${kind.padEnd(17)} ${calls[kind]}`);
+    }
+  });
+  results.callsPerNotification = calls;
+}
+
+async function storm() {
+  log("3. storm: 10,000 alerts in 2,000 webhooks over 50 groups within a minute; helpdesk limited to 200 requests/min");
+  await withZendesk("200/min", 200, async (svc, fake) => {
+    const started = Date.now();
+    let accepted = 0;
+    const posts: Promise<void>[] = [];
+    for (let k = 0; k < 2000; k++) {
+      const g = k % 50;
+      const step = Math.floor(k / 50); // 40 notifications per group; alerts come and go every 8th
+      const first = 1 + Math.floor(step / 8);
+      const body = payload(`Storm${g}`, [first, first + 1, first + 2, first + 3, first + 4]);
+      posts.push(svc.post("/webhooks/alertmanager", body).then((r) => void (r.status === 200 && accepted++)));
+      await new Promise((r) => setTimeout(r, Math.max(0, started + (k * 58_000) / 2000 - Date.now())));
+    }
+    await Promise.all(posts);
+    const sentIn = Date.now() - started;
+    await drained(svc, 600_000);
+    const complete = Date.now() - started;
+    const keys = fake.tickets.map((t) => t.external_id);
+    const times = fake.requestTimes.filter((t) => t >= started).sort((a, b) => a - b);
+    let peak = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while ((times[i] as number) - (times[j] as number) >= 60_000) j++;
+      peak = Math.max(peak, i - j + 1);
+    }
+    const deliveries = await svc.store.listDeliveries({ limit: 100_000 });
+    const comments = fake.tickets.reduce((n, t) => n + t.comments.length - 1, 0);
+    const storm = {
+      webhooksAccepted: accepted,
+      sentInMs: sentIn,
+      ticketsOpened: fake.tickets.length,
+      duplicates: keys.length - new Set(keys).size,
+      peakRequestsPerMinute: peak,
+      requestsAtHelpdesk: times.length,
+      commentsDelivered: comments,
+      commentsCoalesced: deliveries.filter((d) => d.state === "coalesced").length,
+      lastTicketCompleteMs: complete,
+    };
+    results.storm = storm;
+    for (const [k, v] of Object.entries(storm)) log(`   ${k.padEnd(22)} ${v}`);
+  });
+}
+
+async function scale() {
+  log("4. scale of state: cost per notification and RSS with 1,000 / 10,000 / 100,000 active alerts");
+  const rows: { activeAlerts: number; msPerNotification: number; rssMB: number }[] = [];
+  for (const active of [1_000, 10_000, 100_000]) {
+    const dir = join(tmp, `scale-${active}`);
+    mkdirSync(dir);
+    const svc = await startTestService({ dataDir: dir, rules: "rules:\n  - name: all\n    priority: P3\n", realClock: true });
+    try {
+      // Load: groups of 100 firing alerts.
+      for (let g = 0; g < active / 100; g++) {
+        await svc.ingest(await parse(payload(`Load${g}`, Array.from({ length: 100 }, (_, i) => i))), new Date());
+      }
+      const bodies = ingestBodies(1000).map((b) => b.replaceAll("Bench", `Scale${active}x`));
+      const t0 = process.hrtime.bigint();
+      for (const b of bodies) await svc.ingest(await parse(b), new Date());
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6 / bodies.length;
+      const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
+      rows.push({ activeAlerts: active, msPerNotification: +ms.toFixed(3), rssMB: rss });
+      log(`   ${String(active).padStart(7)} active alerts: ${ms.toFixed(3)} ms per notification, RSS ${rss} MB`);
+    } finally {
+      await svc.cleanup();
+    }
+  }
+  results.scale = { rows, growth: +((rows[2]?.msPerNotification ?? 0) / (rows[0]?.msPerNotification ?? 1)).toFixed(2) };
+  log(`   growth 100k / 1k: ${(results.scale as { growth: number }).growth}`);
+}
+
+async function parse(body: string) {
+  const { parseNotification } = await import("../src/intake/notification.js");
+  const r = parseNotification("alertmanager", JSON.parse(body));
+  if (!r.ok) throw new Error("bad bench payload");
+  return r.notification;
+}
+
+async function endToEnd() {
+  log("5. end to end: webhook accepted → ticket created at a fake Zendesk, 20 new groups per second");
+  await withZendesk(undefined, undefined, async (svc, fake) => {
+    const accepted = new Map<string, number>();
+    for (let k = 0; k < 20 * SECONDS; k++) {
+      const group = `E2e${k}`;
+      const t = Date.now();
+      const res = await svc.post("/webhooks/alertmanager", payload(group, [1, 2, 3, 4, 5]));
+      if (res.status === 200) accepted.set(ticketKeyFor(`{alertname="${group}"}`, 1), Date.now());
+      await new Promise((r) => setTimeout(r, Math.max(0, t + 50 - Date.now())));
+    }
+    await drained(svc);
+    const latencies = fake.tickets.map((t) => t.createdAtMs - (accepted.get(t.external_id ?? "") ?? t.createdAtMs)).sort((a, b) => a - b);
+    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+    results.endToEnd = { tickets: latencies.length, p50ms: q(0.5), p99ms: q(0.99) };
+    log(`   ${latencies.length} tickets: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`);
+  });
+}
+
+try {
+  await ingest();
+  await callsPerNotification();
+  await storm();
+  await scale();
+  await endToEnd();
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(join(ROOT, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  log("\nwritten: bench/results/latest.json");
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+  // Sockets of the fakes may linger for a moment; the benchmark is done.
+  setTimeout(() => process.exit(0), 200).unref();
+}
