@@ -98,7 +98,7 @@ async function ingest() {
   const bare = await bareExpress();
   const baseline = await load(bare.url, bodies);
   bare.stop();
-  const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest"), ALERTDESK_LOG_LEVEL: "warn" });
+  const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest") });
   const durable = await load(alertdesk.url, bodies);
   const atRate = await load(alertdesk.url, ingestBodies(20_000).map((b) => b.replaceAll("Bench", "Rate")), 1000);
   await alertdesk.kill("SIGTERM");
