@@ -56,7 +56,21 @@ describe("Kubernetes", () => {
   const docs = readdirSync(join(ROOT, "deploy/kubernetes"))
     .filter((f) => f.endsWith(".yaml"))
     .flatMap((f) => yamlDocs(`deploy/kubernetes/${f}`));
-  const kind = (k: string) => docs.filter((d) => d.kind === k) as Record<string, any>[];
+  /** Manifests as the tests read them: only the fields they look at. */
+  interface Container {
+    livenessProbe: { httpGet: { path: string } };
+    readinessProbe: { httpGet: { path: string } };
+    resources: { requests?: unknown; limits: { memory?: string } };
+    securityContext: unknown;
+    env: { name: string; valueFrom?: { secretKeyRef?: unknown } }[];
+  }
+  interface Manifest {
+    kind: string;
+    metadata: { name: string };
+    spec: { template: { spec: { securityContext: { runAsNonRoot?: boolean }; containers: Container[] } }; groups: { rules: { alert: string }[] }[] };
+    data: Record<string, string>;
+  }
+  const kind = (k: string) => docs.filter((d) => d.kind === k) as unknown as Manifest[];
 
   it("has every kind the kit promises", () => {
     for (const k of ["Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule", "PersistentVolumeClaim"]) {
@@ -67,14 +81,14 @@ describe("Kubernetes", () => {
   it("the Deployment probes /healthz and /readyz, sets resources and runs as non-root without privileges", () => {
     const [d] = kind("Deployment");
     const spec = d?.spec.template.spec;
-    const c = spec.containers[0];
-    expect(c.livenessProbe.httpGet.path).toBe("/healthz");
-    expect(c.readinessProbe.httpGet.path).toBe("/readyz");
-    expect(c.resources.requests).toBeDefined();
-    expect(c.resources.limits.memory).toBeDefined();
-    expect(spec.securityContext.runAsNonRoot).toBe(true);
-    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
-    const secretRefs = c.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.name);
+    const c = spec?.containers[0];
+    expect(c?.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(c?.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(c?.resources.requests).toBeDefined();
+    expect(c?.resources.limits.memory).toBeDefined();
+    expect(spec?.securityContext.runAsNonRoot).toBe(true);
+    expect(c?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    const secretRefs = c?.env.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
     expect(secretRefs).toContain("ALERTDESK_WEBHOOK_TOKEN");
   });
 
@@ -90,7 +104,7 @@ describe("Kubernetes", () => {
     writeFileSync(file, JSON.stringify(rule?.spec));
     const { stdout } = await run("promtool", ["check", "rules", file]);
     expect(stdout).toMatch(/SUCCESS: \d+ rules found/);
-    const names = rule?.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.alert));
+    const names = rule?.spec.groups.flatMap((g) => g.rules.map((r) => r.alert));
     expect(names).toEqual(expect.arrayContaining(["AlertdeskDeliveriesFailing", "AlertdeskDeadLetters", "AlertdeskOutboxGrowing", "AlertdeskRulesReloadFailed", "AlertdeskResponseTargetAtRisk"]));
   });
 });
