@@ -50,3 +50,15 @@ export function resolveSecret(inline: string | undefined, file: string | undefin
   }
   throw new Error(`${key} or ${key}_file is required`);
 }
+
+/** An Authorization header value and the secrets it carries (for redaction). */
+export interface Credentials {
+  authorization: string;
+  secrets: string[];
+}
+
+/** HTTP basic auth: the header, and both the secret and its base64 form for redaction. */
+export function basicAuth(user: string, secret: string): Credentials {
+  const encoded = Buffer.from(`${user}:${secret}`).toString("base64");
+  return { authorization: `Basic ${encoded}`, secrets: [secret, encoded] };
+}

@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { parseKeyValues } from "./key-values.js";
 
 const run = promisify(execFile);
 const LAB = new URL("../../../shared/fixtures/alertmanager/lab/", import.meta.url).pathname;
@@ -51,13 +52,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     await run("bash", [`${LAB}stop-lab.sh`, "--purge"], { env, timeout: 60_000 }).catch(() => undefined);
     throw err;
   }
-  const vars = Object.fromEntries(
-    stdout
-      .split("\n")
-      .map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim()))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1], m[2]]),
-  ) as Record<string, string>;
+  const vars = parseKeyValues(stdout);
   const textfile = vars.LAB_TEXTFILE as string;
   const promConfig = join(options.labDir, "config", "prometheus.yml");
   return {

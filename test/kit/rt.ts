@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { parseKeyValues } from "./key-values.js";
 
 const run = promisify(execFile);
 const RT_DIR = new URL("../../../shared/helpdesks/rt/", import.meta.url).pathname;
@@ -26,13 +27,7 @@ export async function startRt(options: { port?: number; instanceDir?: string } =
   const instanceDir = options.instanceDir ?? `/tmp/alertdesk-rt-${port}`;
   const env = { ...process.env, RT_PORT: String(port), RT_INSTANCE_DIR: instanceDir, DEBIAN_FRONTEND: "noninteractive" };
   const { stdout } = await run("bash", [`${RT_DIR}start-rt.sh`], { env, maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
-  const vars = Object.fromEntries(
-    stdout
-      .split("\n")
-      .map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim()))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1], m[2]]),
-  ) as Record<string, string>;
+  const vars = parseKeyValues(stdout);
   for (const k of ["RT_URL", "RT_REST_URL", "RT_TOKEN"]) if (!vars[k]) throw new Error(`start-rt.sh printed no ${k}:\n${stdout}`);
   return {
     url: vars.RT_URL as string,

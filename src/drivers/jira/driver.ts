@@ -2,7 +2,7 @@ import { z } from "zod";
 import { PRIORITIES, type Priority } from "../../rules/priority.js";
 import { parseDuration } from "../../rules/duration.js";
 import { type Doc, toAdf, toWiki } from "../../templates/doc.js";
-import { commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { type Credentials, basicAuth, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
@@ -60,24 +60,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function createJiraDriver(name: string, config: JiraConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
   const cloud = config.api === "cloud";
   const v = cloud ? "3" : "2";
-  const secrets: string[] = [];
-  let authorization: string;
+  let credentials: Credentials;
   if (config.username) {
-    const password = resolveSecret(config.password, config.password_file, "password");
-    const basic = Buffer.from(`${config.username}:${password}`).toString("base64");
-    authorization = `Basic ${basic}`;
-    secrets.push(password, basic);
+    credentials = basicAuth(config.username, resolveSecret(config.password, config.password_file, "password"));
   } else {
     const token = resolveSecret(config.token, config.token_file, "token");
-    secrets.push(token);
-    if (config.email) {
-      const basic = Buffer.from(`${config.email}:${token}`).toString("base64");
-      authorization = `Basic ${basic}`;
-      secrets.push(basic);
-    } else {
-      authorization = `Bearer ${token}`;
-    }
+    // Cloud: Basic email:token; Data Center: a personal access token as Bearer.
+    credentials = config.email ? basicAuth(config.email, token) : { authorization: `Bearer ${token}`, secrets: [token] };
   }
+  const { authorization, secrets } = credentials;
   const base = config.url.replace(/\/+$/, "");
   const http = createHttpClient({
     name: `jira ${name}`,

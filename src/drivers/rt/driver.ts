@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Priority } from "../../rules/priority.js";
 import { toText } from "../../templates/doc.js";
-import { commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { type Credentials, basicAuth, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
@@ -36,18 +36,14 @@ const DEFAULT_PRIORITY: Record<Priority, number> = { P1: 100, P2: 75, P3: 50, P4
 
 export function createRtDriver(name: string, config: RtConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
   const base = config.url.replace(/\/+$/, "");
-  let authorization: string;
-  const secrets: string[] = [];
+  let credentials: Credentials;
   if (config.username) {
-    const password = resolveSecret(config.password, config.password_file, "password");
-    const basic = Buffer.from(`${config.username}:${password}`).toString("base64");
-    authorization = `Basic ${basic}`;
-    secrets.push(password, basic);
+    credentials = basicAuth(config.username, resolveSecret(config.password, config.password_file, "password"));
   } else {
     const token = resolveSecret(config.token, config.token_file, "token");
-    authorization = `token ${token}`;
-    secrets.push(token);
+    credentials = { authorization: `token ${token}`, secrets: [token] };
   }
+  const { authorization, secrets } = credentials;
   const http = createHttpClient({
     name: `rt ${name}`,
     baseURL: `${base}/REST/2.0`,

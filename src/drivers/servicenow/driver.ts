@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Level, Priority } from "../../rules/priority.js";
 import { toText } from "../../templates/doc.js";
-import { commonKeys, parseRate, resolveSecret, timeoutMs } from "../config.js";
+import { basicAuth, commonKeys, parseRate, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import { DeliveryError, type HelpdeskDriver, type OpenTicket, type TicketRef } from "../types.js";
@@ -43,16 +43,14 @@ interface Incident {
 }
 
 export function createServicenowDriver(name: string, config: ServicenowConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
-  const password = resolveSecret(config.password, config.password_file, "password");
-  const basic = Buffer.from(`${config.username}:${password}`).toString("base64");
-  const auth = `Basic ${basic}`;
+  const { authorization: auth, secrets } = basicAuth(config.username, resolveSecret(config.password, config.password_file, "password"));
   const base = config.url.replace(/\/+$/, "");
   const http = createHttpClient({
     name: `servicenow ${name}`,
     baseURL: base,
     headers: { Authorization: auth, "Content-Type": "application/json" },
     timeoutMs: timeoutMs(config.timeout),
-    secrets: [password, basic],
+    secrets,
     ...(deps.clock ? { clock: deps.clock } : {}),
     limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
   });
