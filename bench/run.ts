@@ -3,7 +3,7 @@
  * Prints a table and writes bench/results/latest.json. A benchmark, not a test: nothing here asserts.
  * BENCH_SECONDS (default 10) sets each ingest load's duration.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,7 +98,8 @@ async function ingest() {
   const bare = await bareExpress();
   const baseline = await load(bare.url, bodies);
   bare.stop();
-  const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest") });
+  // What `npm start` runs: the compiled service (npm ci builds dist/).
+  const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest") }, 20_000, { compiled: true });
   const durable = await load(alertdesk.url, bodies);
   const atRate = await load(alertdesk.url, ingestBodies(20_000).map((b) => b.replaceAll("Bench", "Rate")), 1000);
   await alertdesk.kill("SIGTERM");
@@ -202,37 +203,16 @@ async function storm() {
 }
 
 async function scale() {
-  log("4. scale of state: cost per notification and RSS with 1,000 / 10,000 / 100,000 active alerts");
+  log("4. scale of state: cost per notification and RSS with 1,000 / 10,000 / 100,000 active alerts (each in a process of its own)");
   const rows: { activeAlerts: number; msPerNotification: number; rssMB: number }[] = [];
   for (const active of [1_000, 10_000, 100_000]) {
-    const dir = join(tmp, `scale-${active}`);
-    mkdirSync(dir);
-    const svc = await startTestService({ dataDir: dir, rules: "rules:\n  - name: all\n    priority: P3\n", realClock: true });
-    try {
-      // Load: groups of 100 firing alerts.
-      for (let g = 0; g < active / 100; g++) {
-        await svc.ingest(await parse(payload(`Load${g}`, Array.from({ length: 100 }, (_, i) => i))), new Date());
-      }
-      const bodies = ingestBodies(1000).map((b) => b.replaceAll("Bench", `Scale${active}x`));
-      const t0 = process.hrtime.bigint();
-      for (const b of bodies) await svc.ingest(await parse(b), new Date());
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6 / bodies.length;
-      const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
-      rows.push({ activeAlerts: active, msPerNotification: +ms.toFixed(3), rssMB: rss });
-      log(`   ${String(active).padStart(7)} active alerts: ${ms.toFixed(3)} ms per notification, RSS ${rss} MB`);
-    } finally {
-      await svc.cleanup();
-    }
+    const out = execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/scale.ts"), String(active), join(tmp, `scale-${active}`)], { cwd: ROOT, encoding: "utf8" });
+    const row = JSON.parse(out.trim().split("\n").at(-1) as string) as { activeAlerts: number; msPerNotification: number; rssMB: number };
+    rows.push(row);
+    log(`   ${String(active).padStart(7)} active alerts: ${row.msPerNotification} ms per notification, RSS ${row.rssMB} MB`);
   }
   results.scale = { rows, growth: +((rows[2]?.msPerNotification ?? 0) / (rows[0]?.msPerNotification ?? 1)).toFixed(2) };
   log(`   growth 100k / 1k: ${(results.scale as { growth: number }).growth}`);
-}
-
-async function parse(body: string) {
-  const { parseNotification } = await import("../src/intake/notification.js");
-  const r = parseNotification("alertmanager", JSON.parse(body));
-  if (!r.ok) throw new Error("bad bench payload");
-  return r.notification;
 }
 
 async function endToEnd() {
@@ -255,6 +235,7 @@ async function endToEnd() {
 }
 
 try {
+  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")]); // dist/ up to date
   await ingest();
   await callsPerNotification();
   await storm();

@@ -17,8 +17,10 @@ export interface ServiceProcess {
  * Starts `alertdesk serve` from the sources (one node process: `node --import tsx`, so a kill
  * reaches the service itself, not a wrapper) on a free loopback port, and waits for it to listen.
  */
-export async function spawnService(env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/index.ts"), "serve"], {
+export async function spawnService(env: Record<string, string>, timeoutMs = 20_000, options: { compiled?: boolean } = {}): Promise<ServiceProcess> {
+  // compiled: what `npm start` runs (dist/, built by npm ci); else the sources through tsx.
+  const args = options.compiled ? [join(ROOT, "bin/alertdesk.js"), "serve"] : ["--import", "tsx", join(ROOT, "src/cli/index.ts"), "serve"];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: "0", ALERTDESK_LISTEN_ADDRESS: "127.0.0.1", ALERTDESK_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,43 @@
+/**
+ * One row of the benchmark's "scale of state": loads N active alerts (groups of 100) into a fresh
+ * SQLite store through the real ingest path, then times 1,000 realistic notifications, and reports
+ * the RSS of this process (nothing else lives in it). Usage: tsx bench/scale.ts N DIR
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseNotification } from "../src/intake/notification.js";
+import { startService } from "../src/main.js";
+import { createLogger } from "../src/observability/logger.js";
+
+const active = Number(process.argv[2]);
+const dir = process.argv[3] as string;
+mkdirSync(dir, { recursive: true });
+
+function notification(group: string, instances: number[]) {
+  const r = parseNotification("alertmanager", {
+    status: "firing",
+    alerts: instances.map((i) => ({
+      status: "firing",
+      labels: { alertname: group, instance: `host-${i}:9100`, job: "node", severity: "warning" },
+      annotations: { summary: `${group} on host-${i}`, value: String(80 + (i % 20)) },
+      startsAt: "2026-11-25T06:00:00.000Z",
+    })),
+    groupLabels: { alertname: group },
+  });
+  if (!r.ok) throw new Error("bad payload");
+  return r.notification;
+}
+
+const service = await startService({
+  config: { host: "127.0.0.1", port: 0, dataDir: dir, rulesPath: join(new URL("../", import.meta.url).pathname, "rules"), bodyLimitBytes: 10_485_760, defaultHelpdesk: "builtin", helpdesks: {}, delivery: {}, watchRules: false },
+  log: createLogger({ level: "warn" }),
+  deliver: false,
+});
+for (let g = 0; g < active / 100; g++) await service.ingest(notification(`Load${g}`, Array.from({ length: 100 }, (_, i) => i)), new Date());
+const bodies = Array.from({ length: 1000 }, (_, k) => notification(`Scale${Math.floor(k / 5)}`, k % 5 === 3 ? [1, 2, 3, 4, 6] : [1, 2, 3, 4, 5]));
+const t0 = process.hrtime.bigint();
+for (const b of bodies) await service.ingest(b, new Date());
+const ms = Number(process.hrtime.bigint() - t0) / 1e6 / bodies.length;
+const rssMB = Math.round(process.memoryUsage().rss / 1024 / 1024);
+await service.stop();
+process.stdout.write(`${JSON.stringify({ activeAlerts: active, msPerNotification: +ms.toFixed(3), rssMB })}\n`);
