@@ -28,7 +28,10 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 20_0
   const output: string[] = [];
   const exited = once(child, "exit");
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`alertdesk did not start within ${timeoutMs} ms:\n${output.join("")}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // never leave a half-started service behind
+      reject(new Error(`alertdesk did not start within ${timeoutMs} ms:\n${output.join("")}`));
+    }, timeoutMs);
     let buffered = "";
     child.stdout?.on("data", (chunk: Buffer) => {
       output.push(chunk.toString());
