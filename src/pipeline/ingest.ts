@@ -5,7 +5,7 @@ import type { Incident } from "../lifecycle/incident.js";
 import { dedupKey, evaluate, finishMatrix } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
 import { templateContext } from "../templates/context.js";
-import { renderBody, renderComment, renderTitle } from "../templates/render.js";
+import { commonEntries, renderBody, renderComment, renderTitle } from "../templates/render.js";
 
 /** The result of one notification, per incident it touched. */
 export interface IngestOutcome {
@@ -57,11 +57,7 @@ export function plan(notification: Notification, rules: RuleSet, defaultHelpdesk
 
 /** Common labels of the incident's alerts: what a helpdesk can tag or filter the ticket by. */
 function ticketLabels(incident: Incident): Record<string, string> {
-  const [first, ...rest] = incident.alerts;
-  if (!first) return { ...incident.groupLabels };
-  const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(first.labels)) if (rest.every((a) => a.labels[k] === v)) labels[k] = v;
-  return labels;
+  return incident.alerts.length === 0 ? { ...incident.groupLabels } : commonEntries(incident.alerts.map((a) => a.labels));
 }
 
 /** A rule template that failed at render time; the default text was used instead. */

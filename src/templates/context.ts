@@ -1,15 +1,6 @@
 import type { AlertRecord, Incident } from "../lifecycle/incident.js";
 import { formatDuration } from "../rules/duration.js";
-import { incidentLinks } from "./render.js";
-
-/** Values every alert of the list shares. */
-function common(maps: Record<string, string>[]): Record<string, string> {
-  const [first, ...rest] = maps;
-  if (!first) return {};
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(first)) if (rest.every((m) => m[k] === v)) out[k] = v;
-  return out;
-}
+import { commonEntries as common, incidentLinks } from "./render.js";
 
 function alertView(a: AlertRecord) {
   return {

@@ -17,13 +17,18 @@ function distinguishingLabels(alerts: AlertRecord[]): string[] {
   return [...names].filter((n) => new Set(alerts.map((a) => a.labels[n] ?? "")).size > 1).sort();
 }
 
-/** Labels every alert of the incident shares. */
-function commonLabels(alerts: AlertRecord[]): Record<string, string> {
-  const first = alerts[0];
+/** The entries every map of the list shares (labels or annotations common to an incident's alerts). */
+export function commonEntries(maps: Record<string, string>[]): Record<string, string> {
+  const [first, ...rest] = maps;
   if (!first) return {};
   const common: Record<string, string> = {};
-  for (const [k, v] of Object.entries(first.labels)) if (alerts.every((a) => a.labels[k] === v)) common[k] = v;
+  for (const [k, v] of Object.entries(first)) if (rest.every((m) => m[k] === v)) common[k] = v;
   return common;
+}
+
+/** Labels every alert of the incident shares. */
+function commonLabels(alerts: AlertRecord[]): Record<string, string> {
+  return commonEntries(alerts.map((a) => a.labels));
 }
 
 /** Short name of one alert inside its incident: `service=api`, or `instance=web-1`, else its alertname. */
