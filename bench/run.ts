@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: alertdesk measured against its physical limit on this machine, in one run.
  * Prints a table and writes bench/results/latest.json. A benchmark, not a test: nothing here asserts.
- * BENCH_SECONDS (default 10) sets each ingest load's duration.
+ * BENCH_SECONDS (default 10) sets each ingest load's duration; BENCH_ONLY (e.g. "ingest,scale") runs
+ * only the named sections, for working on one of them (the results file is then not written).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -236,14 +237,15 @@ async function endToEnd() {
 
 try {
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")]); // dist/ up to date
-  await ingest();
-  await callsPerNotification();
-  await storm();
-  await scale();
-  await endToEnd();
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  writeFileSync(join(ROOT, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
-  log("\nwritten: bench/results/latest.json");
+  const sections = { ingest, calls: callsPerNotification, storm, scale, endToEnd };
+  const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+  for (const [name, run] of Object.entries(sections)) if (!only || only.includes(name)) await run();
+  if (only) log(`\nonly ${only.join(", ")}: ${JSON.stringify(results)}`);
+  else {
+    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+    writeFileSync(join(ROOT, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+    log("\nwritten: bench/results/latest.json");
+  }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
   // Sockets of the fakes may linger for a moment; the benchmark is done.

@@ -17,11 +17,18 @@ export interface GroupCommitter {
  * Group commit: notifications that arrive while a commit is in progress are committed together in
  * the next transaction, so one fsync acknowledges many webhooks. A failing batch is retried one job
  * per transaction, so one bad notification cannot fail the others.
+ *
+ * When the store commits transactions in the order they were started (SQLite's single writer), the
+ * next batch starts while the last one waits for its fsync; otherwise (PostgreSQL, where concurrent
+ * transactions could reorder notifications of one group) one batch at a time.
  */
 export function createGroupCommitter(store: Store, options: { maxBatch?: number; onBatch?: (size: number) => void } = {}): GroupCommitter {
   const maxBatch = options.maxBatch ?? 256;
+  const maxInFlight = store.ordersWrites ? 8 : 1;
   let queue: Job<unknown>[] = [];
-  let running: Promise<void> | undefined;
+  let inFlight = 0;
+  let scheduled = false;
+  const idle: (() => void)[] = [];
 
   async function runBatch(batch: Job<unknown>[]): Promise<void> {
     try {
@@ -37,29 +44,42 @@ export function createGroupCommitter(store: Store, options: { maxBatch?: number;
         batch[0]?.reject(err);
         return;
       }
+      // One at a time, in order among themselves (a batch started meanwhile may have committed first).
       for (const job of batch) await runBatch([job]);
     }
   }
 
-  async function loop(): Promise<void> {
-    while (queue.length > 0) {
+  function dispatch(): void {
+    scheduled = false;
+    while (queue.length > 0 && inFlight < maxInFlight) {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
-      await runBatch(batch);
+      inFlight++;
+      void runBatch(batch).finally(() => {
+        inFlight--;
+        if (queue.length > 0) schedule();
+        else if (inFlight === 0) for (const resolve of idle.splice(0)) resolve();
+      });
     }
-    running = undefined;
+  }
+
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    // Let the current tick's requests join before committing.
+    setImmediate(dispatch);
   }
 
   return {
     submit<T>(run: (tx: IngestTx) => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ run, resolve, reject } as Job<unknown>);
-        // Let the current tick's requests join before committing.
-        running ??= new Promise<void>((r) => setImmediate(r)).then(loop);
+        schedule();
       });
     },
     async drain() {
-      while (running) await running;
+      if (queue.length === 0 && inFlight === 0) return;
+      await new Promise<void>((resolve) => idle.push(resolve));
     },
   };
 }

@@ -66,6 +66,8 @@ export interface IncidentQuery {
  */
 export interface Store extends BuiltinTicketBook {
   readonly kind: string;
+  /** Transactions commit in the order they were started, so a caller may start the next before the last resolved. */
+  readonly ordersWrites: boolean;
   /** Runs `fn` in one transaction. Used by group commit: many notifications, one commit. */
   transaction<T>(fn: (tx: IngestTx) => Promise<T>): Promise<T>;
   /**

@@ -183,6 +183,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   return {
     kind: "postgres",
+    ordersWrites: false,
     transaction: (fn) => inTransaction((c) => fn(ingestTx(c))),
 
     claimDue: (now, limit, leaseMs) =>
