@@ -99,6 +99,8 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // Answers to webhooks and API reads are not cached: no hash of every response body.
+  app.set("etag", false);
   // Every request has an id (the caller's X-Request-Id when it is sane), echoed and logged.
   app.use((req, res, next) => {
     const given = req.header("x-request-id");
@@ -144,7 +146,9 @@ export function createApp(deps: AppDeps): express.Express {
           return;
         }
         metrics.notificationsReceived.inc({ source, outcome: "accepted" });
-        for (const a of notification.alerts) metrics.alertsReceived.inc({ source, status: a.status });
+        const firing = notification.alerts.filter((a) => a.status === "firing").length;
+        if (firing > 0) metrics.alertsReceived.inc({ source, status: "firing" }, firing);
+        if (firing < notification.alerts.length) metrics.alertsReceived.inc({ source, status: "resolved" }, notification.alerts.length - firing);
         const acted = outcomes.some((o) => o.actions.length > 0);
         log[acted ? "info" : "debug"](
           {

@@ -13,9 +13,15 @@ import type { Block, Doc } from "./doc.js";
 /** Labels that differ between the incident's alerts: what tells one alert from another. */
 function distinguishingLabels(alerts: AlertRecord[]): string[] {
   if (alerts.length <= 1) return ["instance", "service"].filter((l) => alerts[0]?.labels[l] !== undefined);
+  const known = distinguishing.get(alerts);
+  if (known) return known;
   const names = new Set(alerts.flatMap((a) => Object.keys(a.labels)));
-  return [...names].filter((n) => new Set(alerts.map((a) => a.labels[n] ?? "")).size > 1).sort();
+  const found = [...names].filter((n) => new Set(alerts.map((a) => a.labels[n] ?? "")).size > 1).sort();
+  distinguishing.set(alerts, found);
+  return found;
 }
+// A body names every alert against the same list: work it out once per list, not once per alert.
+const distinguishing = new WeakMap<AlertRecord[], string[]>();
 
 /** The entries every map of the list shares (labels or annotations common to an incident's alerts). */
 export function commonEntries(maps: Record<string, string>[]): Record<string, string> {

@@ -44,6 +44,15 @@ export function createSqliteWriter(
   options: { fdatasync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void } = {},
 ): SqliteWriter {
   const syncFile = options.fdatasync ?? fdatasync;
+  // Prepared once: these run several times per transaction.
+  const sql = {
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
+    savepoint: db.prepare("SAVEPOINT write"),
+    release: db.prepare("RELEASE write"),
+    rollbackTo: db.prepare("ROLLBACK TO write"),
+  };
   const walFd = walPath === undefined ? undefined : openSync(walPath, "r");
   let queue: Write[] = [];
   let flushing: Promise<void> | undefined;
@@ -88,7 +97,7 @@ export function createSqliteWriter(
     let rest = batch;
     while (rest.length > 0) {
       try {
-        db.exec("BEGIN IMMEDIATE");
+        sql.begin.run();
       } catch (err) {
         for (const w of rest) w.reject(err);
         return;
@@ -98,10 +107,10 @@ export function createSqliteWriter(
       let next = 0;
       while (next < rest.length) {
         const w = rest[next++] as Write;
-        db.exec("SAVEPOINT write");
+        sql.savepoint.run();
         try {
           const result = await w.fn();
-          db.exec("RELEASE write");
+          sql.release.run();
           done.push({ w, result });
         } catch (err) {
           w.reject(err);
@@ -110,8 +119,8 @@ export function createSqliteWriter(
             aborted = err;
             break;
           }
-          db.exec("ROLLBACK TO write");
-          db.exec("RELEASE write");
+          sql.rollbackTo.run();
+          sql.release.run();
         }
       }
       if (aborted !== undefined) {
@@ -120,9 +129,9 @@ export function createSqliteWriter(
         continue;
       }
       try {
-        db.exec("COMMIT");
+        sql.commit.run();
       } catch (err) {
-        if (db.inTransaction) db.exec("ROLLBACK");
+        if (db.inTransaction) sql.rollback.run();
         for (const d of done) d.w.reject(err);
         return;
       }
