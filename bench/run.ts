@@ -220,12 +220,13 @@ async function storm() {
 
 async function scale() {
   log("4. scale of state: cost per notification and RSS with 1,000 / 10,000 / 100,000 active alerts (each in a process of its own)");
-  const rows: { activeAlerts: number; msPerNotification: number; rssMB: number }[] = [];
+  type Row = { activeAlerts: number; msPerNotification: number; rssMB: number; retainedHeapMB: number };
+  const rows: Row[] = [];
   for (const active of [1_000, 10_000, 100_000]) {
-    const out = execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/scale.ts"), String(active), join(tmp, `scale-${active}`)], { cwd: ROOT, encoding: "utf8" });
-    const row = JSON.parse(out.trim().split("\n").at(-1) as string) as { activeAlerts: number; msPerNotification: number; rssMB: number };
+    const out = execFileSync(process.execPath, ["--expose-gc", join(ROOT, "bench/scale.mjs"), String(active), join(tmp, `scale-${active}`)], { cwd: ROOT, encoding: "utf8" });
+    const row = JSON.parse(out.trim().split("\n").at(-1) as string) as Row;
     rows.push(row);
-    log(`   ${String(active).padStart(7)} active alerts: ${row.msPerNotification} ms per notification, RSS ${row.rssMB} MB`);
+    log(`   ${String(active).padStart(7)} active alerts: ${row.msPerNotification} ms per notification, RSS ${row.rssMB} MB (heap after a full GC: ${row.retainedHeapMB} MB)`);
   }
   results.scale = { rows, growth: +((rows[2]?.msPerNotification ?? 0) / (rows[0]?.msPerNotification ?? 1)).toFixed(2) };
   log(`   growth 100k / 1k: ${(results.scale as { growth: number }).growth}`);
