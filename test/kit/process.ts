@@ -32,12 +32,16 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 20_0
       child.kill("SIGKILL"); // never leave a half-started service behind
       reject(new Error(`alertdesk did not start within ${timeoutMs} ms:\n${output.join("")}`));
     }, timeoutMs);
-    let buffered = "";
+    // Only until it has started: searching a buffer that grows with every log line would cost the
+    // test (or the benchmark's load generator) more and more CPU.
+    let buffered: string | undefined = "";
     child.stdout?.on("data", (chunk: Buffer) => {
       output.push(chunk.toString());
+      if (buffered === undefined) return;
       buffered += chunk.toString();
       const m = /"port":(\d+)[^\n]*"msg":"alertdesk started"/.exec(buffered);
       if (m) {
+        buffered = undefined;
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
