@@ -116,6 +116,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     clock,
     ...(config.delivery.pollIntervalMs ? { pollIntervalMs: config.delivery.pollIntervalMs } : {}),
     ...(config.delivery.leaseMs ? { leaseMs: config.delivery.leaseMs } : {}),
+    ...(config.delivery.retentionMs ? { retentionMs: config.delivery.retentionMs } : {}),
     retry: {
       ...(config.delivery.maxAttempts ? { maxAttempts: config.delivery.maxAttempts } : {}),
       ...(config.delivery.maxAgeMs ? { maxAgeMs: config.delivery.maxAgeMs } : {}),

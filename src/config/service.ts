@@ -47,6 +47,7 @@ export const configFileSchema = z
         backoff_max: duration.optional(),
         poll_interval: duration.optional(),
         lease: duration.optional(),
+        retention: duration.optional().describe("How long delivered (and coalesced, withdrawn) outbox rows are kept (default 7d). Dead letters stay until replayed."),
       })
       .strict()
       .optional(),
@@ -82,6 +83,7 @@ export interface ServiceConfig {
     maxMs?: number;
     pollIntervalMs?: number;
     leaseMs?: number;
+    retentionMs?: number;
   };
 }
 
@@ -192,6 +194,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
   set("maxMs", ms(d.backoff_max));
   set("pollIntervalMs", ms(d.poll_interval));
   set("leaseMs", ms(d.lease));
+  set("retentionMs", ms(d.retention));
   const config: ServiceConfig = {
     host: env.ALERTDESK_LISTEN_ADDRESS || file.listen_address || "0.0.0.0",
     port,

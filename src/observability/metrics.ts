@@ -18,6 +18,7 @@ export interface Metrics {
   deliveryAttempts: Counter<"helpdesk" | "op">;
   deliveryFailures: Counter<"helpdesk" | "reason">;
   deliveryDeadLetters: Counter<"helpdesk">;
+  outboxPruned: Counter;
   deliveryLatency: Histogram<"helpdesk" | "op">;
   outboxDepth: Gauge<"state">;
   rulesLoaded: Gauge;
@@ -104,6 +105,11 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
       name: "alertdesk_delivery_failures_total",
       help: "Failed delivery attempts, by helpdesk and reason.",
       labelNames: ["helpdesk", "reason"],
+      registers: r,
+    }),
+    outboxPruned: new Counter({
+      name: "alertdesk_outbox_pruned_total",
+      help: "Finished outbox rows deleted after delivery.retention.",
       registers: r,
     }),
     deliveryDeadLetters: new Counter({

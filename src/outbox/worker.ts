@@ -24,6 +24,9 @@ export interface OutboxWorkerOptions {
   batchSize?: number;
   retry?: Partial<RetryPolicy>;
   random?: () => number;
+  /** Finished rows older than this are deleted (default 7 days), checked every `pruneIntervalMs` (default 1 h). */
+  retentionMs?: number;
+  pruneIntervalMs?: number;
 }
 
 export interface OutboxWorker {
@@ -34,7 +37,12 @@ export interface OutboxWorker {
   kick(): void;
   /** One round: claim due rows and deliver them; returns how many were claimed. */
   runOnce(): Promise<number>;
+  /** Deletes finished rows older than the retention; returns how many. */
+  prune(): Promise<number>;
 }
+
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
+const PRUNE_BATCH = 500;
 
 export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: 50, maxAgeMs: 24 * 3_600_000 };
 
@@ -56,6 +64,10 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   let loopDone: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let kicked = false;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const pruneIntervalMs = options.pruneIntervalMs ?? 3_600_000;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  let pruning: Promise<void> | undefined;
 
   async function callDriver(driver: HelpdeskDriver, row: OutboxRow): Promise<TicketRef | undefined> {
     const op = row.operation;
@@ -128,6 +140,32 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     return rows.length;
   }
 
+  /** In small batches, so ingest never waits long behind one big delete. */
+  async function prune(): Promise<number> {
+    const before = new Date(clock().getTime() - retentionMs);
+    let total = 0;
+    for (;;) {
+      const n = await store.pruneFinished(before, PRUNE_BATCH);
+      total += n;
+      if (n < PRUNE_BATCH || stopped) break;
+    }
+    if (total > 0) {
+      metrics.outboxPruned.inc(total);
+      log.info({ rows: total, before: before.toISOString() }, "outbox pruned");
+    }
+    return total;
+  }
+
+  function prunePeriodically(): void {
+    if (pruning) return;
+    pruning = prune()
+      .then(() => undefined)
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, "outbox pruning failed; will retry"))
+      .finally(() => {
+        pruning = undefined;
+      });
+  }
+
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (kicked || stopped) {
@@ -168,16 +206,22 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       if (!stopped) return;
       stopped = false;
       loopDone = loop();
+      prunePeriodically();
+      pruneTimer = setInterval(prunePeriodically, pruneIntervalMs);
+      pruneTimer.unref();
     },
     async stop() {
       stopped = true;
+      clearInterval(pruneTimer);
       wake?.();
       await loopDone;
+      await pruning;
     },
     kick() {
       kicked = true;
       wake?.();
     },
     runOnce,
+    prune,
   };
 }

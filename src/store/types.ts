@@ -83,6 +83,11 @@ export interface Store extends BuiltinTicketBook {
   deadLetter(id: number, error: string, now: Date): Promise<void>;
   /** Puts dead letters back in the queue; returns how many. */
   requeueDead(ids: readonly number[] | "all", now: Date): Promise<number>;
+  /**
+   * Deletes up to `limit` finished rows (done, coalesced, cancelled) that finished before `before`;
+   * returns how many. Pending rows and dead letters are never pruned.
+   */
+  pruneFinished(before: Date, limit: number): Promise<number>;
   /** Epoch ms of the earliest pending row, to sleep until then. */
   nextDueAt(): Promise<number | undefined>;
   listDeliveries(query: { state?: OutboxState; limit: number }): Promise<DeliveryView[]>;

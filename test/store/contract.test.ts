@@ -130,6 +130,28 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect((await store.claimDue(at(102), 100, 60_000)).filter((r) => r.incidentId === id).map((r) => r.attempts)).toEqual([1]);
     });
 
+    it("prunes finished rows that finished before the cutoff, in batches; pending rows and dead letters stay", async () => {
+      const id = await seed(store, [open(incident()), comment("a"), comment("b"), resolve]);
+      const [o] = (await claimAll()).filter((r) => r.incidentId === id);
+      await store.complete(o?.id as number, { ticket: { id: "5" } }, at(11));
+      const [c] = (await store.claimDue(at(12), 100, 60_000)).filter((r) => r.incidentId === id); // "b" coalesced at 12
+      await store.complete(c?.id as number, {}, at(13));
+      const deadId = await seed(store, [open(incident())]);
+      const [d] = (await claimAll()).filter((r) => r.incidentId === deadId);
+      await store.deadLetter(d?.id as number, "422", at(11));
+      const states = async () => [...(await ofIncident(id)), ...(await ofIncident(deadId))].map((r) => `${r.op}:${r.state}`).sort();
+
+      await store.pruneFinished(at(11), 1000); // finished at 11 is not before 11: ours all stay
+      expect(await states()).toEqual(["comment:coalesced", "comment:done", "open:dead", "open:done", "resolve:pending"]);
+      expect(await store.pruneFinished(at(12.5), 1)).toBe(1); // one row per call at most
+      expect(await store.pruneFinished(at(12.5), 1000)).toBeGreaterThanOrEqual(1);
+      expect(await states()).toEqual(["comment:done", "open:dead", "resolve:pending"]);
+      await store.pruneFinished(at(3600), 1000);
+      expect(await states()).toEqual(["open:dead", "resolve:pending"]);
+      // The incident keeps its ticket: the outbox history is what goes.
+      expect((await store.listIncidents({ limit: 1000 })).find((x) => x.id === id)?.ticket).toEqual({ id: "5" });
+    });
+
     it("cancelPending withdraws rows no attempt has touched", async () => {
       const id = await seed(store, [open(incident())]);
       expect(await store.transaction((tx) => tx.cancelPending(id))).toBe(1);

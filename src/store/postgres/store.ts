@@ -243,6 +243,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
             ]);
       return res.rowCount ?? 0;
     },
+    async pruneFinished(before, limit) {
+      const res = await pool.query(
+        `DELETE FROM outbox WHERE id IN (
+           SELECT id FROM outbox WHERE state IN ('done', 'coalesced', 'cancelled') AND next_attempt_at < $1 AND done_at < $1 LIMIT $2)`,
+        [before.getTime(), limit],
+      );
+      return res.rowCount ?? 0;
+    },
     async nextDueAt() {
       const res = await pool.query<{ t: number | null }>(
         `SELECT min(greatest(o.next_attempt_at, coalesce(o.lease_until, 0))) AS t FROM outbox o

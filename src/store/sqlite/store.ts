@@ -88,6 +88,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     dead: db.prepare("UPDATE outbox SET state = 'dead', done_at = ?, lease_until = NULL, last_error = ? WHERE id = ?"),
     requeueAll: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0, done_at = NULL WHERE state = 'dead'"),
     requeueOne: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0, done_at = NULL WHERE state = 'dead' AND id = ?"),
+    pruneFinished: db.prepare(
+      // next_attempt_at <= done_at for finished rows: the extra bound lets outbox_due find them without a scan.
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox WHERE state IN ('done', 'coalesced', 'cancelled') AND next_attempt_at < @before AND done_at < @before LIMIT @limit)`,
+    ),
     // Only rows that could be claimed: the head of their incident's queue, lease expired.
     nextDue: db.prepare<[], { t: number | null }>(
       `SELECT MIN(MAX(o.next_attempt_at, COALESCE(o.lease_until, 0))) AS t FROM outbox o
@@ -194,6 +199,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         for (const id of ids) n += q.requeueOne.run(now.getTime(), id).changes;
         return n;
       }),
+    pruneFinished: (before, limit) => write(() => q.pruneFinished.run({ before: before.getTime(), limit }).changes),
     async nextDueAt() {
       return q.nextDue.get()?.t ?? undefined;
     },
