@@ -85,14 +85,37 @@ async function load(url: string, bodies: string[], overallRate?: number) {
   };
 }
 
-async function bareExpress(): Promise<{ url: string; stop(): void }> {
-  const program = `const express = require("express"); const app = express();
-app.post("/webhooks/alertmanager", express.json({ limit: "10mb" }), (req, res) => res.json({ status: "ok" }));
-const s = app.listen(0, "127.0.0.1", () => console.log("PORT " + s.address().port));`;
-  const child = spawn(process.execPath, ["-e", program], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+/** A server in a process of its own that prints its port; `program` is ESM run from the project root. */
+async function reference(program: string): Promise<{ url: string; stop(): void }> {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", program], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve) => child.stdout?.on("data", (c: Buffer) => resolve(Number(/PORT (\d+)/.exec(c.toString())?.[1]))));
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
 }
+
+/** The physical limit: express parses the JSON and answers 200. */
+const bareExpress = () =>
+  reference(`import express from "express"; const app = express();
+app.post("/webhooks/alertmanager", express.json({ limit: "10mb" }), (req, res) => res.json({ status: "ok" }));
+const s = app.listen(0, "127.0.0.1", () => console.log("PORT " + s.address().port));`);
+
+/**
+ * The durable floor: the same, but each body is stored (one INSERT) through alertdesk's own SQLite
+ * writer (group commit, fdatasync) before the 200. No rules, incidents or outbox: what durability
+ * alone costs on this disk.
+ */
+const durableFloor = (dir: string) =>
+  reference(`import express from "express"; import Database from "better-sqlite3";
+import { createSqliteWriter } from "./dist/store/sqlite/writer.js";
+const db = new Database(${JSON.stringify(join(dir, "floor.db"))}); db.pragma("journal_mode = WAL"); db.pragma("synchronous = NORMAL");
+db.exec("CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+const insert = db.prepare("INSERT INTO notifications (body) VALUES (?)");
+const writer = createSqliteWriter(db, ${JSON.stringify(join(dir, "floor.db-wal"))});
+const app = express();
+app.post("/webhooks/alertmanager", express.json({ limit: "10mb" }), async (req, res) => {
+  await writer.write(() => insert.run(JSON.stringify(req.body)));
+  res.json({ status: "ok" });
+});
+const s = app.listen(0, "127.0.0.1", () => console.log("PORT " + s.address().port));`);
 
 async function ingest() {
   log("1. ingest: realistic notifications (5 alerts; new / repeat / change), durable commit, against bare express");
@@ -103,6 +126,10 @@ async function ingest() {
   const bareAtRate = await pacedLoad(bare.url, "/webhooks/alertmanager", bodies, 1000, SECONDS);
   const bareBursts = await load(bare.url, bodies, 1000);
   bare.stop();
+  mkdirSync(join(tmp, "floor"));
+  const floor = await durableFloor(join(tmp, "floor"));
+  const floorLoad = await load(floor.url, bodies);
+  floor.stop();
   // What `npm start` runs: the compiled service (npm ci builds dist/).
   const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest") }, 20_000, { compiled: true });
   const durable = await load(alertdesk.url, bodies);
@@ -114,12 +141,14 @@ async function ingest() {
     baseline,
     alertdesk: durable,
     ratio,
+    durableFloor: { ...floorLoad, ratio: +(floorLoad.requestsPerSecond / baseline.requestsPerSecond).toFixed(3) },
     // Evenly spaced, open loop, latency from when each request was due (bench/paced.ts).
     at1000rps: { alertdesk: atRate, bareExpress: bareAtRate },
     // autocannon's own rate limit: each connection sends its quota for the second back to back, then waits.
     autocannonAt1000rps: { alertdesk: bursts, bareExpress: bareBursts },
   };
   log(`   bare express   ${baseline.requestsPerSecond} req/s  p50 ${baseline.p50ms} ms  p99 ${baseline.p99ms} ms`);
+  log(`   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${(floorLoad.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)})`);
   log(`   alertdesk      ${durable.requestsPerSecond} req/s  p50 ${durable.p50ms} ms  p99 ${durable.p99ms} ms  (${durable.non2xx} non-2xx)`);
   log(`   ratio          ${ratio.toFixed(2)}`);
   log(`   at 1,000 req/s, evenly spaced: alertdesk p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms  max ${atRate.maxms} ms  (bare express p99 ${bareAtRate.p99ms} ms)`);

@@ -34,18 +34,18 @@ describe("outbox retention", () => {
     svc = await startTestService({ config: { delivery: { pollIntervalMs: 50, retentionMs: 3_600_000 } } });
     await svc.replay("09-cpu-firing");
     await svc.replay("11-cpu-resolved");
-    const delivered = await (await svc.get("/api/deliveries?state=done")).json();
-    expect(delivered.deliveries.map((d: { op: string }) => d.op).sort()).toEqual(["open", "resolve"]);
+    const deliveries = async (query = "") => ((await (await svc?.get(`/api/deliveries${query}`))?.json()) as { deliveries: { op: string }[] }).deliveries;
+    expect((await deliveries("?state=done")).map((d) => d.op).sort()).toEqual(["open", "resolve"]);
 
     expect(await svc.worker.prune()).toBe(0); // just delivered: kept
     svc.now = new Date(svc.now.getTime() + 2 * 3_600_000);
     expect(await svc.worker.prune()).toBe(2);
 
-    expect((await (await svc.get("/api/deliveries")).json()).deliveries).toEqual([]);
+    expect(await deliveries()).toEqual([]);
     const [ticket] = await svc.tickets();
     expect(ticket?.status).toBe("solved"); // the ticket and its incident stay
-    const [incident] = (await (await svc.get("/api/incidents")).json()).incidents;
-    expect(incident.ticket).toMatchObject({ id: String(ticket?.id) });
+    const [incident] = ((await (await svc.get("/api/incidents")).json()) as { incidents: { ticket: unknown }[] }).incidents;
+    expect(incident?.ticket).toMatchObject({ id: String(ticket?.id) });
     expect(await (await svc.get("/metrics")).text()).toMatch(/^alertdesk_outbox_pruned_total 2$/m);
   });
 });
