@@ -17,7 +17,11 @@ export interface ServiceProcess {
  * Starts `alertdesk serve` from the sources (one node process: `node --import tsx`, so a kill
  * reaches the service itself, not a wrapper) on a free loopback port, and waits for it to listen.
  */
-export async function spawnService(env: Record<string, string>, timeoutMs = 20_000, options: { compiled?: boolean } = {}): Promise<ServiceProcess> {
+export async function spawnService(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  options: { compiled?: boolean; /** Keep only the last lines of output (a benchmark's millions of log lines). */ outputLimit?: number } = {},
+): Promise<ServiceProcess> {
   // compiled: what `npm start` runs (dist/, built by npm ci); else the sources through tsx.
   const args = options.compiled ? [join(ROOT, "bin/alertdesk.js"), "serve"] : ["--import", "tsx", join(ROOT, "src/cli/index.ts"), "serve"];
   const child: ChildProcess = spawn(process.execPath, args, {
@@ -37,6 +41,7 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 20_0
     let buffered: string | undefined = "";
     child.stdout?.on("data", (chunk: Buffer) => {
       output.push(chunk.toString());
+      if (options.outputLimit !== undefined && output.length > options.outputLimit) output.splice(0, output.length - options.outputLimit);
       if (buffered === undefined) return;
       buffered += chunk.toString();
       const m = /"port":(\d+)[^\n]*"msg":"alertdesk started"/.exec(buffered);
