@@ -150,6 +150,11 @@ async function ingest() {
   const atRate = await pacedLoad(alertdesk.url, "/webhooks/alertmanager", renamed("Rate"), 1000, SECONDS);
   await outboxDrained(alertdesk.url);
   const bursts = await load(alertdesk.url, renamed("Burst"), 1000);
+  // Each kind alone, to see where the mix's cost comes from.
+  await outboxDrained(alertdesk.url);
+  const repeatsOnly = await load(alertdesk.url, Array.from({ length: 1000 }, (_, k) => payload(`Repeat${k % 50}`, [1, 2, 3, 4, 5])));
+  await outboxDrained(alertdesk.url);
+  const newOnly = await load(alertdesk.url, Array.from({ length: 40_000 }, (_, k) => payload(`New${k}`, [1, 2, 3, 4, 5])));
   await alertdesk.kill("SIGTERM");
   const ratio = +(durable.requestsPerSecond / baseline.requestsPerSecond).toFixed(3);
   results.ingest = {
@@ -163,6 +168,7 @@ async function ingest() {
     at1000rps: { alertdesk: atRate, bareExpress: bareAtRate },
     // autocannon's own rate limit: each connection sends its quota for the second back to back, then waits.
     autocannonAt1000rps: { alertdesk: bursts, bareExpress: bareBursts },
+    byKind: { unchangedRepeats: repeatsOnly, newGroups: newOnly },
   };
   log(`   bare express   ${baseline.requestsPerSecond} req/s  p50 ${baseline.p50ms} ms  p99 ${baseline.p99ms} ms`);
   log(`   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${(floorLoad.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)})`);
@@ -170,6 +176,7 @@ async function ingest() {
   log(`   ratio          ${ratio.toFixed(2)}  (built-in tickets caught up ${(backlogDrainedMs / 1000).toFixed(1)} s after the load stopped)`);
   log(`   at 1,000 req/s, evenly spaced: alertdesk p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms  max ${atRate.maxms} ms  (bare express p99 ${bareAtRate.p99ms} ms)`);
   log(`   at 1,000 req/s, autocannon's bursts: alertdesk p99 ${bursts.p99ms} ms  (bare express p99 ${bareBursts.p99ms} ms)`);
+  log(`   by kind: unchanged repeats only ${repeatsOnly.requestsPerSecond} req/s (ratio ${(repeatsOnly.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}), new groups only ${newOnly.requestsPerSecond} req/s (ratio ${(newOnly.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)})`);
 }
 
 async function withZendesk<T>(rateLimit: string | undefined, fakePerMinute: number | undefined, fn: (svc: TestService, fake: Awaited<ReturnType<typeof startFakeZendesk>>) => Promise<T>): Promise<T> {

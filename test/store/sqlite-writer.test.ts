@@ -114,6 +114,22 @@ describe("SQLite writer", () => {
     expect(rows()).toEqual(["b"]);
   });
 
+  it("when a transaction statement itself fails, the batch fails and the writer goes on with the next writes", async () => {
+    const before = later(writer.write(insert("a")));
+    const breaking = later(
+      writer.write(() => {
+        db.exec("RELEASE write"); // the writer's own savepoint is gone: its RELEASE and ROLLBACK TO fail
+      }),
+    );
+    await expect(before).rejects.toThrow(/no such savepoint/);
+    await expect(breaking).rejects.toThrow(/no such savepoint/);
+    expect(db.inTransaction).toBe(false);
+    const next = writer.write(insert("b"));
+    (await nextSync()).done(null);
+    await expect(next).resolves.toBeUndefined();
+    expect(rows()).toEqual(["b"]);
+  });
+
   it("a commit made while an fsync is in flight waits for the next fsync", async () => {
     const first = writer.write(insert("a"));
     const sync1 = await nextSync();

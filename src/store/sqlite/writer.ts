@@ -154,7 +154,14 @@ export function createSqliteWriter(
     while (queue.length > 0) {
       const batch = queue.slice(0, MAX_BATCH);
       queue = queue.slice(batch.length);
-      await commit(batch);
+      try {
+        await commit(batch);
+      } catch (err) {
+        // A transaction statement itself failed (BEGIN, SAVEPOINT, ROLLBACK TO): nothing of the
+        // batch is committed. Rejecting a write that already settled does nothing.
+        if (db.inTransaction) sql.rollback.run();
+        for (const w of batch) w.reject(err);
+      }
     }
     flushing = undefined;
   }
