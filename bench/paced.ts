@@ -57,3 +57,4 @@ export async function pacedLoad(url: string, path: string, bodies: string[], rat
   const q = (p: number) => +(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(1);
   return { requestsPerSecond: Math.round((total * 1000) / (performance.now() - start)), counted: latencies.length, p50ms: q(0.5), p99ms: q(0.99), maxms: q(1), non2xx, errors };
 }
+

@@ -4,7 +4,8 @@
  * BENCH_SECONDS (default 10) sets each ingest load's duration; BENCH_ONLY (e.g. "ingest,scale") runs
  * only the named sections, for working on one of them (the results file is then not written).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,52 +13,23 @@ import autocannon from "autocannon";
 import { ticketKeyFor } from "../src/lifecycle/incident.js";
 import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
-import { pacedLoad } from "./paced.js";
+import { ingestBodies, payload } from "./payloads.js";
 import { type TestService, startTestService } from "../test/kit/service.js";
 
+const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROOT = new URL("../", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "alertdesk-bench-"));
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, seconds: SECONDS };
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
-/** A realistic Alertmanager notification: `size` alerts of one group, some resolved. */
-function payload(group: string, instances: number[], resolved: number[] = [], startsAt = "2026-11-25T06:00:00.000Z"): string {
-  return JSON.stringify({
-    receiver: "alertdesk",
-    status: instances.some((i) => !resolved.includes(i)) ? "firing" : "resolved",
-    alerts: instances.map((i) => ({
-      status: resolved.includes(i) ? "resolved" : "firing",
-      labels: { alertname: group, instance: `host-${i}:9100`, job: "node", severity: "warning", team: "infra" },
-      annotations: { summary: `${group} on host-${i}`, description: `Something is wrong on host-${i}.`, value: String(80 + (i % 20)) },
-      startsAt,
-      endsAt: resolved.includes(i) ? "2026-11-25T06:30:00.000Z" : "0001-01-01T00:00:00Z",
-      generatorURL: "http://prometheus:9090/graph?g0.expr=up",
-      fingerprint: `${group}-${i}`,
-    })),
-    groupLabels: { alertname: group },
-    commonLabels: { alertname: group, job: "node" },
-    commonAnnotations: {},
-    externalURL: "http://alertmanager:9093",
-    version: "4",
-    groupKey: `{}:{alertname="${group}"}`,
-    truncatedAlerts: 0,
-  });
-}
-
-/** The ingest mix: 5 alerts each; 40 % new groups, 40 % unchanged repeats, 20 % changes. */
-function ingestBodies(n: number): string[] {
-  const bodies: string[] = [];
-  for (let k = 0; k < n; k++) {
-    const g = Math.floor(k / 5);
-    const kind = k % 5;
-    const group = `Bench${g}`;
-    if (kind <= 1) bodies.push(payload(group, [1, 2, 3, 4, 5])); // new, then its repeat
-    else if (kind === 2) bodies.push(payload(group, [1, 2, 3, 4, 5]));
-    else if (kind === 3) bodies.push(payload(group, [1, 2, 3, 4, 6])); // change: 6 joins, 5 leaves the list
-    else bodies.push(payload(group, [1, 2, 3, 4, 6], [1])); // change: 1 resolves
-  }
-  return bodies;
+/**
+ * The evenly spaced load (bench/paced.ts) in a process of its own (bench/paced-process.ts), so this
+ * process's garbage collection cannot delay its sends and count as the service's latency.
+ */
+async function pacedLoad(url: string, prefix: string, rate: number) {
+  const { stdout } = await run(process.execPath, ["--import", "tsx", join(ROOT, "bench/paced-process.ts"), url, prefix, String(rate), String(SECONDS)], { cwd: ROOT });
+  return JSON.parse(stdout.trim().split("\n").at(-1) as string) as { requestsPerSecond: number; p50ms: number; p99ms: number; maxms: number; non2xx: number; errors: number };
 }
 
 async function load(url: string, bodies: string[], overallRate?: number) {
@@ -133,12 +105,13 @@ async function ingest() {
   const renamed = (prefix: string) => ingestBodies(20_000).map((b) => b.replaceAll("Bench", prefix));
   const bare = await bareExpress();
   const baseline = await load(bare.url, bodies);
-  const bareAtRate = await pacedLoad(bare.url, "/webhooks/alertmanager", bodies, 1000, SECONDS);
+  const bareAtRate = await pacedLoad(bare.url, "Bench", 1000);
   const bareBursts = await load(bare.url, bodies, 1000);
   bare.stop();
   mkdirSync(join(tmp, "floor"));
   const floor = await durableFloor(join(tmp, "floor"));
   const floorLoad = await load(floor.url, bodies);
+  const floorAtRate = await pacedLoad(floor.url, "Bench", 1000);
   floor.stop();
   // What `npm start` runs: the compiled service (npm ci builds dist/).
   const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest") }, 20_000, { compiled: true, outputLimit: 100 });
@@ -147,7 +120,7 @@ async function ingest() {
   const drainStarted = Date.now();
   await outboxDrained(alertdesk.url);
   const backlogDrainedMs = Date.now() - drainStarted;
-  const atRate = await pacedLoad(alertdesk.url, "/webhooks/alertmanager", renamed("Rate"), 1000, SECONDS);
+  const atRate = await pacedLoad(alertdesk.url, "Rate", 1000);
   await outboxDrained(alertdesk.url);
   const bursts = await load(alertdesk.url, renamed("Burst"), 1000);
   // Each kind alone, to see where the mix's cost comes from.
@@ -165,7 +138,7 @@ async function ingest() {
     ratio,
     durableFloor: { ...floorLoad, ratio: +(floorLoad.requestsPerSecond / baseline.requestsPerSecond).toFixed(3) },
     // Evenly spaced, open loop, latency from when each request was due (bench/paced.ts).
-    at1000rps: { alertdesk: atRate, bareExpress: bareAtRate },
+    at1000rps: { alertdesk: atRate, bareExpress: bareAtRate, durableFloor: floorAtRate },
     // autocannon's own rate limit: each connection sends its quota for the second back to back, then waits.
     autocannonAt1000rps: { alertdesk: bursts, bareExpress: bareBursts },
     byKind: { unchangedRepeats: repeatsOnly, newGroups: newOnly },
@@ -174,7 +147,9 @@ async function ingest() {
   log(`   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${(floorLoad.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)})`);
   log(`   alertdesk      ${durable.requestsPerSecond} req/s  p50 ${durable.p50ms} ms  p99 ${durable.p99ms} ms  (${durable.non2xx} non-2xx)`);
   log(`   ratio          ${ratio.toFixed(2)}  (built-in tickets caught up ${(backlogDrainedMs / 1000).toFixed(1)} s after the load stopped)`);
-  log(`   at 1,000 req/s, evenly spaced: alertdesk p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms  max ${atRate.maxms} ms  (bare express p99 ${bareAtRate.p99ms} ms)`);
+  log(
+    `   at 1,000 req/s, evenly spaced: alertdesk p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms  max ${atRate.maxms} ms  (bare express p99 ${bareAtRate.p99ms} ms, durable floor p99 ${floorAtRate.p99ms} ms max ${floorAtRate.maxms} ms)`,
+  );
   log(`   at 1,000 req/s, autocannon's bursts: alertdesk p99 ${bursts.p99ms} ms  (bare express p99 ${bareBursts.p99ms} ms)`);
   log(`   by kind: unchanged repeats only ${repeatsOnly.requestsPerSecond} req/s (ratio ${(repeatsOnly.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}), new groups only ${newOnly.requestsPerSecond} req/s (ratio ${(newOnly.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)})`);
 }

@@ -1,0 +1,40 @@
+/** The notifications the benchmark sends. */
+
+/** A realistic Alertmanager notification: `size` alerts of one group, some resolved. */
+export function payload(group: string, instances: number[], resolved: number[] = [], startsAt = "2026-11-25T06:00:00.000Z"): string {
+  return JSON.stringify({
+    receiver: "alertdesk",
+    status: instances.some((i) => !resolved.includes(i)) ? "firing" : "resolved",
+    alerts: instances.map((i) => ({
+      status: resolved.includes(i) ? "resolved" : "firing",
+      labels: { alertname: group, instance: `host-${i}:9100`, job: "node", severity: "warning", team: "infra" },
+      annotations: { summary: `${group} on host-${i}`, description: `Something is wrong on host-${i}.`, value: String(80 + (i % 20)) },
+      startsAt,
+      endsAt: resolved.includes(i) ? "2026-11-25T06:30:00.000Z" : "0001-01-01T00:00:00Z",
+      generatorURL: "http://prometheus:9090/graph?g0.expr=up",
+      fingerprint: `${group}-${i}`,
+    })),
+    groupLabels: { alertname: group },
+    commonLabels: { alertname: group, job: "node" },
+    commonAnnotations: {},
+    externalURL: "http://alertmanager:9093",
+    version: "4",
+    groupKey: `{}:{alertname="${group}"}`,
+    truncatedAlerts: 0,
+  });
+}
+
+/** The ingest mix: 5 alerts each; 40 % new groups, 40 % unchanged repeats, 20 % changes. */
+export function ingestBodies(n: number): string[] {
+  const bodies: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const g = Math.floor(k / 5);
+    const kind = k % 5;
+    const group = `Bench${g}`;
+    if (kind <= 1) bodies.push(payload(group, [1, 2, 3, 4, 5])); // new, then its repeat
+    else if (kind === 2) bodies.push(payload(group, [1, 2, 3, 4, 5]));
+    else if (kind === 3) bodies.push(payload(group, [1, 2, 3, 4, 6])); // change: 6 joins, 5 leaves the list
+    else bodies.push(payload(group, [1, 2, 3, 4, 6], [1])); // change: 1 resolves
+  }
+  return bodies;
+}
