@@ -34,12 +34,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   if (!memory) mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
   db.pragma("journal_mode = WAL");
-  // The writer fsyncs the WAL itself before a write resolves, off the event loop (see writer.ts):
-  // as durable as FULL for everything acknowledged.
-  db.pragma(memory ? "synchronous = OFF" : "synchronous = NORMAL");
+  db.pragma("synchronous = FULL"); // migrations commit directly, not through the writer
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
   migrate(db);
+  // From here the writer fsyncs the WAL itself before a write resolves, off the event loop (see
+  // writer.ts): as durable as FULL for everything acknowledged.
+  db.pragma(memory ? "synchronous = OFF" : "synchronous = NORMAL");
   // Reads for the API go through their own connection: they see committed data only, never a
   // transaction in progress on the writer.
   const reader = memory ? db : new Database(options.path, { readonly: true });
