@@ -7,6 +7,6 @@ import { pacedLoad } from "./paced.js";
 import { ingestBodies } from "./payloads.js";
 
 const [url, prefix, rate, seconds] = process.argv.slice(2);
-const bodies = ingestBodies(20_000).map((b) => b.replaceAll("Bench", prefix ?? "Bench"));
+const bodies = ingestBodies(20_000, prefix);
 const result = await pacedLoad(url as string, "/webhooks/alertmanager", bodies, Number(rate), Number(seconds));
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -24,13 +24,13 @@ export function payload(group: string, instances: number[], resolved: number[] =
   });
 }
 
-/** The ingest mix: 5 alerts each; 40 % new groups, 40 % unchanged repeats, 20 % changes. */
-export function ingestBodies(n: number): string[] {
+/** The ingest mix: 5 alerts each; 40 % new groups, 40 % unchanged repeats, 20 % changes; group names start with `prefix`. */
+export function ingestBodies(n: number, prefix = "Bench"): string[] {
   const bodies: string[] = [];
   for (let k = 0; k < n; k++) {
     const g = Math.floor(k / 5);
     const kind = k % 5;
-    const group = `Bench${g}`;
+    const group = `${prefix}${g}`;
     if (kind <= 1) bodies.push(payload(group, [1, 2, 3, 4, 5])); // new, then its repeat
     else if (kind === 2) bodies.push(payload(group, [1, 2, 3, 4, 5]));
     else if (kind === 3) bodies.push(payload(group, [1, 2, 3, 4, 6])); // change: 6 joins, 5 leaves the list

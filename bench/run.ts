@@ -13,10 +13,10 @@ import autocannon from "autocannon";
 import { ticketKeyFor } from "../src/lifecycle/incident.js";
 import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
-import { ingestBodies, payload } from "./payloads.js";
 import { type TestService, startTestService } from "../test/kit/service.js";
+import { ingestBodies, payload } from "./payloads.js";
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROOT = new URL("../", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "alertdesk-bench-"));
@@ -27,8 +27,8 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
  * The evenly spaced load (bench/paced.ts) in a process of its own (bench/paced-process.ts), so this
  * process's garbage collection cannot delay its sends and count as the service's latency.
  */
-async function pacedLoad(url: string, prefix: string, rate: number) {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", join(ROOT, "bench/paced-process.ts"), url, prefix, String(rate), String(SECONDS)], { cwd: ROOT });
+async function evenlySpaced(url: string, prefix: string, rate: number) {
+  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", join(ROOT, "bench/paced-process.ts"), url, prefix, String(rate), String(SECONDS)], { cwd: ROOT });
   return JSON.parse(stdout.trim().split("\n").at(-1) as string) as { requestsPerSecond: number; p50ms: number; p99ms: number; maxms: number; non2xx: number; errors: number };
 }
 
@@ -102,16 +102,15 @@ async function outboxDrained(url: string, timeoutMs = 300_000) {
 async function ingest() {
   log("1. ingest: realistic notifications (5 alerts; new / repeat / change), durable commit, against bare express");
   const bodies = ingestBodies(20_000);
-  const renamed = (prefix: string) => ingestBodies(20_000).map((b) => b.replaceAll("Bench", prefix));
   const bare = await bareExpress();
   const baseline = await load(bare.url, bodies);
-  const bareAtRate = await pacedLoad(bare.url, "Bench", 1000);
+  const bareAtRate = await evenlySpaced(bare.url, "Bench", 1000);
   const bareBursts = await load(bare.url, bodies, 1000);
   bare.stop();
   mkdirSync(join(tmp, "floor"));
   const floor = await durableFloor(join(tmp, "floor"));
   const floorLoad = await load(floor.url, bodies);
-  const floorAtRate = await pacedLoad(floor.url, "Bench", 1000);
+  const floorAtRate = await evenlySpaced(floor.url, "Bench", 1000);
   floor.stop();
   // What `npm start` runs: the compiled service (npm ci builds dist/).
   const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest") }, 20_000, { compiled: true, outputLimit: 100 });
@@ -120,23 +119,24 @@ async function ingest() {
   const drainStarted = Date.now();
   await outboxDrained(alertdesk.url);
   const backlogDrainedMs = Date.now() - drainStarted;
-  const atRate = await pacedLoad(alertdesk.url, "Rate", 1000);
+  const atRate = await evenlySpaced(alertdesk.url, "Rate", 1000);
   await outboxDrained(alertdesk.url);
-  const bursts = await load(alertdesk.url, renamed("Burst"), 1000);
+  const bursts = await load(alertdesk.url, ingestBodies(20_000, "Burst"), 1000);
   // Each kind alone, to see where the mix's cost comes from.
   await outboxDrained(alertdesk.url);
   const repeatsOnly = await load(alertdesk.url, Array.from({ length: 1000 }, (_, k) => payload(`Repeat${k % 50}`, [1, 2, 3, 4, 5])));
   await outboxDrained(alertdesk.url);
   const newOnly = await load(alertdesk.url, Array.from({ length: 40_000 }, (_, k) => payload(`New${k}`, [1, 2, 3, 4, 5])));
   await alertdesk.kill("SIGTERM");
-  const ratio = +(durable.requestsPerSecond / baseline.requestsPerSecond).toFixed(3);
+  const ratioOf = (r: { requestsPerSecond: number }) => +(r.requestsPerSecond / baseline.requestsPerSecond).toFixed(3);
+  const ratio = ratioOf(durable);
   results.ingest = {
     baseline,
     alertdesk: durable,
     // Built-in tickets still to deliver when the saturating load stopped: how far delivery lagged.
     backlogDrainedMs,
     ratio,
-    durableFloor: { ...floorLoad, ratio: +(floorLoad.requestsPerSecond / baseline.requestsPerSecond).toFixed(3) },
+    durableFloor: { ...floorLoad, ratio: ratioOf(floorLoad) },
     // Evenly spaced, open loop, latency from when each request was due (bench/paced.ts).
     at1000rps: { alertdesk: atRate, bareExpress: bareAtRate, durableFloor: floorAtRate },
     // autocannon's own rate limit: each connection sends its quota for the second back to back, then waits.
@@ -144,14 +144,14 @@ async function ingest() {
     byKind: { unchangedRepeats: repeatsOnly, newGroups: newOnly },
   };
   log(`   bare express   ${baseline.requestsPerSecond} req/s  p50 ${baseline.p50ms} ms  p99 ${baseline.p99ms} ms`);
-  log(`   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${(floorLoad.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)})`);
+  log(`   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${ratioOf(floorLoad).toFixed(2)})`);
   log(`   alertdesk      ${durable.requestsPerSecond} req/s  p50 ${durable.p50ms} ms  p99 ${durable.p99ms} ms  (${durable.non2xx} non-2xx)`);
   log(`   ratio          ${ratio.toFixed(2)}  (built-in tickets caught up ${(backlogDrainedMs / 1000).toFixed(1)} s after the load stopped)`);
   log(
     `   at 1,000 req/s, evenly spaced: alertdesk p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms  max ${atRate.maxms} ms  (bare express p99 ${bareAtRate.p99ms} ms, durable floor p99 ${floorAtRate.p99ms} ms max ${floorAtRate.maxms} ms)`,
   );
   log(`   at 1,000 req/s, autocannon's bursts: alertdesk p99 ${bursts.p99ms} ms  (bare express p99 ${bareBursts.p99ms} ms)`);
-  log(`   by kind: unchanged repeats only ${repeatsOnly.requestsPerSecond} req/s (ratio ${(repeatsOnly.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}), new groups only ${newOnly.requestsPerSecond} req/s (ratio ${(newOnly.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)})`);
+  log(`   by kind: unchanged repeats only ${repeatsOnly.requestsPerSecond} req/s (ratio ${ratioOf(repeatsOnly).toFixed(2)}), new groups only ${newOnly.requestsPerSecond} req/s (ratio ${ratioOf(newOnly).toFixed(2)})`);
 }
 
 async function withZendesk<T>(rateLimit: string | undefined, fakePerMinute: number | undefined, fn: (svc: TestService, fake: Awaited<ReturnType<typeof startFakeZendesk>>) => Promise<T>): Promise<T> {

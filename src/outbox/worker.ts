@@ -41,7 +41,7 @@ export interface OutboxWorker {
   prune(): Promise<number>;
 }
 
-export const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
+const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
 const PRUNE_BATCH = 500;
 
 export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: 50, maxAgeMs: 24 * 3_600_000 };
