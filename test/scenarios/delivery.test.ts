@@ -65,6 +65,16 @@ async function settled(s: TestService) {
   return until("the outbox to drain", async () => ((await s.store.listDeliveries({ state: "pending", limit: 1 })).length === 0 ? true : undefined));
 }
 
+/**
+ * Waits until a metric's text contains `series`, then asserts it. A read of the store can see a
+ * completion as soon as it is committed; the worker counts it once the commit is on disk, a moment later.
+ */
+async function counted(s: TestService, metric: string, series: string) {
+  const text = () => s.metrics.registry.getSingleMetricAsString(metric);
+  await until(`${metric} to show ${series}`, async () => ((await text()).includes(series) ? true : undefined), 5_000).catch(() => undefined);
+  expect(await text()).toContain(series);
+}
+
 describe("routing", () => {
   it("a rule's helpdesk: gets the ticket; other alerts go to the default helpdesk", async () => {
     const { svc, zendesk } = await start();
@@ -73,9 +83,8 @@ describe("routing", () => {
     await settled(svc);
     expect(zendesk.tickets.map((t) => [t.subject, t.priority])).toEqual([["HostHighCpu on 127.0.0.1:19100: High CPU usage on 127.0.0.1:19100", "high"]]);
     expect((await svc.tickets()).map((t) => t.subject)).toEqual(["LabServiceDown on 127.0.0.1:19100: Service api is down"]);
-    const metrics = await svc.metrics.registry.getSingleMetricAsString("alertdesk_tickets_total");
-    expect(metrics).toContain('helpdesk="support",action="opened"} 1');
-    expect(metrics).toContain('helpdesk="builtin",action="opened"} 1');
+    await counted(svc, "alertdesk_tickets_total", 'helpdesk="support",action="opened"} 1');
+    await counted(svc, "alertdesk_tickets_total", 'helpdesk="builtin",action="opened"} 1');
   });
 });
 
@@ -155,7 +164,7 @@ describe("dead letters", () => {
       lastError: expect.stringContaining("[zendesk support] create ticket: 422"),
     });
     expect(JSON.stringify(dead)).not.toContain(zendesk.token);
-    expect(await svc.metrics.registry.getSingleMetricAsString("alertdesk_delivery_dead_letters_total")).toContain('helpdesk="support"} 1');
+    await counted(svc, "alertdesk_delivery_dead_letters_total", 'helpdesk="support"} 1');
     expect(zendesk.tickets).toHaveLength(0);
 
     const replayed = await svc.post("/api/deliveries/replay", JSON.stringify({ all: true }));
