@@ -87,7 +87,9 @@ describe("no secret leaves alertdesk except to its helpdesk", () => {
       }
       await svc.post("/webhooks/alertmanager", "{}", { authorization: `Bearer ${webhookToken}x` });
       const deadline = Date.now() + 15_000;
-      while ((await svc.store.listDeliveries({ state: "dead", limit: 10 })).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // A read sees a dead letter once it is committed; the worker logs it once the commit is on disk.
+      const logged = () => svc.logs.join("").split('"delivery dead"').length - 1;
+      while (((await svc.store.listDeliveries({ state: "dead", limit: 10 })).length < 4 || logged() < 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(await svc.store.listDeliveries({ state: "dead", limit: 10 })).toHaveLength(4);
       const outputs = [
         svc.logs.join(""),
