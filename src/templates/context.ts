@@ -1,6 +1,6 @@
 import type { AlertRecord, Incident } from "../lifecycle/incident.js";
 import { formatDuration } from "../rules/duration.js";
-import { commonEntries as common, incidentLinks } from "./render.js";
+import { commonEntries, incidentLinks } from "./render.js";
 
 function alertView(a: AlertRecord) {
   return {
@@ -29,8 +29,8 @@ export function templateContext(incident: Incident): Record<string, unknown> {
   const links: Record<string, string> = {};
   for (const l of incidentLinks(incident, alerts)) links[l.label.toLowerCase().replace(/\s+/g, "_")] = l.url;
   return {
-    labels: common(alerts.map((a) => a.labels)),
-    annotations: common(alerts.map((a) => a.annotations)),
+    labels: commonEntries(alerts.map((a) => a.labels)),
+    annotations: commonEntries(alerts.map((a) => a.annotations)),
     value: alerts.find((a) => a.value !== undefined)?.value ?? null,
     alerts: alerts.map(alertView),
     incident: {

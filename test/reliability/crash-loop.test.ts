@@ -69,34 +69,30 @@ interface Cluster {
 
 const stats = { sends: 0, unanswered: 0 };
 
+/** One webhook to one process; resolves with the HTTP status. */
+async function post(url: string, body: string, timeoutMs = 10_000): Promise<number> {
+  const res = await fetch(`${url}/webhooks/alertmanager`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return res.status;
+}
+
 async function sendUntilAcknowledged(cluster: Cluster, body: string, deadline: number): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     stats.sends++;
     const urls = cluster.urls();
     const url = urls[attempt % urls.length];
-    const ok = await fetch(`${url}/webhooks/alertmanager`, {
-      method: "POST",
-      body,
-      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-      signal: AbortSignal.timeout(5000),
-    })
-      .then((r) => r.status === 200)
+    const ok = await post(url as string, body, 5000)
+      .then((status) => status === 200)
       .catch(() => false);
     if (ok) return;
     stats.unanswered++;
     if (Date.now() > deadline) throw new Error("a notification was never acknowledged");
     await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
   }
-}
-
-async function post(url: string, body: string): Promise<number> {
-  const res = await fetch(`${url}/webhooks/alertmanager`, {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-    signal: AbortSignal.timeout(10_000),
-  });
-  return res.status;
 }
 
 async function crashLoop(cluster: Cluster, run: string, options: { single: boolean }) {
