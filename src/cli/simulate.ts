@@ -86,7 +86,7 @@ export async function simulate(files: string[], options: SimulateOptions = {}): 
     if (options.json) {
       out.write(`${JSON.stringify(payloads.map((p, i) => ({ file: p.file, receivedAt: p.receivedAt.toISOString(), ...plans[i] })), null, 2)}\n`);
     } else {
-      payloads.forEach((p, i) => printPlan(out, p.file, p.notification, p.receivedAt, plans[i] as NotificationPlan));
+      for (const [i, p] of payloads.entries()) printPlan(out, p.file, p.notification, p.receivedAt, plans[i] as NotificationPlan);
     }
     return 0;
   } catch (e) {

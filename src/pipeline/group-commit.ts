@@ -38,7 +38,7 @@ export function createGroupCommitter(store: Store, options: { maxBatch?: number;
         return out;
       });
       options.onBatch?.(batch.length);
-      batch.forEach((job, i) => job.resolve(results[i]));
+      for (const [i, job] of batch.entries()) job.resolve(results[i]);
     } catch (err) {
       if (batch.length === 1) {
         batch[0]?.reject(err);

@@ -85,7 +85,7 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: {
   }
 
   /** A 404 (deleted) or a 422 about a closed ticket: the ticket can take no more updates. */
-  function gone(what: string, res: { status: number; data: unknown }): boolean {
+  function gone(res: { status: number; data: unknown }): boolean {
     if (res.status === 404) return true;
     return res.status === 422 && /closed/i.test(JSON.stringify(res.data ?? ""));
   }
@@ -93,7 +93,7 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: {
   async function update(what: string, id: string, ticket: Record<string, unknown>): Promise<void> {
     const res = await http.raw(what, { method: "PUT", url: `/api/v2/tickets/${encodeURIComponent(id)}`, data: { ticket } });
     if (res.status >= 200 && res.status < 300) return;
-    if (gone(what, res)) throw http.failure(what, res, { retryable: false, reason: "gone" });
+    if (gone(res)) throw http.failure(what, res, { retryable: false, reason: "gone" });
     throw http.failure(what, res);
   }
 
