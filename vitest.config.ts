@@ -15,11 +15,22 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["src/**/*.test.ts", "test/**/*.test.ts"], exclude: ["test/e2e/**", "test/reliability/crash-loop.test.ts"], sequence: { groupOrder: 0 } },
+        test: {
+          name: "unit",
+          include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: ["test/e2e/**", "test/reliability/crash-loop.test.ts"],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
-        test: { name: "e2e", include: ["test/e2e/**/*.test.ts", "test/reliability/crash-loop.test.ts"], fileParallelism: false, testTimeout: 180_000, sequence: { groupOrder: 1 } },
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts", "test/reliability/crash-loop.test.ts"],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },

@@ -55,6 +55,13 @@ export async function pacedLoad(url: string, path: string, bodies: string[], rat
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const q = (p: number) => +(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(1);
-  return { requestsPerSecond: Math.round((total * 1000) / (performance.now() - start)), counted: latencies.length, p50ms: q(0.5), p99ms: q(0.99), maxms: q(1), non2xx, errors };
+  return {
+    requestsPerSecond: Math.round((total * 1000) / (performance.now() - start)),
+    counted: latencies.length,
+    p50ms: q(0.5),
+    p99ms: q(0.99),
+    maxms: q(1),
+    non2xx,
+    errors,
+  };
 }
-

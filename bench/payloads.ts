@@ -31,8 +31,10 @@ export function ingestBodies(n: number, prefix = "Bench"): string[] {
     const g = Math.floor(k / 5);
     const kind = k % 5;
     const group = `${prefix}${g}`;
-    if (kind <= 2) bodies.push(payload(group, [1, 2, 3, 4, 5])); // new, then two unchanged repeats
-    else if (kind === 3) bodies.push(payload(group, [1, 2, 3, 4, 6])); // change: 6 joins, 5 leaves the list
+    if (kind <= 2)
+      bodies.push(payload(group, [1, 2, 3, 4, 5])); // new, then two unchanged repeats
+    else if (kind === 3)
+      bodies.push(payload(group, [1, 2, 3, 4, 6])); // change: 6 joins, 5 leaves the list
     else bodies.push(payload(group, [1, 2, 3, 4, 6], [1])); // change: 1 resolves
   }
   return bodies;

@@ -5,15 +5,15 @@
  * only the named sections, for working on one of them (the results file is then not written).
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { promisify } from "node:util";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import autocannon from "autocannon";
 import { ticketKeyFor } from "../src/lifecycle/incident.js";
 import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
-import { type TestService, startTestService } from "../test/kit/service.js";
+import { startTestService, type TestService } from "../test/kit/service.js";
 import { ingestBodies, payload } from "./payloads.js";
 
 const execFileAsync = promisify(execFile);
@@ -28,8 +28,19 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
  * process's garbage collection cannot delay its sends and count as the service's latency.
  */
 async function evenlySpaced(url: string, prefix: string, rate: number) {
-  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", join(ROOT, "bench/paced-process.ts"), url, prefix, String(rate), String(SECONDS)], { cwd: ROOT });
-  return JSON.parse(stdout.trim().split("\n").at(-1) as string) as { requestsPerSecond: number; p50ms: number; p99ms: number; maxms: number; non2xx: number; errors: number };
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench/paced-process.ts"), url, prefix, String(rate), String(SECONDS)],
+    { cwd: ROOT },
+  );
+  return JSON.parse(stdout.trim().split("\n").at(-1) as string) as {
+    requestsPerSecond: number;
+    p50ms: number;
+    p99ms: number;
+    maxms: number;
+    non2xx: number;
+    errors: number;
+  };
 }
 
 async function load(url: string, bodies: string[], overallRate?: number) {
@@ -124,9 +135,15 @@ async function ingest() {
   const bursts = await load(alertdesk.url, ingestBodies(20_000, "Burst"), 1000);
   // Each kind alone, to see where the mix's cost comes from.
   await outboxDrained(alertdesk.url);
-  const repeatsOnly = await load(alertdesk.url, Array.from({ length: 1000 }, (_, k) => payload(`Repeat${k % 50}`, [1, 2, 3, 4, 5])));
+  const repeatsOnly = await load(
+    alertdesk.url,
+    Array.from({ length: 1000 }, (_, k) => payload(`Repeat${k % 50}`, [1, 2, 3, 4, 5])),
+  );
   await outboxDrained(alertdesk.url);
-  const newOnly = await load(alertdesk.url, Array.from({ length: 40_000 }, (_, k) => payload(`New${k}`, [1, 2, 3, 4, 5])));
+  const newOnly = await load(
+    alertdesk.url,
+    Array.from({ length: 40_000 }, (_, k) => payload(`New${k}`, [1, 2, 3, 4, 5])),
+  );
   await alertdesk.kill("SIGTERM");
   const ratioOf = (r: { requestsPerSecond: number }) => +(r.requestsPerSecond / baseline.requestsPerSecond).toFixed(3);
   const ratio = ratioOf(durable);
@@ -144,17 +161,25 @@ async function ingest() {
     byKind: { unchangedRepeats: repeatsOnly, newGroups: newOnly },
   };
   log(`   bare express   ${baseline.requestsPerSecond} req/s  p50 ${baseline.p50ms} ms  p99 ${baseline.p99ms} ms`);
-  log(`   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${ratioOf(floorLoad).toFixed(2)})`);
+  log(
+    `   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${ratioOf(floorLoad).toFixed(2)})`,
+  );
   log(`   alertdesk      ${durable.requestsPerSecond} req/s  p50 ${durable.p50ms} ms  p99 ${durable.p99ms} ms  (${durable.non2xx} non-2xx)`);
   log(`   ratio          ${ratio.toFixed(2)}  (built-in tickets caught up ${(backlogDrainedMs / 1000).toFixed(1)} s after the load stopped)`);
   log(
     `   at 1,000 req/s, evenly spaced: alertdesk p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms  max ${atRate.maxms} ms  (bare express p99 ${bareAtRate.p99ms} ms, durable floor p99 ${floorAtRate.p99ms} ms max ${floorAtRate.maxms} ms)`,
   );
   log(`   at 1,000 req/s, autocannon's bursts: alertdesk p99 ${bursts.p99ms} ms  (bare express p99 ${bareBursts.p99ms} ms)`);
-  log(`   by kind: unchanged repeats only ${repeatsOnly.requestsPerSecond} req/s (ratio ${ratioOf(repeatsOnly).toFixed(2)}), new groups only ${newOnly.requestsPerSecond} req/s (ratio ${ratioOf(newOnly).toFixed(2)})`);
+  log(
+    `   by kind: unchanged repeats only ${repeatsOnly.requestsPerSecond} req/s (ratio ${ratioOf(repeatsOnly).toFixed(2)}), new groups only ${newOnly.requestsPerSecond} req/s (ratio ${ratioOf(newOnly).toFixed(2)})`,
+  );
 }
 
-async function withZendesk<T>(rateLimit: string | undefined, fakePerMinute: number | undefined, fn: (svc: TestService, fake: Awaited<ReturnType<typeof startFakeZendesk>>) => Promise<T>): Promise<T> {
+async function withZendesk<T>(
+  rateLimit: string | undefined,
+  fakePerMinute: number | undefined,
+  fn: (svc: TestService, fake: Awaited<ReturnType<typeof startFakeZendesk>>) => Promise<T>,
+): Promise<T> {
   const fake = await startFakeZendesk();
   if (fakePerMinute) fake.ratePerMinute = fakePerMinute;
   const svc = await startTestService({
@@ -163,7 +188,17 @@ async function withZendesk<T>(rateLimit: string | undefined, fakePerMinute: numb
     realClock: true,
     config: {
       defaultHelpdesk: "zendesk",
-      helpdesks: { zendesk: { type: "zendesk", url: fake.url, email: fake.email, token: fake.token, ticket_type: "incident", public_comments: false, ...(rateLimit ? { rate_limit: rateLimit } : {}) } },
+      helpdesks: {
+        zendesk: {
+          type: "zendesk",
+          url: fake.url,
+          email: fake.email,
+          token: fake.token,
+          ticket_type: "incident",
+          public_comments: false,
+          ...(rateLimit ? { rate_limit: rateLimit } : {}),
+        },
+      },
       delivery: { pollIntervalMs: 20, baseMs: 200, maxMs: 5000 },
     },
   });
@@ -251,10 +286,15 @@ async function scale() {
   type Row = { activeAlerts: number; msPerNotification: number; rssMB: number; retainedHeapMB: number };
   const rows: Row[] = [];
   for (const active of [1_000, 10_000, 100_000]) {
-    const out = execFileSync(process.execPath, ["--expose-gc", join(ROOT, "bench/scale.mjs"), String(active), join(tmp, `scale-${active}`)], { cwd: ROOT, encoding: "utf8" });
+    const out = execFileSync(process.execPath, ["--expose-gc", join(ROOT, "bench/scale.mjs"), String(active), join(tmp, `scale-${active}`)], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     const row = JSON.parse(out.trim().split("\n").at(-1) as string) as Row;
     rows.push(row);
-    log(`   ${String(active).padStart(7)} active alerts: ${row.msPerNotification} ms per notification, RSS ${row.rssMB} MB (heap after a full GC: ${row.retainedHeapMB} MB)`);
+    log(
+      `   ${String(active).padStart(7)} active alerts: ${row.msPerNotification} ms per notification, RSS ${row.rssMB} MB (heap after a full GC: ${row.retainedHeapMB} MB)`,
+    );
   }
   results.scale = { rows, growth: +((rows[2]?.msPerNotification ?? 0) / (rows[0]?.msPerNotification ?? 1)).toFixed(2) };
   log(`   growth 100k / 1k: ${(results.scale as { growth: number }).growth}`);

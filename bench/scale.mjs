@@ -33,11 +33,28 @@ function notification(group, instances) {
 }
 
 const service = await startService({
-  config: { host: "127.0.0.1", port: 0, dataDir: dir, rulesPath: join(new URL("../", import.meta.url).pathname, "rules"), bodyLimitBytes: 10_485_760, defaultHelpdesk: "builtin", helpdesks: {}, delivery: {}, watchRules: false },
+  config: {
+    host: "127.0.0.1",
+    port: 0,
+    dataDir: dir,
+    rulesPath: join(new URL("../", import.meta.url).pathname, "rules"),
+    bodyLimitBytes: 10_485_760,
+    defaultHelpdesk: "builtin",
+    helpdesks: {},
+    delivery: {},
+    watchRules: false,
+  },
   log: createLogger({ level: "warn" }),
   deliver: false,
 });
-for (let g = 0; g < active / 100; g++) await service.ingest(notification(`Load${g}`, Array.from({ length: 100 }, (_, i) => i)), new Date());
+for (let g = 0; g < active / 100; g++)
+  await service.ingest(
+    notification(
+      `Load${g}`,
+      Array.from({ length: 100 }, (_, i) => i),
+    ),
+    new Date(),
+  );
 const bodies = Array.from({ length: 1000 }, (_, k) => notification(`Scale${Math.floor(k / 5)}`, k % 5 === 3 ? [1, 2, 3, 4, 6] : [1, 2, 3, 4, 5]));
 const t0 = process.hrtime.bigint();
 for (const b of bodies) await service.ingest(b, new Date());

@@ -1,17 +1,17 @@
 import { type FSWatcher, watch } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError, type ServiceConfig } from "./config/service.js";
 import { createDriverRegistry } from "./drivers/registry.js";
 import type { HelpdeskDriver } from "./drivers/types.js";
 import { createApp } from "./intake/app.js";
 import type { Notification } from "./intake/notification.js";
-import { type Logger, createLogger } from "./observability/logger.js";
-import { type Metrics, createMetrics } from "./observability/metrics.js";
-import { type OutboxWorker, createOutboxWorker } from "./outbox/worker.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { createOutboxWorker, type OutboxWorker } from "./outbox/worker.js";
 import { createGroupCommitter } from "./pipeline/group-commit.js";
-import { type IngestOutcome, type TemplateFailure, apply, plan } from "./pipeline/ingest.js";
-import { type ReloadStatus, RulesError, type RuleSet, checkHelpdesks, loadRules } from "./rules/load.js";
+import { apply, type IngestOutcome, plan, type TemplateFailure } from "./pipeline/ingest.js";
+import { checkHelpdesks, loadRules, type ReloadStatus, type RuleSet, RulesError } from "./rules/load.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/types.js";
 
@@ -62,7 +62,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     {
       countIncidents: () => store.countIncidents(),
       countOutbox: () => store.countOutbox(),
-      dueIncidents: async () => (await store.listIncidents({ state: "firing", limit: 1000 })).map((i) => ({ priority: i.priority, ticketKey: i.ticketKey, rule: i.rule, dueAt: i.dueAt })),
+      dueIncidents: async () =>
+        (await store.listIncidents({ state: "firing", limit: 1000 })).map((i) => ({
+          priority: i.priority,
+          ticketKey: i.ticketKey,
+          rule: i.rule,
+          dueAt: i.dueAt,
+        })),
       clock,
     },
     [...drivers.keys()],
@@ -163,7 +169,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // Timeouts are checked every second, so a slow client (slow-loris headers or body) is cut off
     // soon after its timeout instead of holding a socket for the default 30 s check interval.
     const requestTimeout = config.requestTimeoutMs ?? 30_000;
-    const s = createServer({ requestTimeout, headersTimeout: Math.min(config.headersTimeoutMs ?? 10_000, requestTimeout), connectionsCheckingInterval: 1000 }, app);
+    const s = createServer(
+      { requestTimeout, headersTimeout: Math.min(config.headersTimeoutMs ?? 10_000, requestTimeout), connectionsCheckingInterval: 1000 },
+      app,
+    );
     s.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
   }).catch(async (err: unknown) => {
@@ -173,7 +182,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   if (options.deliver !== false) worker.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  log.info({ port, host: config.host, dataDir: config.dataDir, rules: rules.files.length, ruleCount: rules.rules.length, store: store.kind }, "alertdesk started");
+  log.info(
+    { port, host: config.host, dataDir: config.dataDir, rules: rules.files.length, ruleCount: rules.rules.length, store: store.kind },
+    "alertdesk started",
+  );
 
   let stopping: Promise<void> | undefined;
   return {

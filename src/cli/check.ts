@@ -1,6 +1,6 @@
 import { ConfigError, readConfigFile } from "../config/service.js";
 import { configuredHelpdesks } from "../drivers/registry.js";
-import { RulesError, type RuleSet, checkHelpdesks, loadRules } from "../rules/load.js";
+import { checkHelpdesks, loadRules, type RuleSet, RulesError } from "../rules/load.js";
 
 export interface CheckOptions {
   config?: string;
@@ -47,7 +47,9 @@ export function check(paths: string[], options: CheckOptions = {}): number {
       err.write(`${problems.join("\n")}\n`);
       continue;
     }
-    out.write(`${path}: ${rules.rules.length} rule${rules.rules.length === 1 ? "" : "s"} in ${rules.files.length} file${rules.files.length === 1 ? "" : "s"}, OK\n`);
+    out.write(
+      `${path}: ${rules.rules.length} rule${rules.rules.length === 1 ? "" : "s"} in ${rules.files.length} file${rules.files.length === 1 ? "" : "s"}, OK\n`,
+    );
   }
   return failed ? 1 : 0;
 }

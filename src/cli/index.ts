@@ -40,7 +40,9 @@ program
 
 program
   .command("simulate")
-  .description("Dry run: feed webhook payloads, in order, through the server's pipeline on a fresh in-memory state and print the plan: rules matched, incidents, and the helpdesk operations that would be made.")
+  .description(
+    "Dry run: feed webhook payloads, in order, through the server's pipeline on a fresh in-memory state and print the plan: rules matched, incidents, and the helpdesk operations that would be made.",
+  )
   .argument("<payloads...>", "webhook payload files (JSON), in the order they arrive")
   .option("-r, --rules <path>", "rules file or directory (default ALERTDESK_RULES or ./rules)")
   .option("--json", "print the plan as JSON")

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { type Notification, type Source, detectSource, formatPath, parseNotification } from "../intake/notification.js";
-import { type NotificationPlan, dryRun } from "../pipeline/dry-run.js";
-import { RulesError, loadRules } from "../rules/load.js";
+import { detectSource, formatPath, type Notification, parseNotification, type Source } from "../intake/notification.js";
+import { dryRun, type NotificationPlan } from "../pipeline/dry-run.js";
+import { loadRules, RulesError } from "../rules/load.js";
 import { toText } from "../templates/doc.js";
 
 export interface SimulateOptions {
@@ -84,7 +84,13 @@ export async function simulate(files: string[], options: SimulateOptions = {}): 
     const payloads = readPayloads(files, options.source);
     const plans = await dryRun(rules, payloads);
     if (options.json) {
-      out.write(`${JSON.stringify(payloads.map((p, i) => ({ file: p.file, receivedAt: p.receivedAt.toISOString(), ...plans[i] })), null, 2)}\n`);
+      out.write(
+        `${JSON.stringify(
+          payloads.map((p, i) => ({ file: p.file, receivedAt: p.receivedAt.toISOString(), ...plans[i] })),
+          null,
+          2,
+        )}\n`,
+      );
     } else {
       for (const [i, p] of payloads.entries()) printPlan(out, p.file, p.notification, p.receivedAt, plans[i] as NotificationPlan);
     }

@@ -1,11 +1,11 @@
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { formatPath, parseNotification } from "../intake/notification.js";
-import { type NotificationPlan, dryRun } from "../pipeline/dry-run.js";
-import { RulesError, loadRuleFiles } from "../rules/load.js";
-import { type Expectation, type TestCase, ruleTestFileSchema } from "../rules/test-schema.js";
+import { dryRun, type NotificationPlan } from "../pipeline/dry-run.js";
+import { loadRuleFiles, RulesError } from "../rules/load.js";
+import { type Expectation, ruleTestFileSchema, type TestCase } from "../rules/test-schema.js";
 import { readPayloads } from "./simulate.js";
 
 /**
@@ -13,7 +13,6 @@ import { readPayloads } from "./simulate.js";
  * Each file names the rules it tests (`rule_files`, relative to the test file) and lists cases: input
  * alerts or a payload file, and what the rules must decide.
  */
-
 
 /** Lists test files: the files named, and every *.yaml / *.yml under the directories named. */
 function testFiles(paths: string[]): string[] {

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { LineCounter, isNode, parseDocument } from "yaml";
+import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { formatPath } from "../intake/notification.js";
 import { type HelpdeskConfig, helpdeskConfigSchema } from "../drivers/registry.js";
-import { keysAt, unknownKeysMessage } from "./did-you-mean.js";
+import { formatPath } from "../intake/notification.js";
 import { parseDuration } from "../rules/duration.js";
+import { keysAt, unknownKeysMessage } from "./did-you-mean.js";
 
 /**
  * Service configuration: environment variables (pinned: PORT, ALERTDESK_DATA_DIR, ALERTDESK_RULES,
@@ -47,7 +47,9 @@ export const configFileSchema = z
         backoff_max: duration.optional(),
         poll_interval: duration.optional(),
         lease: duration.optional(),
-        retention: duration.optional().describe("How long delivered (and coalesced, withdrawn) outbox rows are kept (default 7d). Dead letters stay until replayed."),
+        retention: duration
+          .optional()
+          .describe("How long delivered (and coalesced, withdrawn) outbox rows are kept (default 7d). Dead letters stay until replayed."),
       })
       .strict()
       .optional(),

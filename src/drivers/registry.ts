@@ -10,7 +10,13 @@ import { createWebhookDriver, webhookConfigSchema } from "./webhook/driver.js";
 import { createZendeskDriver, zendeskConfigSchema } from "./zendesk/driver.js";
 
 /** One helpdesk entry of the config file; `type` picks the driver. Adding a helpdesk type: its schema here… */
-export const helpdeskConfigSchema = z.discriminatedUnion("type", [zendeskConfigSchema, jiraConfigSchema, servicenowConfigSchema, rtConfigSchema, webhookConfigSchema]);
+export const helpdeskConfigSchema = z.discriminatedUnion("type", [
+  zendeskConfigSchema,
+  jiraConfigSchema,
+  servicenowConfigSchema,
+  rtConfigSchema,
+  webhookConfigSchema,
+]);
 export type HelpdeskConfig = z.infer<typeof helpdeskConfigSchema>;
 
 export interface DriverDeps {

@@ -1,14 +1,14 @@
+import { randomUUID } from "node:crypto";
 import express, { type ErrorRequestHandler, type Request, type Response } from "express";
 import { z } from "zod";
 import type { Incident } from "../lifecycle/incident.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IngestOutcome } from "../pipeline/ingest.js";
-import type { Store } from "../store/types.js";
 import type { ReloadStatus, RuleSet } from "../rules/load.js";
-import { randomUUID } from "node:crypto";
+import type { Store } from "../store/types.js";
 import { adminAuth, webhookAuth } from "./auth.js";
-import { type Notification, type Source, formatPath, parseNotification } from "./notification.js";
+import { formatPath, type Notification, parseNotification, type Source } from "./notification.js";
 import { renderTicketsPage } from "./tickets-page.js";
 
 export interface AppDeps {
@@ -118,20 +118,20 @@ export function createApp(deps: AppDeps): express.Express {
         req.alertdeskSource = source;
         next();
       },
-      webhookAuth(
-        { ...(deps.webhookToken ? { token: deps.webhookToken } : {}), ...(deps.webhookBasicAuth ? { basic: deps.webhookBasicAuth } : {}) },
-        (req) => {
-          metrics.notificationsReceived.inc({ source, outcome: "unauthorized" });
-          log.info({ source, requestId: req.alertdeskRequestId, remote: req.socket.remoteAddress }, "webhook rejected: unauthorized");
-        },
-      ),
+      webhookAuth({ ...(deps.webhookToken ? { token: deps.webhookToken } : {}), ...(deps.webhookBasicAuth ? { basic: deps.webhookBasicAuth } : {}) }, (req) => {
+        metrics.notificationsReceived.inc({ source, outcome: "unauthorized" });
+        log.info({ source, requestId: req.alertdeskRequestId, remote: req.socket.remoteAddress }, "webhook rejected: unauthorized");
+      }),
       json,
       async (req: Request, res: Response) => {
         const started = process.hrtime.bigint();
         const parsed = parseNotification(source, req.body);
         if (!parsed.ok) {
           metrics.notificationsReceived.inc({ source, outcome: "invalid" });
-          log.info({ source, requestId: req.alertdeskRequestId, issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) }, "webhook rejected: invalid payload");
+          log.info(
+            { source, requestId: req.alertdeskRequestId, issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) },
+            "webhook rejected: invalid payload",
+          );
           badRequest(res, "invalid payload", parsed.issues);
           return;
         }
@@ -214,7 +214,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.post("/-/reload", adminAuth(deps.adminToken), (_req, res) => {
     const result = deps.reload();
     if (result.success) res.json({ status: "reloaded", rules: deps.rules().rules.rules.length });
-    else res.status(400).json({ status: "failed", error: "the rules did not load; the previous rules keep running", problems: result.error?.split("\n") ?? [] });
+    else
+      res.status(400).json({ status: "failed", error: "the rules did not load; the previous rules keep running", problems: result.error?.split("\n") ?? [] });
   });
   app.get("/tickets", async (_req, res) => {
     const tickets = await store.listTickets({ limit: 500 });

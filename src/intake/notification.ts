@@ -8,9 +8,7 @@ import { z } from "zod";
  */
 
 const labelSet = z.record(z.string(), z.string());
-const timestamp = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: "must be an RFC 3339 timestamp" });
+const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: "must be an RFC 3339 timestamp" });
 const alertStatus = z.enum(["firing", "resolved"]);
 
 const alertmanagerAlert = z.object({
@@ -228,10 +226,7 @@ export function detectSource(data: unknown): Source {
 }
 
 /** Validates and normalizes a parsed webhook body; the zod issues when it does not fit. */
-export function parseNotification(
-  source: Source,
-  data: unknown,
-): { ok: true; notification: Notification } | { ok: false; issues: z.core.$ZodIssue[] } {
+export function parseNotification(source: Source, data: unknown): { ok: true; notification: Notification } | { ok: false; issues: z.core.$ZodIssue[] } {
   if (source === "grafana") {
     const r = grafanaPayload.safeParse(data);
     return r.success ? { ok: true, notification: fromGrafana(r.data) } : { ok: false, issues: r.error.issues };

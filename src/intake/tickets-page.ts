@@ -10,9 +10,7 @@ th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid #ddd;vertical-al
 export function renderTicketsPage(tickets: BuiltinTicket[], now: Date): string {
   const rows = tickets
     .map((t) => {
-      const comments = t.comments
-        .map((c) => `<div><small>${escapeHtml(c.createdAt)}</small><pre>${escapeHtml(c.body)}</pre></div>`)
-        .join("");
+      const comments = t.comments.map((c) => `<div><small>${escapeHtml(c.createdAt)}</small><pre>${escapeHtml(c.body)}</pre></div>`).join("");
       return `<tr id="ticket-${t.id}"><td>#${t.id}</td><td><span class="prio ${escapeHtml(t.priority)}">${escapeHtml(t.priority)}</span></td>
 <td class="${escapeHtml(t.status)}">${escapeHtml(t.status)}</td><td>${escapeHtml(t.category)}</td>
 <td><strong>${escapeHtml(t.subject)}</strong><details><summary>details and ${t.comments.length} comment(s)</summary><pre>${escapeHtml(t.body)}</pre>${comments}</details></td>

@@ -3,7 +3,7 @@ import type { Alert } from "../intake/notification.js";
 import type { AlertDecision } from "../rules/evaluate.js";
 import type { Priority } from "../rules/priority.js";
 import type { OnResolved } from "../rules/schema.js";
-import { type Observation, type Reason, type StepInput, type TicketAction, decide } from "./decide.js";
+import { decide, type Observation, type Reason, type StepInput, type TicketAction } from "./decide.js";
 import type { Incident } from "./incident.js";
 
 const T0 = Date.parse("2026-11-25T05:00:00Z");
@@ -77,7 +77,13 @@ function history(steps: [number, Obs[]][]): Incident | undefined {
 }
 
 const firingA: [number, Obs[]] = [0, [{ fp: "a", start: -5 }]];
-const firingAB: [number, Obs[]] = [10, [{ fp: "a", start: -5 }, { fp: "b", start: 8 }]];
+const firingAB: [number, Obs[]] = [
+  10,
+  [
+    { fp: "a", start: -5 },
+    { fp: "b", start: 8 },
+  ],
+];
 const resolvedA: [number, Obs[]] = [30, [{ fp: "a", status: "resolved", start: -5, end: 28 }]];
 
 interface Row {
@@ -95,7 +101,10 @@ interface Row {
 
 /** An alert that fired and resolved `n` times after its first firing (each cycle 100 s apart). */
 function flapCycles(n: number, flapThreshold = 3): [number, Obs[]][] {
-  const steps: [number, Obs[]][] = [[0, [{ fp: "a", start: -5, flapThreshold }]], [20, [{ fp: "a", status: "resolved", start: -5, end: 18, flapThreshold }]]];
+  const steps: [number, Obs[]][] = [
+    [0, [{ fp: "a", start: -5, flapThreshold }]],
+    [20, [{ fp: "a", status: "resolved", start: -5, end: 18, flapThreshold }]],
+  ];
   for (let i = 1; i <= n; i++) {
     steps.push([i * 100, [{ fp: "a", start: i * 100 - 5, flapThreshold }]]);
     steps.push([i * 100 + 20, [{ fp: "a", status: "resolved", start: i * 100 - 5, end: i * 100 + 18, flapThreshold }]]);
@@ -104,35 +113,307 @@ function flapCycles(n: number, flapThreshold = 3): [number, Obs[]][] {
 }
 
 const rows: Row[] = [
-  { why: "a first firing alert opens an incident", before: [], now: 0, observations: [{ fp: "a", start: -5 }], reason: "first notification", actions: ["open"], state: "firing", created: true },
-  { why: "a first notification that is already resolved opens nothing", before: [], now: 0, observations: [{ fp: "a", status: "resolved", start: -5, end: -1 }], reason: "resolved before seen", actions: [], stored: false },
-  { why: "an unchanged repeat stores nothing and calls nobody", before: [firingA], now: 20, observations: [{ fp: "a", start: -5 }], reason: "unchanged", actions: [], stored: false },
-  { why: "a new alert joining adds one comment", before: [firingA], now: 10, observations: [{ fp: "a", start: -5 }, { fp: "b", start: 8 }], reason: "alerts joined", actions: ["comment"], state: "firing" },
-  { why: "one alert resolving while another fires adds one comment", before: [firingA, firingAB], now: 20, observations: [{ fp: "a", status: "resolved", start: -5, end: 18 }, { fp: "b", start: 8 }], reason: "alerts resolved, others firing", actions: ["comment"], state: "firing" },
-  { why: "the last alert resolving resolves the incident", before: [firingA], now: 30, observations: [{ fp: "a", status: "resolved", start: -5, end: 28 }], reason: "all resolved", actions: ["resolve"], state: "resolved" },
-  { why: "on_resolved: none resolves the incident without a helpdesk call", before: [firingA], now: 30, observations: [{ fp: "a", status: "resolved", start: -5, end: 28, onResolved: "none" }], reason: "all resolved", actions: [], state: "resolved", stored: true },
-  { why: "a duplicate resolve (HA pair) does nothing", before: [firingA, resolvedA], now: 45, observations: [{ fp: "a", status: "resolved", start: -5, end: 28 }], reason: "duplicate", actions: [], stored: false },
-  { why: "a stale firing copy of a resolved episode does not reopen", before: [firingA, resolvedA], now: 35, observations: [{ fp: "a", start: -5 }], reason: "stale", actions: [], stored: false },
-  { why: "a re-fire (newer startsAt) within the window reopens the same ticket", before: [firingA, resolvedA], now: 60, observations: [{ fp: "a", start: 58 }], reason: "refired within window", actions: ["reopen"], state: "firing", created: false },
-  { why: "a re-fire after the window opens a new incident", before: [firingA, resolvedA], now: 30 + 7200, observations: [{ fp: "a", start: 7220 }], reason: "refired after window", actions: ["open"], state: "firing", created: true },
-  { why: "an older episode than the known one is stale", before: [[0, [{ fp: "a", start: 100 }]]], now: 10, observations: [{ fp: "a", start: 50 }], reason: "stale", actions: [], stored: false },
-  { why: "a hotter alert joining raises the priority in the same comment", before: [firingA], now: 10, observations: [{ fp: "a", start: -5 }, { fp: "b", start: 8, priority: "P1" }], reason: "alerts joined", actions: ["comment"], priority: "P1" },
-  { why: "an alert whose value now matches a hotter rule raises the priority", before: [firingA], now: 10, observations: [{ fp: "a", start: -5, priority: "P2", value: 97 }], reason: "priority raised", actions: ["comment"], priority: "P2" },
-  { why: "priority is never lowered automatically", before: [[0, [{ fp: "a", start: -5, priority: "P1" }]]], now: 10, observations: [{ fp: "a", start: -5, priority: "P1" }, { fp: "b", start: 8, priority: "P4" }], reason: "alerts joined", actions: ["comment"], priority: "P1" },
-  { why: "a changed value with no other change is recorded silently", before: [[0, [{ fp: "a", start: -5, value: 81 }]]], now: 20, observations: [{ fp: "a", start: -5, value: 85 }], reason: "recorded", actions: [], stored: true },
-  { why: "a resolved alert re-delivered beside a firing one changes nothing", before: [firingA, firingAB, [20, [{ fp: "b", status: "resolved", start: 8, end: 18 }, { fp: "a", start: -5 }]]], now: 80, observations: [{ fp: "a", start: -5 }, { fp: "b", status: "resolved", start: 8, end: 18 }], reason: "duplicate", actions: [], stored: false },
-  { why: "an alert that missed its resolve and fires with a newer startsAt stays firing silently", before: [firingA], now: 100, observations: [{ fp: "a", start: 90 }], reason: "recorded", actions: [], stored: true },
-  { why: "open_after: a new alert younger than open_after defers the open", before: [], now: 0, observations: [{ fp: "a", start: -5, openAfter: 60 }], reason: "open deferred", actions: ["open"], state: "firing", created: true },
-  { why: "open_after: an alert already older than open_after opens at once", before: [], now: 0, observations: [{ fp: "a", start: -120, openAfter: 60 }], reason: "first notification", actions: ["open"], created: true },
-  { why: "open_after: resolved before it passed, the open is withdrawn and no ticket exists", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]], now: 20, observations: [{ fp: "a", status: "resolved", start: -5, end: 18, openAfter: 60 }], reason: "resolved before open_after", actions: ["cancel"], state: "resolved" },
-  { why: "open_after: an alert joining while the open waits renders the open again", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]], now: 20, observations: [{ fp: "a", start: -5, openAfter: 60 }, { fp: "b", start: 15, openAfter: 60 }], reason: "deferred open updated", actions: ["open"], state: "firing" },
-  { why: "open_after: once it passed, changes are comments as usual", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]], now: 90, observations: [{ fp: "a", start: -5, openAfter: 60 }, { fp: "b", start: 85, openAfter: 60 }], reason: "alerts joined", actions: ["comment"] },
-  { why: "open_after: a re-fire of an incident that never had a ticket defers a new open", before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]], [20, [{ fp: "a", status: "resolved", start: -5, end: 18, openAfter: 60 }]]], now: 40, observations: [{ fp: "a", start: 38, openAfter: 60 }], reason: "open deferred", actions: ["open"], created: false },
-  { why: "flapping: the third re-fire within the flap window reopens once, with a note", before: flapCycles(2), now: 1000, observations: [{ fp: "a", start: 990 }], reason: "flapping", actions: ["reopen"], state: "firing" },
-  { why: "flapping: a resolve while flapping is a comment; the ticket stays open", before: [...flapCycles(2), [1000, [{ fp: "a", start: 990 }]]], now: 1010, observations: [{ fp: "a", status: "resolved", start: 990, end: 1005 }], reason: "flapping", actions: ["resolve"], state: "resolved" },
-  { why: "flapping: a re-fire after a kept-open resolve is a comment, not a reopen", before: [...flapCycles(2), [1000, [{ fp: "a", start: 990 }]], [1010, [{ fp: "a", status: "resolved", start: 990, end: 1005 }]]], now: 1020, observations: [{ fp: "a", start: 1015 }], reason: "flapping", actions: ["comment"], state: "firing" },
-  { why: "flap_threshold: 0 never flaps", before: flapCycles(5, 0), now: 2000, observations: [{ fp: "a", start: 1990, flapThreshold: 0 }], reason: "refired within window", actions: ["reopen"] },
-  { why: "the incident's priority is the highest of its firing alerts at open", before: [], now: 0, observations: [{ fp: "a", start: -5, priority: "P3" }, { fp: "b", start: -5, priority: "P2" }], reason: "first notification", actions: ["open"], priority: "P2" },
+  {
+    why: "a first firing alert opens an incident",
+    before: [],
+    now: 0,
+    observations: [{ fp: "a", start: -5 }],
+    reason: "first notification",
+    actions: ["open"],
+    state: "firing",
+    created: true,
+  },
+  {
+    why: "a first notification that is already resolved opens nothing",
+    before: [],
+    now: 0,
+    observations: [{ fp: "a", status: "resolved", start: -5, end: -1 }],
+    reason: "resolved before seen",
+    actions: [],
+    stored: false,
+  },
+  {
+    why: "an unchanged repeat stores nothing and calls nobody",
+    before: [firingA],
+    now: 20,
+    observations: [{ fp: "a", start: -5 }],
+    reason: "unchanged",
+    actions: [],
+    stored: false,
+  },
+  {
+    why: "a new alert joining adds one comment",
+    before: [firingA],
+    now: 10,
+    observations: [
+      { fp: "a", start: -5 },
+      { fp: "b", start: 8 },
+    ],
+    reason: "alerts joined",
+    actions: ["comment"],
+    state: "firing",
+  },
+  {
+    why: "one alert resolving while another fires adds one comment",
+    before: [firingA, firingAB],
+    now: 20,
+    observations: [
+      { fp: "a", status: "resolved", start: -5, end: 18 },
+      { fp: "b", start: 8 },
+    ],
+    reason: "alerts resolved, others firing",
+    actions: ["comment"],
+    state: "firing",
+  },
+  {
+    why: "the last alert resolving resolves the incident",
+    before: [firingA],
+    now: 30,
+    observations: [{ fp: "a", status: "resolved", start: -5, end: 28 }],
+    reason: "all resolved",
+    actions: ["resolve"],
+    state: "resolved",
+  },
+  {
+    why: "on_resolved: none resolves the incident without a helpdesk call",
+    before: [firingA],
+    now: 30,
+    observations: [{ fp: "a", status: "resolved", start: -5, end: 28, onResolved: "none" }],
+    reason: "all resolved",
+    actions: [],
+    state: "resolved",
+    stored: true,
+  },
+  {
+    why: "a duplicate resolve (HA pair) does nothing",
+    before: [firingA, resolvedA],
+    now: 45,
+    observations: [{ fp: "a", status: "resolved", start: -5, end: 28 }],
+    reason: "duplicate",
+    actions: [],
+    stored: false,
+  },
+  {
+    why: "a stale firing copy of a resolved episode does not reopen",
+    before: [firingA, resolvedA],
+    now: 35,
+    observations: [{ fp: "a", start: -5 }],
+    reason: "stale",
+    actions: [],
+    stored: false,
+  },
+  {
+    why: "a re-fire (newer startsAt) within the window reopens the same ticket",
+    before: [firingA, resolvedA],
+    now: 60,
+    observations: [{ fp: "a", start: 58 }],
+    reason: "refired within window",
+    actions: ["reopen"],
+    state: "firing",
+    created: false,
+  },
+  {
+    why: "a re-fire after the window opens a new incident",
+    before: [firingA, resolvedA],
+    now: 30 + 7200,
+    observations: [{ fp: "a", start: 7220 }],
+    reason: "refired after window",
+    actions: ["open"],
+    state: "firing",
+    created: true,
+  },
+  {
+    why: "an older episode than the known one is stale",
+    before: [[0, [{ fp: "a", start: 100 }]]],
+    now: 10,
+    observations: [{ fp: "a", start: 50 }],
+    reason: "stale",
+    actions: [],
+    stored: false,
+  },
+  {
+    why: "a hotter alert joining raises the priority in the same comment",
+    before: [firingA],
+    now: 10,
+    observations: [
+      { fp: "a", start: -5 },
+      { fp: "b", start: 8, priority: "P1" },
+    ],
+    reason: "alerts joined",
+    actions: ["comment"],
+    priority: "P1",
+  },
+  {
+    why: "an alert whose value now matches a hotter rule raises the priority",
+    before: [firingA],
+    now: 10,
+    observations: [{ fp: "a", start: -5, priority: "P2", value: 97 }],
+    reason: "priority raised",
+    actions: ["comment"],
+    priority: "P2",
+  },
+  {
+    why: "priority is never lowered automatically",
+    before: [[0, [{ fp: "a", start: -5, priority: "P1" }]]],
+    now: 10,
+    observations: [
+      { fp: "a", start: -5, priority: "P1" },
+      { fp: "b", start: 8, priority: "P4" },
+    ],
+    reason: "alerts joined",
+    actions: ["comment"],
+    priority: "P1",
+  },
+  {
+    why: "a changed value with no other change is recorded silently",
+    before: [[0, [{ fp: "a", start: -5, value: 81 }]]],
+    now: 20,
+    observations: [{ fp: "a", start: -5, value: 85 }],
+    reason: "recorded",
+    actions: [],
+    stored: true,
+  },
+  {
+    why: "a resolved alert re-delivered beside a firing one changes nothing",
+    before: [
+      firingA,
+      firingAB,
+      [
+        20,
+        [
+          { fp: "b", status: "resolved", start: 8, end: 18 },
+          { fp: "a", start: -5 },
+        ],
+      ],
+    ],
+    now: 80,
+    observations: [
+      { fp: "a", start: -5 },
+      { fp: "b", status: "resolved", start: 8, end: 18 },
+    ],
+    reason: "duplicate",
+    actions: [],
+    stored: false,
+  },
+  {
+    why: "an alert that missed its resolve and fires with a newer startsAt stays firing silently",
+    before: [firingA],
+    now: 100,
+    observations: [{ fp: "a", start: 90 }],
+    reason: "recorded",
+    actions: [],
+    stored: true,
+  },
+  {
+    why: "open_after: a new alert younger than open_after defers the open",
+    before: [],
+    now: 0,
+    observations: [{ fp: "a", start: -5, openAfter: 60 }],
+    reason: "open deferred",
+    actions: ["open"],
+    state: "firing",
+    created: true,
+  },
+  {
+    why: "open_after: an alert already older than open_after opens at once",
+    before: [],
+    now: 0,
+    observations: [{ fp: "a", start: -120, openAfter: 60 }],
+    reason: "first notification",
+    actions: ["open"],
+    created: true,
+  },
+  {
+    why: "open_after: resolved before it passed, the open is withdrawn and no ticket exists",
+    before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]],
+    now: 20,
+    observations: [{ fp: "a", status: "resolved", start: -5, end: 18, openAfter: 60 }],
+    reason: "resolved before open_after",
+    actions: ["cancel"],
+    state: "resolved",
+  },
+  {
+    why: "open_after: an alert joining while the open waits renders the open again",
+    before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]],
+    now: 20,
+    observations: [
+      { fp: "a", start: -5, openAfter: 60 },
+      { fp: "b", start: 15, openAfter: 60 },
+    ],
+    reason: "deferred open updated",
+    actions: ["open"],
+    state: "firing",
+  },
+  {
+    why: "open_after: once it passed, changes are comments as usual",
+    before: [[0, [{ fp: "a", start: -5, openAfter: 60 }]]],
+    now: 90,
+    observations: [
+      { fp: "a", start: -5, openAfter: 60 },
+      { fp: "b", start: 85, openAfter: 60 },
+    ],
+    reason: "alerts joined",
+    actions: ["comment"],
+  },
+  {
+    why: "open_after: a re-fire of an incident that never had a ticket defers a new open",
+    before: [
+      [0, [{ fp: "a", start: -5, openAfter: 60 }]],
+      [20, [{ fp: "a", status: "resolved", start: -5, end: 18, openAfter: 60 }]],
+    ],
+    now: 40,
+    observations: [{ fp: "a", start: 38, openAfter: 60 }],
+    reason: "open deferred",
+    actions: ["open"],
+    created: false,
+  },
+  {
+    why: "flapping: the third re-fire within the flap window reopens once, with a note",
+    before: flapCycles(2),
+    now: 1000,
+    observations: [{ fp: "a", start: 990 }],
+    reason: "flapping",
+    actions: ["reopen"],
+    state: "firing",
+  },
+  {
+    why: "flapping: a resolve while flapping is a comment; the ticket stays open",
+    before: [...flapCycles(2), [1000, [{ fp: "a", start: 990 }]]],
+    now: 1010,
+    observations: [{ fp: "a", status: "resolved", start: 990, end: 1005 }],
+    reason: "flapping",
+    actions: ["resolve"],
+    state: "resolved",
+  },
+  {
+    why: "flapping: a re-fire after a kept-open resolve is a comment, not a reopen",
+    before: [...flapCycles(2), [1000, [{ fp: "a", start: 990 }]], [1010, [{ fp: "a", status: "resolved", start: 990, end: 1005 }]]],
+    now: 1020,
+    observations: [{ fp: "a", start: 1015 }],
+    reason: "flapping",
+    actions: ["comment"],
+    state: "firing",
+  },
+  {
+    why: "flap_threshold: 0 never flaps",
+    before: flapCycles(5, 0),
+    now: 2000,
+    observations: [{ fp: "a", start: 1990, flapThreshold: 0 }],
+    reason: "refired within window",
+    actions: ["reopen"],
+  },
+  {
+    why: "the incident's priority is the highest of its firing alerts at open",
+    before: [],
+    now: 0,
+    observations: [
+      { fp: "a", start: -5, priority: "P3" },
+      { fp: "b", start: -5, priority: "P2" },
+    ],
+    reason: "first notification",
+    actions: ["open"],
+    priority: "P2",
+  },
 ];
 
 describe("decide", () => {

@@ -1,6 +1,6 @@
 import type { Alert, LabelSet, Source } from "../intake/notification.js";
 import type { AlertDecision } from "../rules/evaluate.js";
-import { type Priority, RESPONSE_TARGET_MS, higherPriority, isHigher } from "../rules/priority.js";
+import { higherPriority, isHigher, type Priority, RESPONSE_TARGET_MS } from "../rules/priority.js";
 import { type AlertRecord, type Incident, type TicketRef, ticketKeyFor } from "./incident.js";
 
 /** An alert of one notification with what the rules decided for it. */
@@ -191,8 +191,7 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
     }
     const top = governing(firing.map((c) => c.o));
     const refired = firing.map((c) => toRecord(c.o, nowIso));
-    const withinWindow =
-      prev?.resolvedAt !== undefined && now.getTime() - Date.parse(prev.resolvedAt) <= top.decision.reopenWithinMs;
+    const withinWindow = prev?.resolvedAt !== undefined && now.getTime() - Date.parse(prev.resolvedAt) <= top.decision.reopenWithinMs;
     if (prev && withinWindow) return refire(prev, input, changes, refired, top, now);
     const seq = (prev?.seq ?? 0) + 1;
     const priority = topPriority(refired, top.decision.priority);

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Reasons a delivery fails; every helpdesk × reason series exists at zero from the start. */
 export const FAILURE_REASONS = ["auth", "rateLimited", "client", "server", "network", "timeout", "noTicket", "gone"] as const;

@@ -110,9 +110,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       ticket = await callDriver(driver, row);
     } catch (err) {
       const failure =
-        err instanceof DeliveryError
-          ? err
-          : new DeliveryError(`[${driver.name}] ${(err as Error).message}`, { retryable: true, reason: "server", cause: err });
+        err instanceof DeliveryError ? err : new DeliveryError(`[${driver.name}] ${(err as Error).message}`, { retryable: true, reason: "server", cause: err });
       metrics.deliveryFailures.inc({ helpdesk: row.helpdesk, reason: failure.reason });
       const now = clock();
       const tooOld = now.getTime() - row.createdAt.getTime() >= retry.maxAgeMs;

@@ -6,7 +6,7 @@ import type { RuleSet } from "../rules/load.js";
 import type { Priority } from "../rules/priority.js";
 import { createSqliteStore } from "../store/sqlite/store.js";
 import type { IngestTx, NewOutboxRow } from "../store/types.js";
-import { type TemplateFailure, apply, plan } from "./ingest.js";
+import { apply, plan, type TemplateFailure } from "./ingest.js";
 
 /** What the rules decided for one alert of a notification. */
 export interface AlertPlan {

@@ -1,9 +1,9 @@
-import type { NewOutboxRow, IngestTx } from "../store/types.js";
 import type { Notification } from "../intake/notification.js";
-import { type Observation, type Reason, type Step, type TicketAction, decide } from "../lifecycle/decide.js";
+import { decide, type Observation, type Reason, type Step, type TicketAction } from "../lifecycle/decide.js";
 import type { Incident } from "../lifecycle/incident.js";
 import { dedupKey, evaluate, finishMatrix } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
+import type { IngestTx, NewOutboxRow } from "../store/types.js";
 import { templateContext } from "../templates/context.js";
 import { commonEntries, renderBody, renderComment, renderTitle } from "../templates/render.js";
 
@@ -91,55 +91,50 @@ export function render(step: Step, incident: Incident, rules: RuleSet, failures:
   return rows;
 }
 
-function renderAction(
-  action: Exclude<TicketAction, { kind: "cancel" }>,
-  incident: Incident,
-  rules: RuleSet,
-  failures: TemplateFailure[],
-): NewOutboxRow {
-    const helpdesk = incident.helpdesk;
-    switch (action.kind) {
-      case "open": {
-        const previous = action.previous
-          ? action.previous.ticket
-            ? { ticketKey: action.previous.ticketKey, ticketId: action.previous.ticket.id }
-            : { ticketKey: action.previous.ticketKey }
-          : undefined;
-        const title = renderRuleTemplate(incident, rules, "title", failures)?.replace(/\s+/g, " ").slice(0, 250);
-        const description = renderRuleTemplate(incident, rules, "description", failures);
-        const operation: NewOutboxRow["operation"] = {
-          op: "open",
-          ticketKey: incident.ticketKey,
-          dedupKey: incident.dedupKey,
-          title: title ?? renderTitle(incident),
-          body: renderBody(incident, { ...(previous ? { previous } : {}), ...(description ? { description } : {}) }),
-          priority: incident.priority,
-          category: incident.category,
-          dueAt: incident.dueAt,
-          labels: ticketLabels(incident),
-          tags: incident.tags ?? [],
-          fields: incident.fields ?? {},
-        };
-        if (incident.assigneeGroup) operation.assigneeGroup = incident.assigneeGroup;
-        if (incident.impact) operation.impact = incident.impact;
-        if (incident.urgency) operation.urgency = incident.urgency;
-        const row: NewOutboxRow = { helpdesk, operation };
-        if (action.notBefore) row.notBefore = new Date(action.notBefore);
-        if (action.replacesPending) row.replacesPending = true;
-        return row;
-      }
-      case "comment":
-        return {
-          helpdesk,
-          operation: action.raisedFrom
-            ? { op: "comment", body: renderComment(action, incident), priority: incident.priority }
-            : { op: "comment", body: renderComment(action, incident) },
-        };
-      case "resolve":
-        return { helpdesk, operation: { op: "resolve", body: renderComment(action, incident), solve: action.solve } };
-      case "reopen":
-        return { helpdesk, operation: { op: "reopen", body: renderComment(action, incident), priority: incident.priority } };
+function renderAction(action: Exclude<TicketAction, { kind: "cancel" }>, incident: Incident, rules: RuleSet, failures: TemplateFailure[]): NewOutboxRow {
+  const helpdesk = incident.helpdesk;
+  switch (action.kind) {
+    case "open": {
+      const previous = action.previous
+        ? action.previous.ticket
+          ? { ticketKey: action.previous.ticketKey, ticketId: action.previous.ticket.id }
+          : { ticketKey: action.previous.ticketKey }
+        : undefined;
+      const title = renderRuleTemplate(incident, rules, "title", failures)?.replace(/\s+/g, " ").slice(0, 250);
+      const description = renderRuleTemplate(incident, rules, "description", failures);
+      const operation: NewOutboxRow["operation"] = {
+        op: "open",
+        ticketKey: incident.ticketKey,
+        dedupKey: incident.dedupKey,
+        title: title ?? renderTitle(incident),
+        body: renderBody(incident, { ...(previous ? { previous } : {}), ...(description ? { description } : {}) }),
+        priority: incident.priority,
+        category: incident.category,
+        dueAt: incident.dueAt,
+        labels: ticketLabels(incident),
+        tags: incident.tags ?? [],
+        fields: incident.fields ?? {},
+      };
+      if (incident.assigneeGroup) operation.assigneeGroup = incident.assigneeGroup;
+      if (incident.impact) operation.impact = incident.impact;
+      if (incident.urgency) operation.urgency = incident.urgency;
+      const row: NewOutboxRow = { helpdesk, operation };
+      if (action.notBefore) row.notBefore = new Date(action.notBefore);
+      if (action.replacesPending) row.replacesPending = true;
+      return row;
     }
+    case "comment":
+      return {
+        helpdesk,
+        operation: action.raisedFrom
+          ? { op: "comment", body: renderComment(action, incident), priority: incident.priority }
+          : { op: "comment", body: renderComment(action, incident) },
+      };
+    case "resolve":
+      return { helpdesk, operation: { op: "resolve", body: renderComment(action, incident), solve: action.solve } };
+    case "reopen":
+      return { helpdesk, operation: { op: "reopen", body: renderComment(action, incident), priority: incident.priority } };
+  }
 }
 
 /**

@@ -137,17 +137,48 @@ rules:
   }
   it.each([
     // [why, alert, expected subset of the decision]
-    ["annotation matchers must match too", alertWith({ alertname: "Api5xx" }, { annotations: { runbook_url: "https://runbooks/api" } }), { rule: "runbook-pages", priority: "P1" }],
+    [
+      "annotation matchers must match too",
+      alertWith({ alertname: "Api5xx" }, { annotations: { runbook_url: "https://runbooks/api" } }),
+      { rule: "runbook-pages", priority: "P1" },
+    ],
     ["an annotation matcher that fails keeps the rule from matching", alertWith({ alertname: "Api5xx" }, { annotations: {} }), { rule: null }],
     ["value_from picks a Grafana refId", alertWith({ alertname: "GrafanaCpu" }, { value: 10, values: { A: 10, B: 91 } }), { rule: "grafana-b", value: 91 }],
     ["value_from on a refId the alert lacks: no value, no match", alertWith({ alertname: "GrafanaCpu" }, { value: 95, values: { A: 95 } }), { rule: null }],
     ["value_from names an annotation", alertWith({ alertname: "Queue" }, { annotations: { queue_depth: "1500" } }), { rule: "from-annotation", value: 1500 }],
-    ["continue: a later rule adds tags and raises the priority", alertWith({ team: "db", severity: "critical" }), { rule: "tag-team", matched: ["tag-team", "db-critical"], priority: "P2", tags: ["alertdesk", "db", "critical"], assigneeGroup: "dba", fields: { component: "database" } }],
-    ["continue: with no later match, the first rule alone decides", alertWith({ team: "db", severity: "warning" }), { rule: "tag-team", matched: ["tag-team"], priority: "P4", tags: ["alertdesk", "db"] }],
+    [
+      "continue: a later rule adds tags and raises the priority",
+      alertWith({ team: "db", severity: "critical" }),
+      {
+        rule: "tag-team",
+        matched: ["tag-team", "db-critical"],
+        priority: "P2",
+        tags: ["alertdesk", "db", "critical"],
+        assigneeGroup: "dba",
+        fields: { component: "database" },
+      },
+    ],
+    [
+      "continue: with no later match, the first rule alone decides",
+      alertWith({ team: "db", severity: "warning" }),
+      { rule: "tag-team", matched: ["tag-team"], priority: "P4", tags: ["alertdesk", "db"] },
+    ],
     ["defaults' tags apply to every alert", alertWith({ alertname: "Other" }), { rule: null, tags: ["alertdesk"] }],
-    ["matrix: impact from a label, urgency from severity", alertWith({ alertname: "Outage", impact: "high", severity: "critical" }), { priority: "P1", matrix: { impact: "high", urgency: "high" } }],
-    ["matrix: impact left to the incident's width; the default impact meanwhile", alertWith({ alertname: "Outage", severity: "warning" }), { priority: "P4", matrix: { urgency: "medium" } }],
-    ["matrix: a rule's impact beats labels", alertWith({ alertname: "Partial", impact: "low", severity: "warning" }), { priority: "P2", matrix: { impact: "high", urgency: "medium" } }],
+    [
+      "matrix: impact from a label, urgency from severity",
+      alertWith({ alertname: "Outage", impact: "high", severity: "critical" }),
+      { priority: "P1", matrix: { impact: "high", urgency: "high" } },
+    ],
+    [
+      "matrix: impact left to the incident's width; the default impact meanwhile",
+      alertWith({ alertname: "Outage", severity: "warning" }),
+      { priority: "P4", matrix: { urgency: "medium" } },
+    ],
+    [
+      "matrix: a rule's impact beats labels",
+      alertWith({ alertname: "Partial", impact: "low", severity: "warning" }),
+      { priority: "P2", matrix: { impact: "high", urgency: "medium" } },
+    ],
   ] as const)("%s", (_why, a, expected) => {
     expect(evaluate(a, rules)).toMatchObject(expected);
   });

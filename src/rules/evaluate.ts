@@ -1,7 +1,7 @@
 import type { Alert, LabelSet } from "../intake/notification.js";
 import { parseValue } from "../intake/notification.js";
 import type { CompiledMatrix, CompiledRule, LevelSource, RuleSet } from "./load.js";
-import { type Category, type Level, type Priority, higherPriority } from "./priority.js";
+import { type Category, higherPriority, type Level, type Priority } from "./priority.js";
 import type { FieldValue, OnResolved } from "./schema.js";
 
 /** What the rules say about one alert. */

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { RulesError, compileRules, loadRules } from "./load.js";
+import { compileRules, loadRules, RulesError } from "./load.js";
 
 function problems(text: string): string[] {
   try {

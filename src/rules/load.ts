@@ -1,15 +1,15 @@
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { LineCounter, type Node, isNode, parseDocument } from "yaml";
+import { isNode, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { keysAt, unknownKeysMessage } from "../config/did-you-mean.js";
 import { formatPath } from "../intake/notification.js";
+import { type CompiledTemplate, compileTemplate, templateErrorPosition } from "../templates/liquid.js";
 import { type Condition, compileCondition } from "./condition.js";
 import { parseDuration } from "./duration.js";
 import { type Matcher, parseMatcher } from "./matcher.js";
 import { type Category, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "./priority.js";
 import { type FieldValue, type MatrixSpec, type OnResolved, type RulesFile, rulesFileSchema } from "./schema.js";
-import { type CompiledTemplate, compileTemplate, templateErrorPosition } from "../templates/liquid.js";
 
 /** Routing a rule or the defaults hand to the helpdesk driver. */
 export interface Routing {
@@ -138,7 +138,10 @@ export function ruleFiles(path: string): string[] {
 function issueMessage(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code === "invalid_value") {
     // `priority: matrix` is documented beside P1..P4; the message lists the priorities themselves.
-    const allowed = issue.values.map(String).filter((v) => v !== "matrix").join(", ");
+    const allowed = issue.values
+      .map(String)
+      .filter((v) => v !== "matrix")
+      .join(", ");
     return `must be one of ${allowed}, got ${JSON.stringify(input)}`;
   }
   if (issue.code === "invalid_type") {
@@ -218,7 +221,12 @@ function parseFile(file: string, text: string, problems: string[], displayName: 
   return { file, spec: result.data, position };
 }
 
-function routingOf(spec: { helpdesk?: string | undefined; assignee_group?: string | undefined; tags?: string[] | undefined; fields?: Record<string, FieldValue> | undefined }): Routing {
+function routingOf(spec: {
+  helpdesk?: string | undefined;
+  assignee_group?: string | undefined;
+  tags?: string[] | undefined;
+  fields?: Record<string, FieldValue> | undefined;
+}): Routing {
   const r: Routing = {};
   if (spec.helpdesk) r.helpdesk = spec.helpdesk;
   if (spec.assignee_group) r.assigneeGroup = spec.assignee_group;

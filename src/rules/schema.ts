@@ -23,7 +23,12 @@ const lifecycleKeys = {
   reopen_within: duration.optional().describe("A re-fire within this long after the resolve reopens the same ticket."),
   on_resolved: z.enum(ON_RESOLVED).optional().describe("What the resolve does to the ticket: solve, comment or none."),
   open_after: duration.optional().describe("Open the ticket only if the alert still fires this long after it started; resolved before → no ticket."),
-  flap_threshold: z.number().int().min(0).optional().describe("Re-fires within flap_window that make an incident flapping (0 = never): then cycles become comments."),
+  flap_threshold: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Re-fires within flap_window that make an incident flapping (0 = never): then cycles become comments."),
   flap_window: duration.optional().describe("The window the flap counter looks back over (default 1h)."),
 };
 
@@ -82,7 +87,10 @@ const priorityRow = z.object({ high: z.enum(PRIORITIES), medium: z.enum(PRIORITI
 
 export const matrixSchema = z
   .object({
-    impact: levelSource.extend({ width: z.array(widthRule).optional().describe("First match wins; used when the label does not decide.") }).strict().default({}),
+    impact: levelSource
+      .extend({ width: z.array(widthRule).optional().describe("First match wins; used when the label does not decide.") })
+      .strict()
+      .default({}),
     urgency: levelSource.default({}),
     priorities: z
       .object({ high: priorityRow, medium: priorityRow, low: priorityRow })

@@ -65,9 +65,7 @@ export function toHtml(doc: Doc): string {
         out.push(`<p>${escapeHtml(b.text).replace(/\n/g, "<br>")}</p>`);
         break;
       case "fields":
-        out.push(
-          `<table>${b.rows.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")}</table>`,
-        );
+        out.push(`<table>${b.rows.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")}</table>`);
         break;
       case "list":
         out.push(`<ul>${b.items.map((i) => `<li>${escapeHtml(i)}</li>`).join("")}</ul>`);
@@ -77,9 +75,7 @@ export function toHtml(doc: Doc): string {
           `<ul>${b.links
             .map((l) => {
               const url = safeUrl(l.url);
-              return url
-                ? `<li><a href="${escapeHtml(url)}">${escapeHtml(l.label)}</a></li>`
-                : `<li>${escapeHtml(l.label)}: ${escapeHtml(l.url)}</li>`;
+              return url ? `<li><a href="${escapeHtml(url)}">${escapeHtml(l.label)}</a></li>` : `<li>${escapeHtml(l.label)}: ${escapeHtml(l.url)}</li>`;
             })
             .join("")}</ul>`,
         );
@@ -121,9 +117,7 @@ export function toAdf(doc: Doc): AdfNode {
         content.push(bullets(b.items.map((i) => lines(i))));
         break;
       case "links":
-        content.push(
-          bullets(b.links.map((l) => (safeUrl(l.url) ? text(l.label, [{ type: "link", attrs: { href: l.url } }]) : text(`${l.label}: ${l.url}`)))),
-        );
+        content.push(bullets(b.links.map((l) => (safeUrl(l.url) ? text(l.label, [{ type: "link", attrs: { href: l.url } }]) : text(`${l.label}: ${l.url}`)))));
         break;
     }
   }
@@ -155,7 +149,9 @@ export function toWiki(doc: Doc): string {
       case "links":
         out.push(
           b.links
-            .map((l) => (safeUrl(l.url) ? `* [${escapeWiki(l.label)}|${l.url.replace(/[|\]\s]/g, encodeURIComponent)}]` : `* ${escapeWiki(`${l.label}: ${l.url}`)}`))
+            .map((l) =>
+              safeUrl(l.url) ? `* [${escapeWiki(l.label)}|${l.url.replace(/[|\]\s]/g, encodeURIComponent)}]` : `* ${escapeWiki(`${l.label}: ${l.url}`)}`,
+            )
             .join("\n"),
         );
         break;

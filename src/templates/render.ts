@@ -1,7 +1,7 @@
 import type { Flap, TicketAction } from "../lifecycle/decide.js";
 import type { AlertRecord, Incident } from "../lifecycle/incident.js";
-import { formatLabelSet } from "../rules/evaluate.js";
 import { formatDuration } from "../rules/duration.js";
+import { formatLabelSet } from "../rules/evaluate.js";
 import { RESPONSE_TARGET_MS } from "../rules/priority.js";
 import type { Block, Doc } from "./doc.js";
 
@@ -147,7 +147,12 @@ export function renderBody(incident: Incident, options: { previous?: { ticketKey
   const env = commonLabels(alerts);
   if (Object.keys(env).length > 0) {
     doc.push({ kind: "heading", text: "Environment" });
-    doc.push({ kind: "fields", rows: Object.keys(env).sort().map((k) => [k, env[k] as string]) });
+    doc.push({
+      kind: "fields",
+      rows: Object.keys(env)
+        .sort()
+        .map((k) => [k, env[k] as string]),
+    });
   }
   const links = linksBlock(incident, alerts);
   if (links) {
@@ -163,7 +168,10 @@ function lasted(a: AlertRecord): string {
 
 function stillFiring(incident: Incident): string {
   const f = firing(incident);
-  return `Still firing: ${f.length} (${f.slice(0, 10).map((a) => alertName(a, incident.alerts)).join("; ")}${f.length > 10 ? "; …" : ""}).`;
+  return `Still firing: ${f.length} (${f
+    .slice(0, 10)
+    .map((a) => alertName(a, incident.alerts))
+    .join("; ")}${f.length > 10 ? "; …" : ""}).`;
 }
 
 /** The comment text for an update, resolve or reopen. */
@@ -198,7 +206,11 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
     }
     case "resolve": {
       const started = all.map((a) => a.startsAt).sort()[0] ?? incident.openedAt;
-      const ended = all.map((a) => a.endsAt ?? incident.resolvedAt ?? incident.updatedAt).sort().at(-1) ?? incident.updatedAt;
+      const ended =
+        all
+          .map((a) => a.endsAt ?? incident.resolvedAt ?? incident.updatedAt)
+          .sort()
+          .at(-1) ?? incident.updatedAt;
       doc.push({
         kind: "paragraph",
         text: `Resolved: all ${all.length} alert${all.length === 1 ? "" : "s"} stopped firing. The incident lasted ${formatDuration(Date.parse(ended) - Date.parse(started))} (${utc(started)} to ${utc(ended)}).`,

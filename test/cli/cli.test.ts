@@ -114,13 +114,20 @@ describe("alertdesk simulate", () => {
 
   it("prints the plan of a timeline: the rule per alert, the incident, and the exact helpdesk operations", async () => {
     const io = capture();
-    const files = ["01-first-firing-single", "03-repeat-unchanged", "04-group-gains-alert", "05-partial-resolve", "06-all-resolved", "07-refire-after-resolve"].map(am);
+    const files = [
+      "01-first-firing-single",
+      "03-repeat-unchanged",
+      "04-group-gains-alert",
+      "05-partial-resolve",
+      "06-all-resolved",
+      "07-refire-after-resolve",
+    ].map(am);
     expect(await simulate(files, { ...io, rules: "rules" })).toBe(0);
     const text = io.text.out;
     expect(text).toContain('alert LabServiceDown 829e647f700439a9 firing value=1: rule "service-down": P1 function → incident {alertname="LabServiceDown"}');
     expect(text).toContain('→ builtin: open "LabServiceDown on 127.0.0.1:19100: Service api is down" (P1, function, due 2026-11-25T06:01:53.081Z)');
     expect(text).toContain("03-repeat-unchanged.json: alertmanager, 3 alerts");
-    expect(text).toContain("ignored by rule \"info-chatter\"");
+    expect(text).toContain('ignored by rule "info-chatter"');
     expect(text.match(/→ builtin: (\w+)/g)).toEqual(["→ builtin: open", "→ builtin: comment", "→ builtin: comment", "→ builtin: resolve", "→ builtin: reopen"]);
   });
 
@@ -129,7 +136,11 @@ describe("alertdesk simulate", () => {
     expect(await simulate([am("09-cpu-firing"), am("10-cpu-repeat-stale-value")], { ...io, json: true })).toBe(0);
     const plan = JSON.parse(io.text.out) as { incidents: { reason: string; operations: { op: string; priority?: string; title?: string }[] }[] }[];
     expect(plan.map((p) => p.incidents.map((i) => i.reason))).toEqual([["first notification"], ["unchanged"]]);
-    expect(plan[0]?.incidents[0]?.operations[0]).toMatchObject({ op: "open", priority: "P2", title: "HostHighCpu on 127.0.0.1:19100: High CPU usage on 127.0.0.1:19100" });
+    expect(plan[0]?.incidents[0]?.operations[0]).toMatchObject({
+      op: "open",
+      priority: "P2",
+      title: "HostHighCpu on 127.0.0.1:19100: High CPU usage on 127.0.0.1:19100",
+    });
   });
 
   it("a payload that does not fit names the file and field, exit 1", async () => {

@@ -8,8 +8,17 @@ async function harness(api: "cloud" | "datacenter") {
   const fake = await startFakeJira({ api });
   const proxy = await startFaultProxy(fake.url);
   const driver = createJiraDriver("ops-jira", {
-    type: "jira", api, url: proxy.url, project: "OPS", issue_type: "Incident", key_label: true, search_retries: 5, search_retry_delay: "100ms", timeout: "1s",
-    token: fake.token, ...(api === "cloud" ? { email: fake.email } : {}),
+    type: "jira",
+    api,
+    url: proxy.url,
+    project: "OPS",
+    issue_type: "Incident",
+    key_label: true,
+    search_retries: 5,
+    search_retry_delay: "100ms",
+    timeout: "1s",
+    token: fake.token,
+    ...(api === "cloud" ? { email: fake.email } : {}),
   });
   return { fake, proxy, driver };
 }

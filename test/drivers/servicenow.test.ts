@@ -8,7 +8,13 @@ async function harness() {
   const fake = await startFakeServicenow();
   const proxy = await startFaultProxy(fake.url);
   const driver = createServicenowDriver("itsm", {
-    type: "servicenow", url: proxy.url, username: fake.username, password: fake.password, table: "incident", close_code: "Solution provided", timeout: "1s",
+    type: "servicenow",
+    url: proxy.url,
+    username: fake.username,
+    password: fake.password,
+    table: "incident",
+    close_code: "Solution provided",
+    timeout: "1s",
   });
   return { fake, proxy, driver };
 }
@@ -58,7 +64,13 @@ describe("servicenow specifics", () => {
   ] as const)("sends impact and urgency, never priority: %s", async (_why, priority, impact, urgency, i, u, p) => {
     const t = openTicket({ priority, ...(impact ? { impact } : {}), ...(urgency ? { urgency } : {}) });
     const ref = await h.driver.open(t, ctx(t.ticketKey));
-    expect(fake.incidents.find((x) => x.sys_id === ref.id)).toMatchObject({ impact: i, urgency: u, priority: p, correlation_id: t.ticketKey, correlation_display: "alertdesk" });
+    expect(fake.incidents.find((x) => x.sys_id === ref.id)).toMatchObject({
+      impact: i,
+      urgency: u,
+      priority: p,
+      correlation_id: t.ticketKey,
+      correlation_display: "alertdesk",
+    });
   });
 
   it("resolves with close_code and close_notes; a closed incident's re-fire opens a child incident with the same correlation id", async () => {

@@ -11,7 +11,13 @@ const HEADER_SECRET = "header-api-key-0042";
 describeDriverContract("webhook", async () => {
   const receiver = await startWebhookReceiver();
   const proxy = await startFaultProxy(new URL(receiver.url).origin);
-  const driver = createWebhookDriver("hook", { type: "webhook", url: `${proxy.url}/hook`, secret: SECRET, headers: { "X-Api-Key": HEADER_SECRET }, timeout: "1s" });
+  const driver = createWebhookDriver("hook", {
+    type: "webhook",
+    url: `${proxy.url}/hook`,
+    secret: SECRET,
+    headers: { "X-Api-Key": HEADER_SECRET },
+    timeout: "1s",
+  });
   return {
     driver,
     proxy,

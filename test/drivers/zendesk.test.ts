@@ -7,7 +7,15 @@ import { describeDriverContract, openTicket } from "./contract.js";
 async function harness() {
   const fake = await startFakeZendesk();
   const proxy = await startFaultProxy(fake.url);
-  const driver = createZendeskDriver("support", { type: "zendesk", url: proxy.url, email: fake.email, token: fake.token, ticket_type: "incident", public_comments: false, timeout: "1s" });
+  const driver = createZendeskDriver("support", {
+    type: "zendesk",
+    url: proxy.url,
+    email: fake.email,
+    token: fake.token,
+    ticket_type: "incident",
+    public_comments: false,
+    timeout: "1s",
+  });
   return { fake, proxy, driver };
 }
 
@@ -68,9 +76,17 @@ describe("zendesk specifics", () => {
   it("reopening a closed ticket creates a follow-up (via_followup_source_id) with the same key", async () => {
     const t = openTicket();
     const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1, ticketKey: t.ticketKey });
-    await h.driver.resolve(ref, { op: "resolve", body: [{ kind: "paragraph", text: "ok" }], solve: true }, { idempotencyKey: "r", attempt: 1, ticketKey: "ad-test" });
+    await h.driver.resolve(
+      ref,
+      { op: "resolve", body: [{ kind: "paragraph", text: "ok" }], solve: true },
+      { idempotencyKey: "r", attempt: 1, ticketKey: "ad-test" },
+    );
     fake.close(Number(ref.id));
-    const follow = await h.driver.reopen(ref, { op: "reopen", body: [{ kind: "paragraph", text: "again" }], priority: "P2" }, { idempotencyKey: `${t.ticketKey}/3`, attempt: 1, ticketKey: t.ticketKey });
+    const follow = await h.driver.reopen(
+      ref,
+      { op: "reopen", body: [{ kind: "paragraph", text: "again" }], priority: "P2" },
+      { idempotencyKey: `${t.ticketKey}/3`, attempt: 1, ticketKey: t.ticketKey },
+    );
     expect(follow.id).not.toBe(ref.id);
     expect(fake.tickets.find((x) => String(x.id) === follow.id)).toMatchObject({ via_followup_source_id: Number(ref.id), external_id: t.ticketKey });
     expect((await h.driver.findByKey(t.ticketKey))?.id).toBe(follow.id);
@@ -80,13 +96,29 @@ describe("zendesk specifics", () => {
     const t = openTicket();
     const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1, ticketKey: t.ticketKey });
     fake.close(Number(ref.id));
-    await expect(h.driver.comment(ref, { op: "comment", body: [] }, { idempotencyKey: "c", attempt: 1, ticketKey: "ad-test" })).rejects.toMatchObject({ retryable: false, reason: "gone" });
+    await expect(h.driver.comment(ref, { op: "comment", body: [] }, { idempotencyKey: "c", attempt: 1, ticketKey: "ad-test" })).rejects.toMatchObject({
+      retryable: false,
+      reason: "gone",
+    });
   });
 
   it("the client-side rate limit spaces requests evenly", async () => {
-    const limited = createZendeskDriver("limited", { type: "zendesk", url: fake.url, email: fake.email, token: fake.token, ticket_type: "incident", public_comments: false, rate_limit: "600/min" });
+    const limited = createZendeskDriver("limited", {
+      type: "zendesk",
+      url: fake.url,
+      email: fake.email,
+      token: fake.token,
+      ticket_type: "incident",
+      public_comments: false,
+      rate_limit: "600/min",
+    });
     const before = fake.requestTimes.length;
-    await Promise.all(Array.from({ length: 5 }, () => { const t = openTicket(); return limited.open(t, { idempotencyKey: t.ticketKey, attempt: 1, ticketKey: "ad-test" }); }));
+    await Promise.all(
+      Array.from({ length: 5 }, () => {
+        const t = openTicket();
+        return limited.open(t, { idempotencyKey: t.ticketKey, attempt: 1, ticketKey: "ad-test" });
+      }),
+    );
     const times = fake.requestTimes.slice(before);
     expect(times).toHaveLength(5);
     for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(90);

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,11 +16,18 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** amtool and promtool come with Debian's prometheus packages (the e2e lab installs them too). */
 beforeAll(async () => {
-  const has = async (cmd: string) => run("sh", ["-c", `command -v ${cmd}`]).then(() => true, () => false);
+  const has = async (cmd: string) =>
+    run("sh", ["-c", `command -v ${cmd}`]).then(
+      () => true,
+      () => false,
+    );
   if ((await has("amtool")) && (await has("promtool"))) return;
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update", "-qq"], { env, timeout: 300_000 });
-  await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "--no-install-recommends", "prometheus", "prometheus-alertmanager"], { env, timeout: 600_000 });
+  await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "--no-install-recommends", "prometheus", "prometheus-alertmanager"], {
+    env,
+    timeout: 600_000,
+  });
 }, 900_000);
 
 function yamlDocs(file: string): Record<string, unknown>[] {
@@ -105,7 +112,15 @@ describe("Kubernetes", () => {
     const { stdout } = await run("promtool", ["check", "rules", file]);
     expect(stdout).toMatch(/SUCCESS: \d+ rules found/);
     const names = rule?.spec.groups.flatMap((g) => g.rules.map((r) => r.alert));
-    expect(names).toEqual(expect.arrayContaining(["AlertdeskDeliveriesFailing", "AlertdeskDeadLetters", "AlertdeskOutboxGrowing", "AlertdeskRulesReloadFailed", "AlertdeskResponseTargetAtRisk"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "AlertdeskDeliveriesFailing",
+        "AlertdeskDeadLetters",
+        "AlertdeskOutboxGrowing",
+        "AlertdeskRulesReloadFailed",
+        "AlertdeskResponseTargetAtRisk",
+      ]),
+    );
   });
 });
 
@@ -118,7 +133,10 @@ describe("the rest of the kit", () => {
   const known = (name: string) => metricNames.has(name) || metricNames.has(name.replace(/_(bucket|sum|count)$/, ""));
 
   it("every alertdesk_ metric the dashboard and the alerts query exists", () => {
-    const texts = [readFileSync(join(ROOT, "deploy/grafana/alertdesk-dashboard.json"), "utf8"), readFileSync(join(ROOT, "deploy/kubernetes/prometheusrule.yaml"), "utf8")];
+    const texts = [
+      readFileSync(join(ROOT, "deploy/grafana/alertdesk-dashboard.json"), "utf8"),
+      readFileSync(join(ROOT, "deploy/kubernetes/prometheusrule.yaml"), "utf8"),
+    ];
     const dashboard = JSON.parse(texts[0] as string) as { panels: { targets: { expr: string }[] }[] };
     expect(dashboard.panels.length).toBeGreaterThan(8);
     const used = new Set(texts.flatMap((t) => [...t.matchAll(/alertdesk_[a-z_]+/g)].map((m) => m[0])));
@@ -136,7 +154,10 @@ describe("the rest of the kit", () => {
     expect(instructions.some((l) => l.startsWith("HEALTHCHECK "))).toBe(true);
     expect(text).toContain('VOLUME ["/var/lib/alertdesk"]');
     for (const l of instructions.filter((x) => x.startsWith("COPY ") && !x.includes("--from"))) {
-      const sources = l.replace(/^COPY\s+/, "").split(/\s+/).slice(0, -1);
+      const sources = l
+        .replace(/^COPY\s+/, "")
+        .split(/\s+/)
+        .slice(0, -1);
       for (const s of sources) expect(existsSync(join(ROOT, s)), s).toBe(true);
     }
     expect(existsSync(join(ROOT, ".dockerignore"))).toBe(true);

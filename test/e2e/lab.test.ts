@@ -26,7 +26,13 @@ const extra: { stop(): Promise<void> }[] = [];
 const busy: ChildProcess[] = [];
 
 function startAlertdesk() {
-  return spawnService({ PORT: String(PORT), ALERTDESK_DATA_DIR: dataDir, ALERTDESK_WEBHOOK_TOKEN: TOKEN, ALERTDESK_CONFIG: configFile, ALERTDESK_RULES: rulesDir });
+  return spawnService({
+    PORT: String(PORT),
+    ALERTDESK_DATA_DIR: dataDir,
+    ALERTDESK_WEBHOOK_TOKEN: TOKEN,
+    ALERTDESK_CONFIG: configFile,
+    ALERTDESK_RULES: rulesDir,
+  });
 }
 
 beforeAll(async () => {
@@ -131,7 +137,8 @@ describe("HostHighCpu under a bounded busy loop (the seed's example)", () => {
     for (let i = 0; i < loops; i++) {
       // Busy 85 ms of every 100 ms on every core: above 80 %, below the 95 % of cpu-critical.
       // Bounded: each loop ends by itself after 90 s even if the test dies.
-      const program = "const end = Date.now() + 90000; (function tick() { const t = Date.now(); while (Date.now() - t < 85) {} if (Date.now() < end) setTimeout(tick, 15); })();";
+      const program =
+        "const end = Date.now() + 90000; (function tick() { const t = Date.now(); while (Date.now() - t < 85) {} if (Date.now() < end) setTimeout(tick, 15); })();";
       busy.push(spawn(process.execPath, ["-e", program], { stdio: "ignore" }));
     }
     const t = await ticketWhen(/^HostHighCpu/, "the CPU ticket", () => true, 90_000);
@@ -148,12 +155,16 @@ describe("HostHighCpu under a bounded busy loop (the seed's example)", () => {
 describe("two Alertmanagers for one Prometheus", () => {
   async function pointPrometheusAt(ports: number[]) {
     const l = lab as Lab;
-    const text = l.prometheusConfig().replace(/targets: \['127\.0\.0\.1:\d+'(, '127\.0\.0\.1:\d+')*\]/, `targets: [${ports.map((p) => `'127.0.0.1:${p}'`).join(", ")}]`);
+    const text = l
+      .prometheusConfig()
+      .replace(/targets: \['127\.0\.0\.1:\d+'(, '127\.0\.0\.1:\d+')*\]/, `targets: [${ports.map((p) => `'127.0.0.1:${p}'`).join(", ")}]`);
     l.writePrometheusConfig(text);
     await l.reloadPrometheus();
     await until("Prometheus to use the Alertmanagers", async () => {
       const res = (await (await fetch(`${l.promUrl}/api/v1/alertmanagers`)).json()) as { data: { activeAlertmanagers: { url: string }[] } };
-      return ports.every((p) => res.data.activeAlertmanagers.some((a) => a.url.includes(`:${p}/`))) && res.data.activeAlertmanagers.length === ports.length ? true : undefined;
+      return ports.every((p) => res.data.activeAlertmanagers.some((a) => a.url.includes(`:${p}/`))) && res.data.activeAlertmanagers.length === ports.length
+        ? true
+        : undefined;
     });
   }
 
@@ -178,13 +189,21 @@ describe("two Alertmanagers for one Prometheus", () => {
     const start = await counts();
     const delta = (now: { sent: number; failed: number }[], key: "sent" | "failed") => now.map((n, i) => n[key] - (start[i]?.[key] ?? 0));
     l.setServicesDown([service]);
-    const fired = await ticketWhen(SERVICE_DOWN, `${service} firing`, (x) => x.status === "open" && x.body.length > 0 && x.comments.length > (before?.comments.length ?? 0));
+    const fired = await ticketWhen(
+      SERVICE_DOWN,
+      `${service} firing`,
+      (x) => x.status === "open" && x.body.length > 0 && x.comments.length > (before?.comments.length ?? 0),
+    );
     // An Alertmanager that still holds the group from an earlier outage waits out its group_interval
     // (5 s) first; an alert resolved before its first notification is never sent at all.
-    await until(`the firing notification of ${every ? "each Alertmanager" : "the pair"}`, async () => {
-      const sent = delta(await counts(), "sent");
-      return (every ? sent.every((n) => n > 0) : sent.some((n) => n > 0)) ? true : undefined;
-    }, 30_000);
+    await until(
+      `the firing notification of ${every ? "each Alertmanager" : "the pair"}`,
+      async () => {
+        const sent = delta(await counts(), "sent");
+        return (every ? sent.every((n) => n > 0) : sent.some((n) => n > 0)) ? true : undefined;
+      },
+      30_000,
+    );
     l.setServicesDown([]);
     const solved = await ticketWhen(SERVICE_DOWN, `${service} resolved`, (x) => x.status === "solved" && x.comments.length > fired.comments.length);
     // Stale firing copies from the second Alertmanager arrive after the resolve: nothing may reopen.

@@ -49,7 +49,15 @@ export async function startFakeJira(options: { api?: "cloud" | "datacenter"; con
   const token = api === "cloud" ? "jira-cloud-api-token-9f8e" : "jira-dc-personal-access-token-5d4c";
   const expected = api === "cloud" ? `Basic ${Buffer.from(`${email}:${token}`).toString("base64")}` : `Bearer ${token}`;
   const issues: FakeJiraIssue[] = [];
-  const state: FakeJira = { url: "", api, email, token, issues, consistencyDelayMs: options.consistencyDelayMs ?? (api === "cloud" ? 300 : 0), stop: async () => {} };
+  const state: FakeJira = {
+    url: "",
+    api,
+    email,
+    token,
+    issues,
+    consistencyDelayMs: options.consistencyDelayMs ?? (api === "cloud" ? 300 : 0),
+    stop: async () => {},
+  };
   const app = express();
   app.use(express.json({ limit: "5mb" }));
   const bad = (res: Response, errors: Record<string, string>, messages: string[] = []) => res.status(400).json({ errorMessages: messages, errors });
@@ -64,19 +72,33 @@ export async function startFakeJira(options: { api?: "cloud" | "datacenter"; con
   app.post(`/rest/api/${v}/issue`, (req: Request, res: Response) => {
     const f = ((req.body as { fields?: Record<string, unknown> }).fields ?? {}) as Record<string, unknown>;
     if ((f.project as { key?: string } | undefined)?.key !== "OPS") return void bad(res, { project: "valid project is required" });
-    if (!["Task", "Incident", "Bug"].includes((f.issuetype as { name?: string } | undefined)?.name ?? "")) return void bad(res, { issuetype: "valid issue type is required" });
+    if (!["Task", "Incident", "Bug"].includes((f.issuetype as { name?: string } | undefined)?.name ?? ""))
+      return void bad(res, { issuetype: "valid issue type is required" });
     const summary = f.summary;
     if (typeof summary !== "string" || summary === "") return void bad(res, { summary: "You must specify a summary of the issue." });
     if (summary.length > 255) return void bad(res, { summary: "Summary must be less than 255 characters." });
     const labels = (f.labels as string[] | undefined) ?? [];
     const spaced = labels.find((l) => /\s/.test(l));
     if (spaced) return void bad(res, { labels: `The label '${spaced}' contains spaces which is invalid.` });
-    if (v === "3" && f.description !== undefined && !isAdf(f.description)) return void bad(res, { description: "Operation value must be an Atlassian Document (see the Atlassian Document Format)" });
-    if (v === "2" && f.description !== undefined && typeof f.description !== "string") return void bad(res, { description: "Operation value must be a string" });
+    if (v === "3" && f.description !== undefined && !isAdf(f.description))
+      return void bad(res, { description: "Operation value must be an Atlassian Document (see the Atlassian Document Format)" });
+    if (v === "2" && f.description !== undefined && typeof f.description !== "string")
+      return void bad(res, { description: "Operation value must be a string" });
     const priority = (f.priority as { name?: string } | undefined)?.name ?? "Medium";
     if (!PRIORITIES.includes(priority)) return void bad(res, { priority: `Priority name '${priority}' is not valid` });
     const n = issues.length + 1;
-    const issue: FakeJiraIssue = { id: String(10_000 + n), key: `OPS-${n}`, summary, description: f.description, labels, priority, status: "To Do", fields: f, comments: [], createdAt: Date.now() };
+    const issue: FakeJiraIssue = {
+      id: String(10_000 + n),
+      key: `OPS-${n}`,
+      summary,
+      description: f.description,
+      labels,
+      priority,
+      status: "To Do",
+      fields: f,
+      comments: [],
+      createdAt: Date.now(),
+    };
     issues.push(issue);
     res.status(201).json({ id: issue.id, key: issue.key, self: `${state.url}/rest/api/${v}/issue/${issue.id}` });
   });
@@ -84,13 +106,17 @@ export async function startFakeJira(options: { api?: "cloud" | "datacenter"; con
   app.get(`/rest/api/${v}/issue/:id`, (req: Request, res: Response) => {
     const i = find(req.params.id as string);
     if (!i) return void notFound(res);
-    res.json({ id: i.id, key: i.key, fields: { summary: i.summary, labels: i.labels, priority: { name: i.priority }, status: { name: i.status, statusCategory: { key: CATEGORY[i.status] } } } });
+    res.json({
+      id: i.id,
+      key: i.key,
+      fields: { summary: i.summary, labels: i.labels, priority: { name: i.priority }, status: { name: i.status, statusCategory: { key: CATEGORY[i.status] } } },
+    });
   });
 
   app.put(`/rest/api/${v}/issue/:id`, (req: Request, res: Response) => {
     const i = find(req.params.id as string);
     if (!i) return void notFound(res);
-    const p = ((req.body as { fields?: { priority?: { name?: string } } }).fields ?? {}).priority?.name;
+    const p = (req.body as { fields?: { priority?: { name?: string } } }).fields?.priority?.name;
     if (p) i.priority = p;
     res.status(204).end();
   });
@@ -107,7 +133,13 @@ export async function startFakeJira(options: { api?: "cloud" | "datacenter"; con
   app.get(`/rest/api/${v}/issue/:id/transitions`, (req: Request, res: Response) => {
     const i = find(req.params.id as string);
     if (!i) return void notFound(res);
-    res.json({ transitions: TRANSITIONS.filter((t) => t.to !== i.status).map((t) => ({ id: t.id, name: t.name, to: { name: t.to, statusCategory: { key: CATEGORY[t.to] } } })) });
+    res.json({
+      transitions: TRANSITIONS.filter((t) => t.to !== i.status).map((t) => ({
+        id: t.id,
+        name: t.name,
+        to: { name: t.to, statusCategory: { key: CATEGORY[t.to] } },
+      })),
+    });
   });
 
   app.post(`/rest/api/${v}/issue/:id/transitions`, (req: Request, res: Response) => {

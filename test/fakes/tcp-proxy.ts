@@ -1,4 +1,4 @@
-import { type Server, type Socket, connect, createServer } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 /** A loopback TCP proxy that can cut every connection and refuse new ones: a database that goes away. */
 export interface TcpProxy {

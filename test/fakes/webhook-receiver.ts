@@ -18,7 +18,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   app.use(express.text({ type: "*/*", limit: "5mb" }));
   app.post("/hook", (req: Request, res: Response) => {
     deliveries.push({ headers: req.headers, raw: req.body as string });
-    const body = JSON.parse(req.body as string) as { operation: string; ticketKey: string; idempotencyKey: string; ticket: { id: string } | null; solve?: boolean };
+    const body = JSON.parse(req.body as string) as {
+      operation: string;
+      ticketKey: string;
+      idempotencyKey: string;
+      ticket: { id: string } | null;
+      solve?: boolean;
+    };
     const previous = seen.get(body.idempotencyKey);
     if (previous) {
       res.json(previous);

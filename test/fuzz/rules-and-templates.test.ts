@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RulesError, compileRules } from "../../src/rules/load.js";
+import { compileRules, RulesError } from "../../src/rules/load.js";
 import { type Doc, escapeHtml, toAdf, toHtml, toWiki } from "../../src/templates/doc.js";
 
 /** Rules files and rendered bodies under arbitrary input: clear errors, bounded cost, escaped output. */
@@ -23,17 +23,52 @@ const yamlish = fc.oneof(
   fc.string(),
   fc.string({ unit: "binary" }),
   fc
-    .array(fc.oneof(fc.constantFrom("rules:", "  - name: a", "    priority: P2", "    matchers: ['a=\"b\"']", "    when: value > 1", "defaults:", "  priority: matrix", "&x [1]", "*x", "- ", ": ", "    title: \"{{ x }}\"", "\t", "{", "["), fc.string()), { maxLength: 12 })
+    .array(
+      fc.oneof(
+        fc.constantFrom(
+          "rules:",
+          "  - name: a",
+          "    priority: P2",
+          "    matchers: ['a=\"b\"']",
+          "    when: value > 1",
+          "defaults:",
+          "  priority: matrix",
+          "&x [1]",
+          "*x",
+          "- ",
+          ": ",
+          '    title: "{{ x }}"',
+          "\t",
+          "{",
+          "[",
+        ),
+        fc.string(),
+      ),
+      { maxLength: 12 },
+    )
     .map((lines) => lines.join("\n")),
 );
 
 describe("rules files, property-based", () => {
   it(`arbitrary text loads or fails with positioned errors, never otherwise (${RUNS} cases)`, () => {
-    fc.assert(fc.property(yamlish, (text) => void load(text)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(yamlish, (text) => void load(text)),
+      { numRuns: RUNS },
+    );
   });
 
   it("a billion-laughs alias bomb is refused quickly, with a clear error", () => {
-    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")}]`), "rules: []"].join("\n");
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x, x]",
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+            .fill(`*${String.fromCharCode(97 + i)}`)
+            .join(", ")}]`,
+      ),
+      "rules: []",
+    ].join("\n");
     const started = Date.now();
     expect(load(bomb)).toBe("error");
     expect(Date.now() - started).toBeLessThan(2000);
@@ -49,7 +84,15 @@ describe("rules files, property-based", () => {
 
 const hostile = fc.oneof(
   fc.string(),
-  fc.constantFrom("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "**bold** _it_ [l](javascript:alert(1))", "{code}x{code} [x|http://evil] *b* {{macro}}", "a^ORDERBYx^NQb", '" OR labels = "x', "\\"),
+  fc.constantFrom(
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "**bold** _it_ [l](javascript:alert(1))",
+    "{code}x{code} [x|http://evil] *b* {{macro}}",
+    "a^ORDERBYx^NQb",
+    '" OR labels = "x',
+    "\\",
+  ),
 );
 const doc = fc.array(
   fc.oneof(
@@ -63,7 +106,9 @@ const doc = fc.array(
 );
 
 function texts(d: Doc): string[] {
-  return d.flatMap((b) => (b.kind === "fields" ? b.rows.flat() : b.kind === "list" ? b.items : b.kind === "links" ? b.links.flatMap((l) => [l.label]) : [b.text]));
+  return d.flatMap((b) =>
+    b.kind === "fields" ? b.rows.flat() : b.kind === "list" ? b.items : b.kind === "links" ? b.links.flatMap((l) => [l.label]) : [b.text],
+  );
 }
 
 describe("rendered bodies escape label values for every format", () => {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type TestService, startTestService } from "../kit/service.js";
+import { startTestService, type TestService } from "../kit/service.js";
 
 /**
  * Property-based tests of the webhook receivers: whatever arrives, the answer is a 4xx with a clear
@@ -57,7 +57,17 @@ const labelSet = fc.oneof(
 );
 const timestamp = fc.oneof(
   fc.date({ min: new Date("1970-01-02T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "+275760-09-13T00:00:00Z", "-271821-04-20T00:00:00Z", "2026-02-30T00:00:00Z", "yesterday", "", "1e21", "2026-11-25"),
+  fc.constantFrom(
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "+275760-09-13T00:00:00Z",
+    "-271821-04-20T00:00:00Z",
+    "2026-02-30T00:00:00Z",
+    "yesterday",
+    "",
+    "1e21",
+    "2026-11-25",
+  ),
   fc.integer(),
   fc.constant(null),
 );
@@ -109,16 +119,25 @@ const plausible = fc.record({
 describe("webhook bodies, property-based", () => {
   const runs = Math.max(1, Math.floor(RUNS));
   it.each(["/webhooks/alertmanager", "/webhooks/grafana"])(`arbitrary JSON to %s: a 4xx or a correct 2xx (${runs} cases)`, async (path) => {
-    await fc.assert(fc.asyncProperty(fc.json({ maxDepth: 6 }), (raw) => check(path, raw)), { numRuns: runs });
+    await fc.assert(
+      fc.asyncProperty(fc.json({ maxDepth: 6 }), (raw) => check(path, raw)),
+      { numRuns: runs },
+    );
   });
 
-  it.each(["/webhooks/alertmanager", "/webhooks/grafana"])(`payload-shaped bodies with wrong types, unicode, huge label sets and absurd dates to %s (${runs} cases)`, async (path) => {
-    const accepted = seen[200] ?? 0;
-    await fc.assert(fc.asyncProperty(fc.oneof(payload, plausible), (p) => check(path, JSON.stringify(p))), { numRuns: runs });
-    // Both sides of the contract were exercised: stored notifications and rejected ones.
-    expect((seen[200] ?? 0) - accepted).toBeGreaterThan(runs / 10);
-    expect(seen[400] ?? 0).toBeGreaterThan(runs / 10);
-  });
+  it.each(["/webhooks/alertmanager", "/webhooks/grafana"])(
+    `payload-shaped bodies with wrong types, unicode, huge label sets and absurd dates to %s (${runs} cases)`,
+    async (path) => {
+      const accepted = seen[200] ?? 0;
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(payload, plausible), (p) => check(path, JSON.stringify(p))),
+        { numRuns: runs },
+      );
+      // Both sides of the contract were exercised: stored notifications and rejected ones.
+      expect((seen[200] ?? 0) - accepted).toBeGreaterThan(runs / 10);
+      expect(seen[400] ?? 0).toBeGreaterThan(runs / 10);
+    },
+  );
 
   it("deep nesting, duplicate keys, numbers as strings, broken encodings", async () => {
     const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestService, fixture, startTestService } from "../kit/service.js";
+import { fixture, startTestService, type TestService } from "../kit/service.js";
 
 /** The HTTP surface: every status code the webhook receivers and read APIs answer, and that errors change no state. */
 
@@ -33,7 +33,7 @@ describe("POST /webhooks/alertmanager", () => {
   });
 
   it.each([
-    ["broken JSON", "{\"receiver\": ", /not valid JSON/],
+    ["broken JSON", '{"receiver": ', /not valid JSON/],
     ["an empty body", "", /not valid JSON|invalid payload/],
     ["a JSON string instead of an object", '"hello"', /not valid JSON|invalid payload/],
   ])("answers 400 to %s and changes nothing", async (_why, body, error) => {
@@ -48,10 +48,22 @@ describe("POST /webhooks/alertmanager", () => {
   it.each([
     ["alerts missing", (p: Record<string, unknown>) => delete p.alerts, "alerts"],
     ["alerts not an array", (p: Record<string, unknown>) => (p.alerts = {}), "alerts"],
-    ["labels of the first alert not an object", (p: { alerts: Record<string, unknown>[] }) => ((p.alerts[0] as Record<string, unknown>).labels = "x"), "alerts[0].labels"],
-    ["a label value that is a number", (p: { alerts: { labels: Record<string, unknown> }[] }) => ((p.alerts[0] as { labels: Record<string, unknown> }).labels.severity = 3), "alerts[0].labels.severity"],
+    [
+      "labels of the first alert not an object",
+      (p: { alerts: Record<string, unknown>[] }) => ((p.alerts[0] as Record<string, unknown>).labels = "x"),
+      "alerts[0].labels",
+    ],
+    [
+      "a label value that is a number",
+      (p: { alerts: { labels: Record<string, unknown> }[] }) => ((p.alerts[0] as { labels: Record<string, unknown> }).labels.severity = 3),
+      "alerts[0].labels.severity",
+    ],
     ["a bad alert status", (p: { alerts: Record<string, unknown>[] }) => ((p.alerts[0] as Record<string, unknown>).status = "burning"), "alerts[0].status"],
-    ["a startsAt that is not a time", (p: { alerts: Record<string, unknown>[] }) => ((p.alerts[0] as Record<string, unknown>).startsAt = "yesterday"), "alerts[0].startsAt"],
+    [
+      "a startsAt that is not a time",
+      (p: { alerts: Record<string, unknown>[] }) => ((p.alerts[0] as Record<string, unknown>).startsAt = "yesterday"),
+      "alerts[0].startsAt",
+    ],
     ["status missing", (p: Record<string, unknown>) => delete p.status, "status"],
   ] as const)("answers 400 naming the field when %s, and changes nothing", async (_why, mutate, field) => {
     svc = await startTestService();

@@ -98,7 +98,14 @@ export async function startAlertmanager(options: {
     `--web.listen-address=127.0.0.1:${options.port}`,
     `--web.external-url=http://127.0.0.1:${options.port}`,
     options.clusterPort ? `--cluster.listen-address=127.0.0.1:${options.clusterPort}` : "--cluster.listen-address=",
-    ...(options.clusterPort ? [`--cluster.advertise-address=127.0.0.1:${options.clusterPort}`, "--cluster.peer-timeout=3s", "--cluster.gossip-interval=100ms", "--cluster.pushpull-interval=2s"] : []),
+    ...(options.clusterPort
+      ? [
+          `--cluster.advertise-address=127.0.0.1:${options.clusterPort}`,
+          "--cluster.peer-timeout=3s",
+          "--cluster.gossip-interval=100ms",
+          "--cluster.pushpull-interval=2s",
+        ]
+      : []),
     ...(options.peers ?? []).map((p) => `--cluster.peer=127.0.0.1:${p}`),
   ];
   const child: ChildProcess = spawn("prometheus-alertmanager", args, { stdio: ["ignore", "ignore", "pipe"] });
@@ -110,7 +117,9 @@ export async function startAlertmanager(options: {
   const url = `http://127.0.0.1:${options.port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(`${url}/-/ready`).then((r) => r.ok).catch(() => false);
+    const ok = await fetch(`${url}/-/ready`)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill("SIGKILL");

@@ -20,7 +20,7 @@ export interface ServiceProcess {
 export async function spawnService(
   env: Record<string, string>,
   timeoutMs = 20_000,
-  options: { compiled?: boolean; /** Keep only the last lines of output (a benchmark's millions of log lines). */ outputLimit?: number } = {},
+  options: { compiled?: boolean /** Keep only the last lines of output (a benchmark's millions of log lines). */; outputLimit?: number } = {},
 ): Promise<ServiceProcess> {
   // compiled: what `npm start` runs (dist/, built by npm ci); else the sources through tsx.
   const args = options.compiled ? [join(ROOT, "bin/alertdesk.js"), "serve"] : ["--import", "tsx", join(ROOT, "src/cli/index.ts"), "serve"];

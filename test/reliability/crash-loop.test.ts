@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import type { BuiltinTicket } from "../../src/drivers/builtin/book.js";
-import { type ServiceProcess, spawnService } from "../kit/process.js";
 import { createTestDatabase } from "../kit/postgres.js";
+import { type ServiceProcess, spawnService } from "../kit/process.js";
 
 /**
  * Crash loop: while a generator sends a storm of notifications (firing, repeats, joins, partial
@@ -126,7 +126,9 @@ async function crashLoop(cluster: Cluster, run: string, options: { single: boole
   // With one process, every kill leaves notifications unanswered until the restart; with two replicas
   // the generator turns to the live one, as a load balancer would.
   if (options.single) expect(stats.unanswered).toBeGreaterThan(0);
-  process.stdout.write(`crash loop ${run}: ${kills} kills (${killsDuringStorm} during the storm), ${GROUPS * 7} notifications acknowledged after ${stats.sends} sends (${stats.unanswered} unanswered)\n`);
+  process.stdout.write(
+    `crash loop ${run}: ${kills} kills (${killsDuringStorm} during the storm), ${GROUPS * 7} notifications acknowledged after ${stats.sends} sends (${stats.unanswered} unanswered)\n`,
+  );
   return kills;
 }
 
@@ -158,8 +160,14 @@ function checkAgainstOracle(tickets: BuiltinTicket[], run: string) {
     const text = bodies.join("\n");
     expect(text, `group ${g}`).toContain("1 alert joined the incident");
     expect(text, `group ${g}`).toContain("1 alert resolved");
-    expect(bodies.filter((b) => b.startsWith("Resolved: all 2 alerts stopped firing")), `the resolve of group ${g}`).toHaveLength(1);
-    expect(bodies.filter((b) => b.startsWith("Fired again")), `the re-fire of group ${g}`).toHaveLength(1);
+    expect(
+      bodies.filter((b) => b.startsWith("Resolved: all 2 alerts stopped firing")),
+      `the resolve of group ${g}`,
+    ).toHaveLength(1);
+    expect(
+      bodies.filter((b) => b.startsWith("Fired again")),
+      `the re-fire of group ${g}`,
+    ).toHaveLength(1);
     expect(t.status, `group ${g}`).toBe("open");
     expect(text.indexOf("1 alert joined")).toBeLessThan(text.indexOf("Resolved: all"));
     expect(text.indexOf("Resolved: all")).toBeLessThan(text.indexOf("Fired again"));
@@ -205,7 +213,13 @@ describe("crash loop", () => {
     const root = mkdtempSync(join(tmpdir(), "alertdesk-crash-pg-"));
     roots.push(root);
     const db = await createTestDatabase();
-    const env = (i: number) => ({ ALERTDESK_DATA_DIR: join(root, `data${i}`), ALERTDESK_DATABASE_URL: db.url, ALERTDESK_WEBHOOK_TOKEN: TOKEN, ALERTDESK_CONFIG: config(root), PORT: "0" });
+    const env = (i: number) => ({
+      ALERTDESK_DATA_DIR: join(root, `data${i}`),
+      ALERTDESK_DATABASE_URL: db.url,
+      ALERTDESK_WEBHOOK_TOKEN: TOKEN,
+      ALERTDESK_CONFIG: config(root),
+      PORT: "0",
+    });
     const procs: (ServiceProcess | undefined)[] = [await spawnService(env(0)), await spawnService(env(1))];
     const cluster: Cluster = {
       urls: () => procs.filter((p): p is ServiceProcess => p !== undefined).map((p) => p.url),
@@ -234,7 +248,9 @@ describe("crash loop", () => {
 /** Runs pg_ctlcluster on the machine's PostgreSQL server (this file runs alone, in the sequential e2e group). */
 async function pgCtl(action: "stop" | "start" | "restart"): Promise<void> {
   const version = readdirSync("/etc/postgresql").sort().at(-1) as string;
-  await promisify(execFile)("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...(action === "start" ? [] : ["-m", "fast"])], { timeout: 120_000 });
+  await promisify(execFile)("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...(action === "start" ? [] : ["-m", "fast"])], {
+    timeout: 120_000,
+  });
 }
 
 describe("PostgreSQL restarted in the middle of a storm", () => {
@@ -243,7 +259,13 @@ describe("PostgreSQL restarted in the middle of a storm", () => {
     const root = mkdtempSync(join(tmpdir(), "alertdesk-pg-restart-"));
     roots.push(root);
     const db = await createTestDatabase();
-    const env = (i: number) => ({ ALERTDESK_DATA_DIR: join(root, `data${i}`), ALERTDESK_DATABASE_URL: db.url, ALERTDESK_WEBHOOK_TOKEN: TOKEN, ALERTDESK_CONFIG: config(root), PORT: "0" });
+    const env = (i: number) => ({
+      ALERTDESK_DATA_DIR: join(root, `data${i}`),
+      ALERTDESK_DATABASE_URL: db.url,
+      ALERTDESK_WEBHOOK_TOKEN: TOKEN,
+      ALERTDESK_CONFIG: config(root),
+      PORT: "0",
+    });
     const procs = [await spawnService(env(0)), await spawnService(env(1))];
     const cluster: Cluster = { urls: () => procs.map((p) => p.url), crash: async () => {}, stop: async () => {} };
     try {
@@ -277,7 +299,9 @@ describe("PostgreSQL restarted in the middle of a storm", () => {
       // A fast restart: the pooled connections die under the replicas while the storm goes on.
       await pgCtl("restart");
       await storm;
-      process.stdout.write(`postgres restart ${run}: stopped and restarted, ${GROUPS * 7} notifications acknowledged after ${stats.sends} sends (${stats.unanswered} refused)\n`);
+      process.stdout.write(
+        `postgres restart ${run}: stopped and restarted, ${GROUPS * 7} notifications acknowledged after ${stats.sends} sends (${stats.unanswered} refused)\n`,
+      );
       const url = (procs[0] as ServiceProcess).url;
       const all = ((await (await fetch(`${url}/api/tickets?limit=10000`)).json()) as { tickets: BuiltinTicket[] }).tickets;
       expect(all.filter((t) => t.subject.startsWith(`Crash${run}probeG`))).toEqual([]);

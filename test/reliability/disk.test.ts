@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestService, startTestService } from "../kit/service.js";
+import { startTestService, type TestService } from "../kit/service.js";
 
 /**
  * The SQLite store on a disk that fills up: webhooks answer 503 (so Alertmanager retries), nothing
@@ -33,7 +33,14 @@ function notification(): string {
   n++;
   return JSON.stringify({
     status: "firing",
-    alerts: [{ status: "firing", labels: { alertname: `Disk${n}`, instance: "a" }, annotations: { description: "x".repeat(64 * 1024) }, startsAt: "2026-11-25T06:00:00Z" }],
+    alerts: [
+      {
+        status: "firing",
+        labels: { alertname: `Disk${n}`, instance: "a" },
+        annotations: { description: "x".repeat(64 * 1024) },
+        startsAt: "2026-11-25T06:00:00Z",
+      },
+    ],
     groupLabels: { alertname: `Disk${n}` },
   });
 }
@@ -42,7 +49,11 @@ async function state(s: TestService) {
   const incidents = await s.store.listIncidents({ limit: 100_000 });
   const deliveries = await s.store.listDeliveries({ limit: 100_000 });
   // Every incident has its open in the outbox, and every outbox row its incident: nothing half-written.
-  for (const i of incidents) expect(deliveries.some((d) => d.incidentId === i.id && d.op === "open"), `open of ${i.dedupKey}`).toBe(true);
+  for (const i of incidents)
+    expect(
+      deliveries.some((d) => d.incidentId === i.id && d.op === "open"),
+      `open of ${i.dedupKey}`,
+    ).toBe(true);
   return { incidents: incidents.length, deliveries: deliveries.length };
 }
 

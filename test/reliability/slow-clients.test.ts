@@ -1,6 +1,6 @@
-import { type Socket, connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestService, fixture, startTestService } from "../kit/service.js";
+import { fixture, startTestService, type TestService } from "../kit/service.js";
 
 /** Slow clients do not exhaust the server: their sockets are cut at the timeouts, others are served meanwhile. */
 
@@ -18,7 +18,11 @@ function slowClient(port: number, kind: "headers" | "body"): { socket: Socket; c
   sockets.push(socket);
   const closed = new Promise<number>((resolve) => socket.on("close", () => resolve(Date.now() - started)));
   socket.on("error", () => {});
-  socket.write(kind === "headers" ? "POST /webhooks/alertmanager HTTP/1.1\r\nHost: x\r\n" : "POST /webhooks/alertmanager HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{");
+  socket.write(
+    kind === "headers"
+      ? "POST /webhooks/alertmanager HTTP/1.1\r\nHost: x\r\n"
+      : "POST /webhooks/alertmanager HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+  );
   const drip = setInterval(() => {
     if (socket.destroyed) return clearInterval(drip);
     socket.write(kind === "headers" ? "X-Slow: 1\r\n" : " ");

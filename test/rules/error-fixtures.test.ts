@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { RulesError, checkHelpdesks, loadRules } from "../../src/rules/load.js";
+import { checkHelpdesks, loadRules, RulesError } from "../../src/rules/load.js";
 
 /**
  * One fixture per rules error message: each file's first line says the exact message alertdesk must
@@ -20,7 +20,9 @@ function problemsOf(file: string): string[] {
 }
 
 describe("rules error messages", () => {
-  const files = readdirSync(DIR).filter((f) => f.endsWith(".yaml")).sort();
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
   it("there is a fixture for every kind of message", () => {
     expect(files.length).toBeGreaterThanOrEqual(20);
   });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { HelpdeskConfig } from "../../src/drivers/registry.js";
 import { type FaultProxy, startFaultProxy, status } from "../fakes/fault-proxy.js";
 import { type FakeZendesk, startFakeZendesk } from "../fakes/zendesk.js";
-import { type TestService, startTestService } from "../kit/service.js";
+import { startTestService, type TestService } from "../kit/service.js";
 
 /**
  * Delivery through the whole service to a (fake) Zendesk behind a fault proxy: routing by rule,
@@ -37,7 +37,15 @@ afterEach(async () => {
 async function start(options: { rules?: string; defaultHelpdesk?: string; maxAttempts?: number } = {}) {
   zendesk = await startFakeZendesk();
   proxy = await startFaultProxy(zendesk.url);
-  const support: HelpdeskConfig = { type: "zendesk", url: proxy.url, email: zendesk.email, token: zendesk.token, ticket_type: "incident", public_comments: false, timeout: "500ms" };
+  const support: HelpdeskConfig = {
+    type: "zendesk",
+    url: proxy.url,
+    email: zendesk.email,
+    token: zendesk.token,
+    ticket_type: "incident",
+    public_comments: false,
+    timeout: "500ms",
+  };
   svc = await startTestService({
     rules: options.rules ?? RULES,
     background: true,
@@ -105,13 +113,22 @@ describe("outages", () => {
     expect(zendesk.tickets).toHaveLength(1);
     const [ticket] = zendesk.tickets;
     // The two updates queued during the outage went out as one comment after the create.
-    expect(ticket?.comments.map((c) => c.html_body.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim().slice(0, 40))).toEqual([
-      expect.stringContaining("What is happening"),
-      expect.stringContaining("1 alert joined the incident"),
-    ]);
+    expect(
+      ticket?.comments.map((c) =>
+        c.html_body
+          .replace(/<[^>]+>/g, " ")
+          .replace(/\s+/g, " ")
+          .trim()
+          .slice(0, 40),
+      ),
+    ).toEqual([expect.stringContaining("What is happening"), expect.stringContaining("1 alert joined the incident")]);
     expect(ticket?.comments[1]?.html_body).toContain("1 alert resolved");
     const deliveries = await svc.store.listDeliveries({ limit: 100 });
-    expect(deliveries.map((d) => [d.op, d.state]).reverse()).toEqual([["open", "done"], ["comment", "done"], ["comment", "coalesced"]]);
+    expect(deliveries.map((d) => [d.op, d.state]).reverse()).toEqual([
+      ["open", "done"],
+      ["comment", "done"],
+      ["comment", "coalesced"],
+    ]);
     expect(await svc.metrics.registry.getSingleMetricAsString("alertdesk_delivery_failures_total")).toMatch(/helpdesk="support",reason="network"} [1-9]/);
   });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestService, fixture, startTestService } from "../kit/service.js";
+import { fixture, startTestService, type TestService } from "../kit/service.js";
 
 /**
  * Timelines replayed from real Alertmanager 0.25 captures (../shared/fixtures/alertmanager), in

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createBuiltinDriver } from "../../src/drivers/builtin/driver.js";
 import { createPostgresStore } from "../../src/store/postgres/store.js";
-import { type TcpProxy, startTcpProxy } from "../fakes/tcp-proxy.js";
+import { startTcpProxy, type TcpProxy } from "../fakes/tcp-proxy.js";
 import { createTestDatabase } from "../kit/postgres.js";
-import { type TestService, startTestService } from "../kit/service.js";
+import { startTestService, type TestService } from "../kit/service.js";
 
 /** Several alertdesk replicas on one PostgreSQL keep the guarantees of one process on SQLite. */
 
@@ -67,7 +67,8 @@ describe("several replicas, one PostgreSQL", () => {
     const groups = 25;
     const startsAt = new Date(Date.now() - 60_000).toISOString();
     const sends = [];
-    for (let g = 0; g < groups; g++) for (const r of reps) for (let k = 0; k < 3; k++) sends.push(r.post("/webhooks/alertmanager", body(g, { a: "firing" }, startsAt)).then((x) => x.status));
+    for (let g = 0; g < groups; g++)
+      for (const r of reps) for (let k = 0; k < 3; k++) sends.push(r.post("/webhooks/alertmanager", body(g, { a: "firing" }, startsAt)).then((x) => x.status));
     const statuses = await Promise.all(sends);
     expect(new Set(statuses)).toEqual(new Set([200]));
     const [first] = reps as [TestService];
@@ -120,7 +121,12 @@ describe("several replicas, one PostgreSQL", () => {
     const [row] = await crashing.claimDue(new Date(), 10, 1500);
     expect(row?.operation.op).toBe("open");
     const op = row?.operation;
-    if (op?.op === "open") await createBuiltinDriver({ book: crashing, clock: () => new Date() }).open(op, { idempotencyKey: `${row?.ticketKey}/${row?.id}`, attempt: 1, ticketKey: row?.ticketKey as string });
+    if (op?.op === "open")
+      await createBuiltinDriver({ book: crashing, clock: () => new Date() }).open(op, {
+        idempotencyKey: `${row?.ticketKey}/${row?.id}`,
+        attempt: 1,
+        ticketKey: row?.ticketKey as string,
+      });
     await crashing.close();
     expect(await worker.worker.runOnce()).toBe(0); // still leased
     await new Promise((r) => setTimeout(r, 1600));

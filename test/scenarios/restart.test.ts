@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BuiltinTicket } from "../../src/drivers/builtin/book.js";
 import { type ServiceProcess, spawnService } from "../kit/process.js";
-import { startTestService } from "../kit/service.js";
-import { fixture } from "../kit/service.js";
+import { fixture, startTestService } from "../kit/service.js";
 
 /** Restarts on the same data directory: graceful, and kill -9 in the middle of traffic. */
 

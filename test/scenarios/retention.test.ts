@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../src/config/service.js";
-import { type TestService, startTestService } from "../kit/service.js";
+import { startTestService, type TestService } from "../kit/service.js";
 
 /**
  * The outbox does not grow for ever: delivered rows older than delivery.retention are deleted;
@@ -34,7 +34,8 @@ describe("outbox retention", () => {
     svc = await startTestService({ config: { delivery: { pollIntervalMs: 50, retentionMs: 3_600_000 } } });
     await svc.replay("09-cpu-firing");
     await svc.replay("11-cpu-resolved");
-    const deliveries = async (query = "") => ((await (await (svc as TestService).get(`/api/deliveries${query}`)).json()) as { deliveries: { op: string }[] }).deliveries;
+    const deliveries = async (query = "") =>
+      ((await (await (svc as TestService).get(`/api/deliveries${query}`)).json()) as { deliveries: { op: string }[] }).deliveries;
     expect((await deliveries("?state=done")).map((d) => d.op).sort()).toEqual(["open", "resolve"]);
 
     expect(await svc.worker.prune()).toBe(0); // just delivered: kept

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { toHtml } from "../../src/templates/doc.js";
 import { renderBody } from "../../src/templates/render.js";
-import { type TestService, startTestService } from "../kit/service.js";
+import { startTestService, type TestService } from "../kit/service.js";
 
 /** The rule language through the whole service: templates, routing, matrix, response targets, hot reload. */
 
@@ -60,10 +60,38 @@ describe("templates", () => {
   it("label values reach an HTML body escaped", () => {
     const doc = renderBody(
       {
-        dedupKey: "k", seq: 1, ticketKey: "t", state: "firing", priority: "P3", category: "function", rule: null, helpdesk: "builtin",
-        onResolved: "solve", reopenWithinMs: 1, source: "alertmanager", receiver: "r", groupLabels: {}, externalURL: "", truncatedAlerts: 0,
-        alerts: [{ fingerprint: "f", status: "firing", labels: { alertname: "<img src=x onerror=alert(1)>" }, annotations: { summary: "a & b" }, startsAt: "2026-01-01T00:00:00Z", generatorURL: "javascript:alert(1)", links: {}, priority: "P3", rule: null }],
-        openedAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z", dueAt: "2026-01-01T01:00:00Z", recurrences: 0,
+        dedupKey: "k",
+        seq: 1,
+        ticketKey: "t",
+        state: "firing",
+        priority: "P3",
+        category: "function",
+        rule: null,
+        helpdesk: "builtin",
+        onResolved: "solve",
+        reopenWithinMs: 1,
+        source: "alertmanager",
+        receiver: "r",
+        groupLabels: {},
+        externalURL: "",
+        truncatedAlerts: 0,
+        alerts: [
+          {
+            fingerprint: "f",
+            status: "firing",
+            labels: { alertname: "<img src=x onerror=alert(1)>" },
+            annotations: { summary: "a & b" },
+            startsAt: "2026-01-01T00:00:00Z",
+            generatorURL: "javascript:alert(1)",
+            links: {},
+            priority: "P3",
+            rule: null,
+          },
+        ],
+        openedAt: "2026-01-01T00:00:00Z",
+        updatedAt: "2026-01-01T00:00:00Z",
+        dueAt: "2026-01-01T01:00:00Z",
+        recurrences: 0,
       },
       { description: "<b>{{ not a template here }}</b>" },
     );
@@ -112,7 +140,10 @@ describe("hot reload", () => {
       expect.stringMatching(/rules\.yaml:3:15: rules\[0\]\.priority: must be one of P1, P2, P3, P4, got "P5"$/),
     ]);
     expect(await svc.metrics.registry.getSingleMetricAsString("alertdesk_rules_last_reload_success")).toContain("alertdesk_rules_last_reload_success 0");
-    const view = (await (await svc.get("/api/rules")).json()) as { lastReload: { success: boolean; error: string }; rules: { name: string; priority: string }[] };
+    const view = (await (await svc.get("/api/rules")).json()) as {
+      lastReload: { success: boolean; error: string };
+      rules: { name: string; priority: string }[];
+    };
     expect(view.lastReload.success).toBe(false);
     expect(view.lastReload.error).toContain('got "P5"');
     expect(view.rules).toMatchObject([{ name: "down", priority: "P1" }]);
@@ -157,7 +188,7 @@ describe("flap damping through the service", () => {
     const states = (await svc.store.listDeliveries({ limit: 100 })).map((d) => d.state);
     expect(new Set(states)).toEqual(new Set(["cancelled"]));
     expect(await svc.metrics.registry.getSingleMetricAsString("alertdesk_lifecycle_steps_total")).toContain('reason="resolved before open_after"} 1');
-    const [incident] = (await (await svc.get("/api/incidents")).json() as { incidents: { cancelled: boolean; ticket: unknown }[] }).incidents;
+    const [incident] = ((await (await svc.get("/api/incidents")).json()) as { incidents: { cancelled: boolean; ticket: unknown }[] }).incidents;
     expect(incident).toMatchObject({ cancelled: true, ticket: null });
   });
 

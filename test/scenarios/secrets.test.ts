@@ -25,7 +25,7 @@ describe("secrets in the config file", () => {
       [
         "default_helpdesk: support",
         "helpdesks:",
-        "  support: { type: zendesk, url: 'https://acme.zendesk.com', email: a@b.c, token_file: " + tokenFile + " }",
+        `  support: { type: zendesk, url: 'https://acme.zendesk.com', email: a@b.c, token_file: ${tokenFile} }`,
         "  hook: { type: webhook, url: 'https://hooks.example/x', secret: '${HOOK_SECRET}' }",
       ].join("\n"),
     );
@@ -68,8 +68,26 @@ describe("no secret leaves alertdesk except to its helpdesk", () => {
         delivery: { pollIntervalMs: 20, baseMs: 30, maxMs: 100, maxAttempts: 2 },
         helpdesks: {
           zendesk: { type: "zendesk", url: pz.url, email: zendesk.email, token: zendesk.token, ticket_type: "incident", public_comments: false },
-          jira: { type: "jira", api: "cloud", url: (pj as { url: string }).url, email: jira.email, token: jira.token, project: "OPS", issue_type: "Task", key_label: true, search_retries: 0, search_retry_delay: "10ms" },
-          servicenow: { type: "servicenow", url: (ps as { url: string }).url, username: sn.username, password: sn.password, table: "incident", close_code: "Solution provided" },
+          jira: {
+            type: "jira",
+            api: "cloud",
+            url: (pj as { url: string }).url,
+            email: jira.email,
+            token: jira.token,
+            project: "OPS",
+            issue_type: "Task",
+            key_label: true,
+            search_retries: 0,
+            search_retry_delay: "10ms",
+          },
+          servicenow: {
+            type: "servicenow",
+            url: (ps as { url: string }).url,
+            username: sn.username,
+            password: sn.password,
+            table: "incident",
+            close_code: "Solution provided",
+          },
           hook: { type: "webhook", url: `${(ph as { url: string }).url}/hook`, secret: hookSecret },
         },
       },
@@ -89,7 +107,8 @@ describe("no secret leaves alertdesk except to its helpdesk", () => {
       const deadline = Date.now() + 15_000;
       // A read sees a dead letter once it is committed; the worker logs it once the commit is on disk.
       const logged = () => svc.logs.join("").split('"delivery dead"').length - 1;
-      while (((await svc.store.listDeliveries({ state: "dead", limit: 10 })).length < 4 || logged() < 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (((await svc.store.listDeliveries({ state: "dead", limit: 10 })).length < 4 || logged() < 4) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       expect(await svc.store.listDeliveries({ state: "dead", limit: 10 })).toHaveLength(4);
       const outputs = [
         svc.logs.join(""),

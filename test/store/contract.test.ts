@@ -18,16 +18,55 @@ let keyCounter = 0;
 function incident(key = `{alertname="K${++keyCounter}"}`, seq = 1): Incident {
   const iso = at(0).toISOString();
   return {
-    dedupKey: key, seq, ticketKey: ticketKeyFor(key, seq), state: "firing", priority: "P2", category: "performance", rule: "cpu-high",
-    helpdesk: "builtin", onResolved: "solve", reopenWithinMs: 86_400_000, source: "alertmanager", receiver: "r", groupLabels: { alertname: "K" },
-    externalURL: "", truncatedAlerts: 0,
-    alerts: [{ fingerprint: "f", status: "firing", labels: { alertname: "K", instance: "a" }, annotations: {}, startsAt: iso, generatorURL: "", links: {}, priority: "P2", rule: "cpu-high" }],
-    openedAt: iso, updatedAt: iso, dueAt: iso, recurrences: 0,
+    dedupKey: key,
+    seq,
+    ticketKey: ticketKeyFor(key, seq),
+    state: "firing",
+    priority: "P2",
+    category: "performance",
+    rule: "cpu-high",
+    helpdesk: "builtin",
+    onResolved: "solve",
+    reopenWithinMs: 86_400_000,
+    source: "alertmanager",
+    receiver: "r",
+    groupLabels: { alertname: "K" },
+    externalURL: "",
+    truncatedAlerts: 0,
+    alerts: [
+      {
+        fingerprint: "f",
+        status: "firing",
+        labels: { alertname: "K", instance: "a" },
+        annotations: {},
+        startsAt: iso,
+        generatorURL: "",
+        links: {},
+        priority: "P2",
+        rule: "cpu-high",
+      },
+    ],
+    openedAt: iso,
+    updatedAt: iso,
+    dueAt: iso,
+    recurrences: 0,
   };
 }
 
 function open(i: Incident): NewOutboxRow {
-  const op: OpenTicket = { op: "open", ticketKey: i.ticketKey, dedupKey: i.dedupKey, title: "t", body: [], priority: "P2", category: "performance", dueAt: i.dueAt, labels: {}, tags: [], fields: {} };
+  const op: OpenTicket = {
+    op: "open",
+    ticketKey: i.ticketKey,
+    dedupKey: i.dedupKey,
+    title: "t",
+    body: [],
+    priority: "P2",
+    category: "performance",
+    dueAt: i.dueAt,
+    labels: {},
+    tags: [],
+    fields: {},
+  };
   return { helpdesk: "builtin", operation: op };
 }
 const comment = (text: string): NewOutboxRow => ({ helpdesk: "builtin", operation: { op: "comment", body: [{ kind: "paragraph", text }] } });
@@ -36,7 +75,11 @@ const resolve: NewOutboxRow = { helpdesk: "builtin", operation: { op: "resolve",
 async function seed(store: Store, rows: NewOutboxRow[], i = incident()): Promise<number> {
   return store.transaction(async (tx) => {
     const id = await tx.insertIncident(i);
-    await tx.enqueue(id, rows.map((r) => (r.operation.op === "open" ? open(i) : r)), at(0));
+    await tx.enqueue(
+      id,
+      rows.map((r) => (r.operation.op === "open" ? open(i) : r)),
+      at(0),
+    );
     return id;
   });
 }
@@ -164,7 +207,17 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
     });
 
     it("built-in helpdesk: create is idempotent by key, each comment once per idempotency key, status and priority change with it", async () => {
-      const t = { key: `ad-book-${++keyCounter}`, subject: "s", body: "b", priority: "P3" as const, category: "function" as const, dueAt: "d", labels: { a: "b" }, tags: ["x"], fields: { f: 1 } };
+      const t = {
+        key: `ad-book-${++keyCounter}`,
+        subject: "s",
+        body: "b",
+        priority: "P3" as const,
+        category: "function" as const,
+        dueAt: "d",
+        labels: { a: "b" },
+        tags: ["x"],
+        fields: { f: 1 },
+      };
       const a = await store.createTicket(t, at(0));
       const b = await store.createTicket(t, at(1));
       expect(b.id).toBe(a.id);
@@ -174,7 +227,14 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect(await store.updateTicket(a.id, { comment: "solved", idempotencyKey: `${t.key}/2`, status: "solved" }, at(4))).toBe(true);
       expect(await store.updateTicket(999_999, { comment: "x", idempotencyKey: "nope" }, at(5))).toBe(false);
       const [ticket] = (await store.listTickets({ limit: 1000 })).filter((x) => x.key === t.key);
-      expect(ticket).toMatchObject({ priority: "P1", status: "solved", tags: ["x"], fields: { f: 1 }, labels: { a: "b" }, comments: [{ body: "c1" }, { body: "solved" }] });
+      expect(ticket).toMatchObject({
+        priority: "P1",
+        status: "solved",
+        tags: ["x"],
+        fields: { f: 1 },
+        labels: { a: "b" },
+        comments: [{ body: "c1" }, { body: "solved" }],
+      });
       expect((await store.listTickets({ status: "open", limit: 1000 })).some((x) => x.key === t.key)).toBe(false);
     });
 

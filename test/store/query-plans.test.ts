@@ -20,7 +20,9 @@ function plan(db: Database.Database, sql: string): string[] {
   const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
   const named = [...new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1] as string))];
   const positional = (sql.match(/\?/g) ?? []).length;
-  const rows = (named.length > 0 ? explain.all(Object.fromEntries(named.map((n) => [n, 1]))) : explain.all(...Array<number>(positional).fill(1))) as { detail: string }[];
+  const rows = (named.length > 0 ? explain.all(Object.fromEntries(named.map((n) => [n, 1]))) : explain.all(...Array<number>(positional).fill(1))) as {
+    detail: string;
+  }[];
   return rows.map((r) => r.detail);
 }
 

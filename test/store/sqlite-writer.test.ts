@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type SqliteWriter, createSqliteWriter } from "../../src/store/sqlite/writer.js";
+import { createSqliteWriter, type SqliteWriter } from "../../src/store/sqlite/writer.js";
 
 /**
  * The SQLite writer: group commit with a savepoint per write, and a write resolves only after an
@@ -86,10 +86,12 @@ describe("SQLite writer", () => {
 
   it("a failing write rolls back its own work only; the others in its transaction commit", async () => {
     const good1 = writer.write(insert("a"));
-    const bad = later(writer.write(() => {
-      insert("x")();
-      throw new Error("rule blew up");
-    }));
+    const bad = later(
+      writer.write(() => {
+        insert("x")();
+        throw new Error("rule blew up");
+      }),
+    );
     const dup = later(writer.write(insert("a"))); // a constraint error inside the shared transaction
     const good2 = writer.write(insert("b"));
     (await nextSync()).done(null);
@@ -102,10 +104,12 @@ describe("SQLite writer", () => {
 
   it("when SQLite aborts the whole transaction, the writes before fail with it and the ones after commit anew", async () => {
     const before = later(writer.write(insert("a")));
-    const aborting = later(writer.write(() => {
-      db.exec("ROLLBACK"); // what SQLite does itself on a full disk or an I/O error
-      throw new Error("disk full");
-    }));
+    const aborting = later(
+      writer.write(() => {
+        db.exec("ROLLBACK"); // what SQLite does itself on a full disk or an I/O error
+        throw new Error("disk full");
+      }),
+    );
     const after = writer.write(insert("b"));
     (await nextSync()).done(null);
     await expect(before).rejects.toThrow("disk full");

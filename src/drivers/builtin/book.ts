@@ -47,11 +47,7 @@ export interface BuiltinTicketBook {
   /** Creates the ticket, or returns the existing one with the same key. */
   createTicket(ticket: NewBuiltinTicket, now: Date): Promise<{ id: number }>;
   /** Adds a comment (once per idempotency key) and applies the status or priority change; false if no such ticket. */
-  updateTicket(
-    id: number,
-    update: { comment: string; idempotencyKey: string; status?: BuiltinStatus; priority?: Priority },
-    now: Date,
-  ): Promise<boolean>;
+  updateTicket(id: number, update: { comment: string; idempotencyKey: string; status?: BuiltinStatus; priority?: Priority }, now: Date): Promise<boolean>;
   findTicketByKey(key: string): Promise<{ id: number } | undefined>;
   listTickets(query: { status?: BuiltinStatus; limit: number }): Promise<BuiltinTicket[]>;
 }

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { PRIORITIES, type Priority } from "../../rules/priority.js";
 import { parseDuration } from "../../rules/duration.js";
+import { PRIORITIES, type Priority } from "../../rules/priority.js";
 import { type Doc, toAdf, toWiki } from "../../templates/doc.js";
-import { type Credentials, basicAuth, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { basicAuth, type Credentials, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
@@ -34,7 +34,11 @@ export const jiraConfigSchema = z
     issue_type: z.string().min(1).default("Task"),
     priority_map: priorityMap(z.string().min(1)).optional().describe("Default P1 Highest, P2 High, P3 Medium, P4 Low."),
     key_label: z.boolean().default(true).describe("Carry the dedup key as a label (some teams' filters dislike extra labels)."),
-    key_field: z.string().regex(/^customfield_\d+$/).optional().describe("Also (or instead) carry the key in this text custom field."),
+    key_field: z
+      .string()
+      .regex(/^customfield_\d+$/)
+      .optional()
+      .describe("Also (or instead) carry the key in this text custom field."),
     resolve_transition: z.string().optional().describe("Transition name to resolve; default: the first one to a done status."),
     reopen_transition: z.string().optional().describe("Transition name to reopen; default: the first one to an in-progress or to-do status."),
     resolution: z.string().optional().describe("Resolution set by the resolve transition, when its screen has the field."),
@@ -114,10 +118,13 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
       ? list.find((t) => t.name.toLowerCase() === byName.toLowerCase())
       : categories.map((c) => list.find((t) => t.to.statusCategory?.key === c)).find((t) => t !== undefined);
     if (!chosen) {
-      throw new DeliveryError(`[jira ${name}] ${what}: no transition ${byName ? `named "${byName}"` : `to a ${categories.join(" or ")} status`} from the issue's status (have: ${list.map((t) => t.name).join(", ") || "none"})`, {
-        retryable: false,
-        reason: "client",
-      });
+      throw new DeliveryError(
+        `[jira ${name}] ${what}: no transition ${byName ? `named "${byName}"` : `to a ${categories.join(" or ")} status`} from the issue's status (have: ${list.map((t) => t.name).join(", ") || "none"})`,
+        {
+          retryable: false,
+          reason: "client",
+        },
+      );
     }
     await call(what, {
       method: "POST",
@@ -128,7 +135,9 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
 
   /** Raises the priority, unless the issue already has an equal or higher one (maybe set by a human). */
   async function raisePriority(id: string, wanted: Priority): Promise<void> {
-    const data = (await call("read priority", { method: "GET", url: issuePath(id), params: { fields: "priority" } })) as { fields: { priority?: { name: string } } };
+    const data = (await call("read priority", { method: "GET", url: issuePath(id), params: { fields: "priority" } })) as {
+      fields: { priority?: { name: string } };
+    };
     const currentName = data.fields.priority?.name;
     const current = PRIORITIES.find((p) => priorityName(p) === currentName);
     if (currentName !== undefined && (current === undefined || PRIORITIES.indexOf(current) <= PRIORITIES.indexOf(wanted))) return;

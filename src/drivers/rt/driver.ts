@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Priority } from "../../rules/priority.js";
 import { toText } from "../../templates/doc.js";
-import { type Credentials, basicAuth, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { basicAuth, type Credentials, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
@@ -137,7 +137,8 @@ export function createRtDriver(name: string, config: RtConfig, deps: { clock?: (
     },
     async findByKey(key) {
       // Keys are alertdesk's own (`ad-<hex>-<n>`); anything else must not reach TicketSQL.
-      if (!/^[A-Za-z0-9_.:-]+$/.test(key)) throw new DeliveryError(`[rt ${name}] refusing to search for key ${JSON.stringify(key)}`, { retryable: false, reason: "client" });
+      if (!/^[A-Za-z0-9_.:-]+$/.test(key))
+        throw new DeliveryError(`[rt ${name}] refusing to search for key ${JSON.stringify(key)}`, { retryable: false, reason: "client" });
       const res = await http.request<{ items: { id: string | number }[] }>("find ticket", {
         method: "GET",
         url: "/tickets",

@@ -20,7 +20,10 @@ export const servicenowConfigSchema = z
     username: z.string().min(1),
     password: z.string().optional(),
     password_file: z.string().optional(),
-    table: z.string().regex(/^[a-z0-9_]+$/).default("incident"),
+    table: z
+      .string()
+      .regex(/^[a-z0-9_]+$/)
+      .default("incident"),
     caller_id: z.string().optional().describe("Caller (sys_id or user name) set on new incidents."),
     close_code: z.string().default("Solution provided").describe("Resolution code on resolve; the choices vary by release."),
     category_map: z.record(z.string(), z.string()).optional().describe("alertdesk category → ServiceNow incident category."),
@@ -61,7 +64,11 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
     impact && urgency ? { impact: LEVEL[impact], urgency: LEVEL[urgency] } : { impact: PAIR[priority][0], urgency: PAIR[priority][1] };
 
   async function read(sysId: string): Promise<Incident | undefined> {
-    const res = await http.raw<{ result: Incident }>("read incident", { method: "GET", url: `${path}/${encodeURIComponent(sysId)}`, params: { sysparm_fields: "sys_id,number,state" } });
+    const res = await http.raw<{ result: Incident }>("read incident", {
+      method: "GET",
+      url: `${path}/${encodeURIComponent(sysId)}`,
+      params: { sysparm_fields: "sys_id,number,state" },
+    });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw http.failure("read incident", res);
     return res.data.result;
@@ -78,7 +85,11 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
     throw http.failure(what, res);
   }
 
-  async function create(what: string, t: Pick<OpenTicket, "title" | "body" | "priority" | "ticketKey"> & Partial<OpenTicket>, extra: Record<string, unknown> = {}): Promise<TicketRef> {
+  async function create(
+    what: string,
+    t: Pick<OpenTicket, "title" | "body" | "priority" | "ticketKey"> & Partial<OpenTicket>,
+    extra: Record<string, unknown> = {},
+  ): Promise<TicketRef> {
     const category = t.category ? config.category_map?.[t.category] : undefined;
     const res = await http.request<{ result: Incident }>(what, {
       method: "POST",
@@ -109,7 +120,11 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
     },
     async resolve(r, u) {
       const text = toText(u.body);
-      await patch(u.solve ? "resolve" : "work note", r.id, u.solve ? { state: "6", close_code: config.close_code, close_notes: text, work_notes: text } : { work_notes: text });
+      await patch(
+        u.solve ? "resolve" : "work note",
+        r.id,
+        u.solve ? { state: "6", close_code: config.close_code, close_notes: text, work_notes: text } : { work_notes: text },
+      );
     },
     async reopen(r, u, ctx) {
       const now = await read(r.id);
@@ -118,7 +133,11 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
         return r;
       }
       // Closed or canceled is final: a new incident, child of the old one, with the same correlation id.
-      return create("create follow-up incident", { title: `Fired again (follow-up of ${now?.number ?? r.id})`, body: u.body, priority: u.priority, ticketKey: ctx.ticketKey }, now ? { parent_incident: r.id } : {});
+      return create(
+        "create follow-up incident",
+        { title: `Fired again (follow-up of ${now?.number ?? r.id})`, body: u.body, priority: u.priority, ticketKey: ctx.ticketKey },
+        now ? { parent_incident: r.id } : {},
+      );
     },
     async findByKey(key) {
       // `^` separates clauses in an encoded query: a key containing it could widen the search.

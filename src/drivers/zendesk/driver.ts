@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Priority } from "../../rules/priority.js";
 import { toHtml } from "../../templates/doc.js";
 import { commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
-import { type HttpClient, createHttpClient } from "../http.js";
+import { createHttpClient, type HttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import { DeliveryError, type HelpdeskDriver, type OpenTicket, type TicketRef } from "../types.js";
 
@@ -36,7 +36,10 @@ const DEFAULT_PRIORITY: Record<Priority, (typeof ZENDESK_PRIORITIES)[number]> = 
 
 /** Zendesk tags: lowercase, no spaces. */
 function tag(t: string): string {
-  return t.toLowerCase().replace(/[^a-z0-9_\-:/.]+/g, "_").slice(0, 80);
+  return t
+    .toLowerCase()
+    .replace(/[^a-z0-9_\-:/.]+/g, "_")
+    .slice(0, 80);
 }
 
 interface ZendeskTicket {

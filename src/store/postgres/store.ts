@@ -2,13 +2,13 @@ import pg from "pg";
 import type { NewBuiltinTicket } from "../../drivers/builtin/book.js";
 import type { Incident } from "../../lifecycle/incident.js";
 import {
+  coalesce,
   type DeliveryRow,
   type DueRow,
   type IncidentRow,
+  incidentData,
   TICKET_COLUMNS,
   type TicketRow,
-  coalesce,
-  incidentData,
   toBuiltinTickets,
   toDeliveryView,
   toIncident,
@@ -91,7 +91,13 @@ function ingestTx(c: Q): IngestTx {
       return Number(res.rows[0]?.id);
     },
     async updateIncident(i) {
-      await c.query("UPDATE incidents SET state = $2, priority = $3, updated_at = $4, data = $5 WHERE id = $1", [i.id, i.state, i.priority, i.updatedAt, incidentData(i)]);
+      await c.query("UPDATE incidents SET state = $2, priority = $3, updated_at = $4, data = $5 WHERE id = $1", [
+        i.id,
+        i.state,
+        i.priority,
+        i.updatedAt,
+        incidentData(i),
+      ]);
     },
     async enqueue(incidentId, rows, now) {
       const t = now.getTime();
@@ -172,12 +178,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   const readTickets = async (where: string, params: unknown[], limit: number) => {
-    const rows = (await pool.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets ${where} ORDER BY id DESC LIMIT $${params.length + 1}`, [...params, limit])).rows;
+    const rows = (
+      await pool.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets ${where} ORDER BY id DESC LIMIT $${params.length + 1}`, [...params, limit])
+    ).rows;
     const ids = rows.map((r) => r.id);
     const comments =
       ids.length === 0
         ? []
-        : (await pool.query<{ ticket_id: number; body: string; created_at: string }>("SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id = ANY($1) ORDER BY id", [ids])).rows;
+        : (
+            await pool.query<{ ticket_id: number; body: string; created_at: string }>(
+              "SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id = ANY($1) ORDER BY id",
+              [ids],
+            )
+          ).rows;
     return toBuiltinTickets(rows, comments);
   };
 
@@ -288,7 +301,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       return Object.fromEntries(res.rows.map((r) => [r.state, r.n]));
     },
     async countOutbox() {
-      const res = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM outbox WHERE state IN ('pending', 'dead') GROUP BY state");
+      const res = await pool.query<{ state: string; n: number }>(
+        "SELECT state, count(*)::int AS n FROM outbox WHERE state IN ('pending', 'dead') GROUP BY state",
+      );
       return Object.fromEntries(res.rows.map((r) => [r.state, r.n]));
     },
     async ping() {
@@ -304,7 +319,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         await c.query(
           `INSERT INTO builtin_tickets (key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, created_at, updated_at)
            VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (key) DO NOTHING`,
-          [t.key, t.subject, t.body, t.priority, t.category, t.dueAt, JSON.stringify(t.labels), JSON.stringify(t.tags), t.assigneeGroup ?? null, JSON.stringify(t.fields), iso],
+          [
+            t.key,
+            t.subject,
+            t.body,
+            t.priority,
+            t.category,
+            t.dueAt,
+            JSON.stringify(t.labels),
+            JSON.stringify(t.tags),
+            t.assigneeGroup ?? null,
+            JSON.stringify(t.fields),
+            iso,
+          ],
         );
         const res = await c.query<{ id: number }>("SELECT id FROM builtin_tickets WHERE key = $1", [t.key]);
         return { id: Number(res.rows[0]?.id) };
@@ -314,12 +341,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         const exists = await c.query("SELECT id FROM builtin_tickets WHERE id = $1 FOR UPDATE", [id]);
         if (!exists.rowCount) return false;
         const iso = now.toISOString();
-        const added = await c.query("INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING", [
-          id,
-          update.comment,
-          update.idempotencyKey,
-          iso,
-        ]);
+        const added = await c.query(
+          "INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING",
+          [id, update.comment, update.idempotencyKey, iso],
+        );
         if (added.rowCount) {
           await c.query("UPDATE builtin_tickets SET status = COALESCE($1, status), priority = COALESCE($2, priority), updated_at = $3 WHERE id = $4", [
             update.status ?? null,

@@ -4,13 +4,13 @@ import Database from "better-sqlite3";
 import type { BuiltinTicket, NewBuiltinTicket } from "../../drivers/builtin/book.js";
 import type { Incident } from "../../lifecycle/incident.js";
 import {
+  coalesce,
   type DeliveryRow,
   type DueRow,
   type IncidentRow,
+  incidentData,
   TICKET_COLUMNS,
   type TicketRow,
-  coalesce,
-  incidentData,
   toBuiltinTickets,
   toDeliveryView,
   toIncident,
@@ -49,16 +49,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const write = writer.write;
 
   const q = {
-    latest: db.prepare<[string], IncidentRow>(
-      "SELECT id, ticket_id, ticket_url, data FROM incidents WHERE dedup_key = ? ORDER BY seq DESC LIMIT 1",
-    ),
+    latest: db.prepare<[string], IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE dedup_key = ? ORDER BY seq DESC LIMIT 1"),
     insertIncident: db.prepare(
       `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data)
        VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @data)`,
     ),
-    updateIncident: db.prepare(
-      "UPDATE incidents SET state = @state, priority = @priority, updated_at = @updatedAt, data = @data WHERE id = @id",
-    ),
+    updateIncident: db.prepare("UPDATE incidents SET state = @state, priority = @priority, updated_at = @updatedAt, data = @data WHERE id = @id"),
     enqueue: db.prepare(
       `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
@@ -82,9 +78,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     setPayload: db.prepare("UPDATE outbox SET payload = ? WHERE id = ?"),
     lease: db.prepare("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?"),
     complete: db.prepare("UPDATE outbox SET state = 'done', done_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"),
-    setTicket: db.prepare(
-      "UPDATE incidents SET ticket_id = ?, ticket_url = ? WHERE id = (SELECT incident_id FROM outbox WHERE id = ?)",
-    ),
+    setTicket: db.prepare("UPDATE incidents SET ticket_id = ?, ticket_url = ? WHERE id = (SELECT incident_id FROM outbox WHERE id = ?)"),
     reschedule: db.prepare("UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?"),
     dead: db.prepare("UPDATE outbox SET state = 'dead', done_at = ?, lease_until = NULL, last_error = ? WHERE id = ?"),
     requeueAll: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0, done_at = NULL WHERE state = 'dead'"),
@@ -110,9 +104,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     addComment: db.prepare(
       "INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
     ),
-    touchTicket: db.prepare(
-      "UPDATE builtin_tickets SET status = COALESCE(?, status), priority = COALESCE(?, priority), updated_at = ? WHERE id = ?",
-    ),
+    touchTicket: db.prepare("UPDATE builtin_tickets SET status = COALESCE(?, status), priority = COALESCE(?, priority), updated_at = ? WHERE id = ?"),
   };
 
   const tx: IngestTx = {
@@ -236,9 +228,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return Object.fromEntries(rows.map((r) => [r.state, r.n]));
     },
     async countOutbox() {
-      const rows = reader
-        .prepare("SELECT state, COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'dead') GROUP BY state")
-        .all() as { state: string; n: number }[];
+      const rows = reader.prepare("SELECT state, COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'dead') GROUP BY state").all() as {
+        state: string;
+        n: number;
+      }[];
       return Object.fromEntries(rows.map((r) => [r.state, r.n]));
     },
     async ping() {

@@ -1,4 +1,4 @@
-import { fdatasync, openSync, closeSync } from "node:fs";
+import { closeSync, fdatasync, openSync } from "node:fs";
 import type Database from "better-sqlite3";
 
 type Write = {
