@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import autocannon from "autocannon";
-import { ticketKeyFor } from "../src/lifecycle/incident.js";
+import { ticketKeyFor } from "../src/model/incident.js";
 import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
 import { startTestService, type TestService } from "../test/kit/service.js";

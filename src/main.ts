@@ -1,17 +1,20 @@
-import { type FSWatcher, watch } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createApiRouter } from "./api/router.js";
 import { ConfigError, type ServiceConfig } from "./config/service.js";
 import { createDriverRegistry } from "./drivers/registry.js";
 import type { HelpdeskDriver } from "./drivers/types.js";
-import { createApp } from "./intake/app.js";
-import type { Notification } from "./intake/notification.js";
+import { createHttpApp } from "./http/app.js";
+import { createHealthRouter } from "./intake/health.js";
+import { createWebhookRouter } from "./intake/webhooks.js";
+import type { Notification } from "./model/alert.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { createOutboxWorker, type OutboxWorker } from "./outbox/worker.js";
 import { createGroupCommitter } from "./pipeline/group-commit.js";
 import { apply, type IngestOutcome, plan, type TemplateFailure } from "./pipeline/ingest.js";
-import { checkHelpdesks, loadRules, type ReloadStatus, type RuleSet, RulesError } from "./rules/load.js";
+import type { ReloadStatus, RuleSet } from "./rules/load.js";
+import { createRulesReloader, type RulesReloader } from "./rules/reloader.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/types.js";
 
@@ -38,79 +41,51 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** The composition root: loads rules, opens the store, builds drivers, starts the worker and the HTTP server. */
+/**
+ * The composition root: opens the store, builds the drivers, loads the rules, and wires the
+ * pipeline, the outbox worker and the HTTP server together. It decides nothing itself.
+ */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config } = options;
   const clock = options.clock ?? (() => new Date());
   const log = options.log ?? createLogger();
-  let rules = loadRules(config.rulesPath);
   const store = await openStore(config);
   let drivers: Map<string, HelpdeskDriver>;
+  let rules: RulesReloader;
+  let metrics: Metrics;
   try {
-    drivers = createDriverRegistry({ builtinBook: store, clock }, config.helpdesks);
+    try {
+      drivers = createDriverRegistry({ builtinBook: store, clock }, config.helpdesks);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    metrics = createMetrics(
+      {
+        countIncidents: () => store.countIncidents(),
+        countOutbox: () => store.countOutbox(),
+        dueIncidents: async () =>
+          (await store.listIncidents({ state: "firing", limit: 1000 })).map((i) => ({
+            priority: i.priority,
+            ticketKey: i.ticketKey,
+            rule: i.rule,
+            dueAt: i.dueAt,
+          })),
+        clock,
+      },
+      [...drivers.keys()],
+    );
+    rules = createRulesReloader({
+      path: config.rulesPath,
+      defaultHelpdesk: config.defaultHelpdesk,
+      helpdesks: new Set(drivers.keys()),
+      watch: config.watchRules !== false,
+      clock,
+      log,
+      metrics,
+    });
   } catch (err) {
     await store.close();
-    throw new ConfigError((err as Error).message);
-  }
-  const helpdeskNames = new Set(drivers.keys());
-  const problems = checkHelpdesks(rules, config.defaultHelpdesk, helpdeskNames);
-  if (problems.length > 0) {
-    await store.close();
-    throw new RulesError(problems);
-  }
-  const metrics = createMetrics(
-    {
-      countIncidents: () => store.countIncidents(),
-      countOutbox: () => store.countOutbox(),
-      dueIncidents: async () =>
-        (await store.listIncidents({ state: "firing", limit: 1000 })).map((i) => ({
-          priority: i.priority,
-          ticketKey: i.ticketKey,
-          rule: i.rule,
-          dueAt: i.dueAt,
-        })),
-      clock,
-    },
-    [...drivers.keys()],
-  );
-  let lastReload: ReloadStatus = { success: true, at: clock().toISOString() };
-  metrics.rulesLoaded.set(rules.rules.length);
-  metrics.rulesLastReloadSuccess.set(1);
-  metrics.rulesLastReloadTimestamp.set(clock().getTime() / 1000);
-
-  function reload(reason: string): ReloadStatus {
-    const at = clock().toISOString();
-    try {
-      const next = loadRules(config.rulesPath);
-      const unknown = checkHelpdesks(next, config.defaultHelpdesk, helpdeskNames);
-      if (unknown.length > 0) throw new RulesError(unknown);
-      rules = next;
-      lastReload = { success: true, at };
-      metrics.rulesLoaded.set(rules.rules.length);
-      metrics.rulesLastReloadSuccess.set(1);
-      metrics.rulesLastReloadTimestamp.set(clock().getTime() / 1000);
-      log.info({ reason, rules: rules.rules.length, files: rules.files.length }, "rules reloaded");
-    } catch (err) {
-      lastReload = { success: false, at, error: (err as Error).message };
-      metrics.rulesLastReloadSuccess.set(0);
-      log.error({ reason, err: (err as Error).message }, "rules reload failed; the previous rules keep running");
-    }
-    return lastReload;
-  }
-
-  // Editors save by rename or several writes: wait for the burst to settle before reloading.
-  let watcher: FSWatcher | undefined;
-  let reloadTimer: NodeJS.Timeout | undefined;
-  if (config.watchRules !== false) {
-    try {
-      watcher = watch(config.rulesPath, () => {
-        clearTimeout(reloadTimer);
-        reloadTimer = setTimeout(() => reload("file change"), 300);
-      });
-      watcher.on("error", (err) => log.warn({ err: err.message }, "rules watch failed; reload with SIGHUP or POST /-/reload"));
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "cannot watch the rules; reload with SIGHUP or POST /-/reload");
-    }
+    throw err;
   }
 
   const committer = createGroupCommitter(store, { onBatch: (n) => metrics.commitBatchSize.observe(n) });
@@ -132,7 +107,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
-    const current = rules; // one rule set for the whole notification, even if a reload lands meanwhile
+    const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile
     const planned = plan(notification, current, config.defaultHelpdesk);
     for (const rule of planned.ignoredBy) metrics.alertsIgnored.inc({ rule });
     const failures: TemplateFailure[] = [];
@@ -146,24 +121,36 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     return outcomes;
   }
 
-  const app = createApp({
-    ingest,
-    store,
-    metrics,
+  const admin = config.adminToken ? { adminToken: config.adminToken } : {};
+  const app = createHttpApp(
+    [
+      createWebhookRouter({
+        ingest,
+        metrics,
+        log,
+        clock,
+        bodyLimitBytes: config.bodyLimitBytes,
+        ...(config.webhookToken ? { webhookToken: config.webhookToken } : {}),
+        ...(config.webhookBasicAuth ? { webhookBasicAuth: config.webhookBasicAuth } : {}),
+      }),
+      createHealthRouter({
+        metrics,
+        notReady: async () => {
+          await store.ping();
+          return undefined; // rules are loaded before the server listens, and a failed reload keeps the old ones
+        },
+      }),
+      createApiRouter({
+        store,
+        clock,
+        rules: () => ({ rules: rules.current(), lastReload: rules.lastReload() }),
+        reload: () => rules.reload("POST /-/reload"),
+        kick: () => worker.kick(),
+        ...admin,
+      }),
+    ],
     log,
-    clock,
-    bodyLimitBytes: config.bodyLimitBytes,
-    ...(config.webhookToken ? { webhookToken: config.webhookToken } : {}),
-    ...(config.webhookBasicAuth ? { webhookBasicAuth: config.webhookBasicAuth } : {}),
-    notReady: async () => {
-      await store.ping();
-      return undefined; // rules are loaded before the server listens, and a failed reload keeps the old ones
-    },
-    rules: () => ({ rules, lastReload }),
-    reload: () => reload("POST /-/reload"),
-    kick: () => worker.kick(),
-    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
-  });
+  );
 
   const server = await new Promise<Server>((resolve, reject) => {
     // Timeouts are checked every second, so a slow client (slow-loris headers or body) is cut off
@@ -183,7 +170,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info(
-    { port, host: config.host, dataDir: config.dataDir, rules: rules.files.length, ruleCount: rules.rules.length, store: store.kind },
+    { port, host: config.host, dataDir: config.dataDir, rules: rules.current().files.length, ruleCount: rules.current().rules.length, store: store.kind },
     "alertdesk started",
   );
 
@@ -196,12 +183,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     worker,
     drivers,
     ingest,
-    rules: () => rules,
-    reload,
+    rules: () => rules.current(),
+    reload: (reason) => rules.reload(reason),
     stop() {
       stopping ??= (async () => {
-        watcher?.close();
-        clearTimeout(reloadTimer);
+        rules.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), 5000);

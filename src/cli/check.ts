@@ -1,5 +1,4 @@
-import { ConfigError, readConfigFile } from "../config/service.js";
-import { configuredHelpdesks } from "../drivers/registry.js";
+import { ConfigError, loadServiceConfig } from "../config/service.js";
 import { checkHelpdesks, loadRules, type RuleSet, RulesError } from "../rules/load.js";
 
 export interface CheckOptions {
@@ -22,9 +21,10 @@ export function check(paths: string[], options: CheckOptions = {}): number {
   const configPath = options.config ?? env.ALERTDESK_CONFIG;
   if (configPath) {
     try {
-      const file = readConfigFile(configPath, env);
-      defaultHelpdesk = file.default_helpdesk ?? "builtin";
-      helpdesks = new Set(configuredHelpdesks(file));
+      // The whole config as serve loads it: environment, secrets, and every helpdesk's driver built.
+      const config = loadServiceConfig(env, { configPath });
+      defaultHelpdesk = config.defaultHelpdesk;
+      helpdesks = new Set(["builtin", ...Object.keys(config.helpdesks)]);
       out.write(`${configPath}: config OK\n`);
     } catch (e) {
       failed = true;

@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { detectSource, formatPath, type Notification, parseNotification, type Source } from "../intake/notification.js";
+import { detectSource, parseNotification } from "../intake/payloads.js";
+import type { Notification, Source } from "../model/alert.js";
+import { toText } from "../model/doc.js";
+import { formatPath } from "../model/field-path.js";
 import { dryRun, type NotificationPlan } from "../pipeline/dry-run.js";
 import { loadRules, RulesError } from "../rules/load.js";
-import { toText } from "../templates/doc.js";
 
 export interface SimulateOptions {
   rules?: string;

@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { type HelpdeskConfig, helpdeskConfigSchema } from "../drivers/registry.js";
-import { formatPath } from "../intake/notification.js";
-import { parseDuration } from "../rules/duration.js";
-import { keysAt, unknownKeysMessage } from "./did-you-mean.js";
+import { type HelpdeskConfig, helpdeskConfigSchema, helpdeskProblems } from "../drivers/registry.js";
+import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
+import { duration } from "../model/duration.js";
+import { formatPath } from "../model/field-path.js";
 
 /**
  * Service configuration: environment variables (pinned: PORT, ALERTDESK_DATA_DIR, ALERTDESK_RULES,
@@ -13,7 +13,6 @@ import { keysAt, unknownKeysMessage } from "./did-you-mean.js";
  * substitution or `*_file` keys, so the file itself can be committed.
  */
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: "must be a duration like 30s, 10m, 1h" });
 const byteSize = z.union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, "must be a size like 512kb or 10mb")]);
 
 export const configFileSchema = z
@@ -121,8 +120,18 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string, missin
   return value;
 }
 
+/** A validated config file, and where each of its keys is written (`file:line:col`). */
+interface ParsedConfigFile {
+  file: ConfigFile;
+  at(keyPath: readonly PropertyKey[]): string;
+}
+
 /** Reads and validates a config file; errors name the file, line, column and key. */
 export function readConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile {
+  return parseConfigFile(path, env).file;
+}
+
+function parseConfigFile(path: string, env: NodeJS.ProcessEnv): ParsedConfigFile {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -134,6 +143,10 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile
   const at = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
     return `${path}:${line}:${col}`;
+  };
+  const atKey = (keyPath: readonly PropertyKey[]) => {
+    const node = doc.getIn(keyPath as unknown[], true);
+    return isNode(node) && node.range ? at(node.range[0]) : path;
   };
   if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split("\n")[0]}`).join("\n"));
   const missing: string[] = [];
@@ -150,15 +163,14 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile
     throw new ConfigError(
       parsed.error.issues
         .map((i) => {
-          const node = doc.getIn(i.path as unknown[], true);
-          const where = isNode(node) && node.range ? at(node.range[0]) : path;
+          const where = atKey(i.path);
           const keys = i.code === "unrecognized_keys" ? unknownKeysMessage(i.keys, keysAt(configFileSchema, i.path)) : i.message;
           return `${where}: ${formatPath(i.path)}: ${keys}`;
         })
         .join("\n"),
     );
   }
-  return parsed.data;
+  return { file: parsed.data, at: atKey };
 }
 
 function readSecretFile(path: string, key: string): string {
@@ -169,14 +181,16 @@ function readSecretFile(path: string, key: string): string {
   }
 }
 
-function ms(d: string | undefined): number | undefined {
-  return d === undefined ? undefined : parseDuration(d);
-}
-
 /** Builds the service configuration from the environment and the optional config file. */
 export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, overrides: { configPath?: string } = {}): ServiceConfig {
   const configPath = overrides.configPath ?? env.ALERTDESK_CONFIG;
-  const file: ConfigFile = configPath ? readConfigFile(configPath, env) : {};
+  const parsedFile = configPath ? parseConfigFile(configPath, env) : undefined;
+  const file: ConfigFile = parsedFile?.file ?? {};
+  // Every helpdesk is built once here, as serve builds it, so a missing secret is a positioned config error.
+  const broken = helpdeskProblems(file.helpdesks ?? {});
+  if (broken.length > 0) {
+    throw new ConfigError(broken.map((p) => `${parsedFile?.at(["helpdesks", p.helpdesk]) ?? configPath}: helpdesks.${p.helpdesk}: ${p.message}`).join("\n"));
+  }
   const portText = env.PORT;
   let port = file.port ?? 9095;
   if (portText !== undefined && portText !== "") {
@@ -191,12 +205,12 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     if (v !== undefined) delivery[k] = v;
   };
   set("maxAttempts", d.max_attempts);
-  set("maxAgeMs", ms(d.max_age));
-  set("baseMs", ms(d.backoff_base));
-  set("maxMs", ms(d.backoff_max));
-  set("pollIntervalMs", ms(d.poll_interval));
-  set("leaseMs", ms(d.lease));
-  set("retentionMs", ms(d.retention));
+  set("maxAgeMs", d.max_age);
+  set("baseMs", d.backoff_base);
+  set("maxMs", d.backoff_max);
+  set("pollIntervalMs", d.poll_interval);
+  set("leaseMs", d.lease);
+  set("retentionMs", d.retention);
   const config: ServiceConfig = {
     host: env.ALERTDESK_LISTEN_ADDRESS || file.listen_address || "0.0.0.0",
     port,
@@ -214,9 +228,9 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     if (!password) throw new ConfigError("webhook_basic_auth: password or password_file is required");
     config.webhookBasicAuth = { username: b.username, password };
   }
-  const requestTimeout = ms(file.request_timeout);
+  const requestTimeout = file.request_timeout;
   if (requestTimeout) config.requestTimeoutMs = requestTimeout;
-  const headersTimeout = ms(file.headers_timeout);
+  const headersTimeout = file.headers_timeout;
   if (headersTimeout) config.headersTimeoutMs = headersTimeout;
   let adminToken = env.ALERTDESK_ADMIN_TOKEN || file.admin_token;
   if (!adminToken && file.admin_token_file) adminToken = readSecretFile(file.admin_token_file, "admin_token_file");

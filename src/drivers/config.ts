@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { parseDuration } from "../rules/duration.js";
-import { PRIORITIES, type Priority } from "../rules/priority.js";
+import { duration } from "../model/duration.js";
+import { PRIORITIES, type Priority } from "../model/priority.js";
 
 /** Config keys every helpdesk shares, and how secrets are read. */
 
@@ -11,10 +11,7 @@ export const rateLimitSchema = z
   .regex(/^\d+(\.\d+)?\/(s|sec|second|m|min|minute|h|hour)$/, "must be a rate like 200/min, 10/s or 1000/h")
   .describe("Client-side limit of requests to this helpdesk, like 200/min.");
 
-export const timeoutSchema = z
-  .string()
-  .refine((s) => parseDuration(s) !== undefined, { message: "must be a duration like 10s" })
-  .describe("How long one request may take (default 10s).");
+export const timeoutSchema = duration.describe("How long one request may take (default 10s).");
 
 /** Shared keys of every helpdesk entry. */
 export const commonKeys = {
@@ -29,8 +26,9 @@ export function parseRate(rate: string): number {
   return Number(n) / per;
 }
 
-export function timeoutMs(timeout: string | undefined): number {
-  return timeout === undefined ? 10_000 : (parseDuration(timeout) ?? 10_000);
+/** A helpdesk's request timeout in ms: its `timeout`, else 10 s. */
+export function timeoutMs(timeout: number | undefined): number {
+  return timeout ?? 10_000;
 }
 
 /** A priority → helpdesk value map, each entry overridable. */

@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from "axios";
-import type { FailureReason } from "../observability/metrics.js";
+import type { FailureReason } from "../model/delivery-error.js";
+import { DeliveryError } from "../model/delivery-error.js";
 import type { RateLimiter } from "./rate-limit.js";
-import { DeliveryError } from "./types.js";
 
 /**
  * The one HTTP layer of every HTTP driver: a client with timeouts, one classification of failures

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import type { ConfigFile } from "../config/service.js";
-import type { BuiltinTicketBook } from "./builtin/book.js";
+import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
 import { createBuiltinDriver } from "./builtin/driver.js";
 import { createJiraDriver, jiraConfigSchema } from "./jira/driver.js";
 import { createRtDriver, rtConfigSchema } from "./rt/driver.js";
@@ -40,9 +39,30 @@ function createDriver(name: string, config: HelpdeskConfig, deps: DriverDeps): H
   }
 }
 
-/** The helpdesk names a config file makes available to rules: `builtin` and every configured one. */
-export function configuredHelpdesks(config: ConfigFile): string[] {
-  return ["builtin", ...Object.keys(config.helpdesks ?? {})];
+/**
+ * What is wrong with each configured helpdesk, by building its driver the way `serve` does (secrets
+ * read, URLs and options checked), without connecting anywhere: `check` and config loading report
+ * every problem before `serve` meets the first.
+ */
+export function helpdeskProblems(helpdesks: Record<string, HelpdeskConfig>, clock: () => Date = () => new Date()): { helpdesk: string; message: string }[] {
+  const problems: { helpdesk: string; message: string }[] = [];
+  const noBook: BuiltinTicketBook = new Proxy({} as BuiltinTicketBook, {
+    get() {
+      throw new Error("the built-in ticket book is not available while checking a config");
+    },
+  });
+  for (const [name, config] of Object.entries(helpdesks)) {
+    if (name === "builtin") {
+      problems.push({ helpdesk: name, message: 'the name "builtin" is taken by the built-in helpdesk' });
+      continue;
+    }
+    try {
+      createDriver(name, config, { builtinBook: noBook, clock });
+    } catch (err) {
+      problems.push({ helpdesk: name, message: (err as Error).message });
+    }
+  }
+  return problems;
 }
 
 /** Every configured helpdesk by name. `builtin` always exists. Throws an Error naming a helpdesk whose config is unusable. */

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Alert } from "../intake/notification.js";
+import type { Alert } from "../model/alert.js";
+import type { Incident, OnResolved } from "../model/incident.js";
+import type { Priority } from "../model/priority.js";
 import type { AlertDecision } from "../rules/evaluate.js";
-import type { Priority } from "../rules/priority.js";
-import type { OnResolved } from "../rules/schema.js";
 import { decide, type Observation, type Reason, type StepInput, type TicketAction } from "./decide.js";
-import type { Incident } from "./incident.js";
 
 const T0 = Date.parse("2026-11-25T05:00:00Z");
 const at = (seconds: number) => new Date(T0 + seconds * 1000);

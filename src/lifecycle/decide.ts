@@ -1,7 +1,7 @@
-import type { Alert, LabelSet, Source } from "../intake/notification.js";
+import type { Alert, LabelSet, Source } from "../model/alert.js";
+import { type AlertRecord, type Incident, type TicketRef, ticketKeyFor } from "../model/incident.js";
+import { higherPriority, isHigher, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 import type { AlertDecision } from "../rules/evaluate.js";
-import { higherPriority, isHigher, type Priority, RESPONSE_TARGET_MS } from "../rules/priority.js";
-import { type AlertRecord, type Incident, type TicketRef, ticketKeyFor } from "./incident.js";
 
 /** An alert of one notification with what the rules decided for it. */
 export interface Observation {
@@ -173,126 +173,160 @@ function openAction(incident: Incident, extra: Partial<Extract<TicketAction, { k
   return action;
 }
 
+/** One observed alert and how it relates to what the incident knows of its fingerprint. */
+interface Change {
+  o: Observation;
+  change: AlertChange;
+}
+
 /**
  * The incident lifecycle step: given the latest incident for a dedup key (if any), what one
  * notification says about that key, and the time, returns the next incident state, the helpdesk
- * actions and a named reason. Pure: no I/O, no clock reads.
+ * actions and a named reason. Pure: no I/O, no clock reads. Each sub-decision below returns one
+ * outcome with its one reason.
  */
 export function decide(prev: Incident | undefined, input: StepInput, now: Date): Step {
-  const nowIso = now.toISOString();
   const known = new Map(prev?.alerts.map((a) => [a.fingerprint, a]));
-  const changes = input.observations.map((o) => ({ o, change: classify(o.alert, known.get(o.alert.fingerprint), o.decision) }));
+  const changes: Change[] = input.observations.map((o) => ({ o, change: classify(o.alert, known.get(o.alert.fingerprint), o.decision) }));
+  if (!prev || prev.state === "resolved") return decideQuietKey(prev, input, changes, now);
+  return decideFiringIncident(prev, input, changes, now);
+}
+
+/** Nothing to store, nothing to send. */
+function nothing(reason: Reason): Step {
+  return { reason, created: false, actions: [] };
+}
+
+function firingChanges(changes: Change[]): Change[] {
+  return changes.filter((c) => c.change === "joined" || c.change === "refired");
+}
+
+/** No incident of the key is firing: alerts that fire open a new incident, or reopen the last one within its window. */
+function decideQuietKey(prev: Incident | undefined, input: StepInput, changes: Change[], now: Date): Step {
+  const firing = firingChanges(changes);
+  if (firing.length === 0) return nothing(prev ? quietReason(changes.map((c) => c.change)) : "resolved before seen");
+  const top = governing(firing.map((c) => c.o));
+  const refired = firing.map((c) => toRecord(c.o, now.toISOString()));
+  const withinWindow = prev?.resolvedAt !== undefined && now.getTime() - Date.parse(prev.resolvedAt) <= top.decision.reopenWithinMs;
+  if (prev && withinWindow) return refire(prev, input, changes, refired, top, now);
+  return openIncident(prev, input, refired, top, now);
+}
+
+/** A new incident: the key's first, or the next one after the reopen window passed (it links the previous ticket). */
+function openIncident(prev: Incident | undefined, input: StepInput, refired: AlertRecord[], top: Observation, now: Date): Step {
+  const nowIso = now.toISOString();
+  const seq = (prev?.seq ?? 0) + 1;
+  const d = top.decision;
+  const incident: Incident = {
+    dedupKey: input.dedupKey,
+    seq,
+    ticketKey: ticketKeyFor(input.dedupKey, seq),
+    state: "firing",
+    priority: topPriority(refired, d.priority),
+    category: d.category,
+    rule: d.rule,
+    helpdesk: d.helpdesk,
+    onResolved: d.onResolved,
+    reopenWithinMs: d.reopenWithinMs,
+    source: input.source,
+    receiver: input.receiver,
+    groupLabels: input.groupLabels,
+    externalURL: input.externalURL,
+    truncatedAlerts: input.truncatedAlerts,
+    alerts: refired,
+    openedAt: nowIso,
+    updatedAt: nowIso,
+    dueAt: nowIso,
+    recurrences: 0,
+  };
+  setKnobs(incident, d);
+  setDue(incident, now, input.responseTargets);
+  if (d.matrix?.impact) {
+    incident.impact = d.matrix.impact;
+    incident.urgency = d.matrix.urgency;
+  }
+  if (d.assigneeGroup) incident.assigneeGroup = d.assigneeGroup;
+  if (d.tags.length > 0) incident.tags = d.tags;
+  if (Object.keys(d.fields).length > 0) incident.fields = d.fields;
+  const deferred = deferredUntil(refired, d.openAfterMs, now);
+  if (deferred) incident.deferredUntil = deferred;
+  const action = openAction(incident);
+  // A previous incident that never got its ticket (resolved before open_after) has nothing to link.
+  if (prev && !prev.cancelled && action.kind === "open") {
+    incident.previousTicketKey = prev.ticketKey;
+    action.previous = prev.ticket ? { ticketKey: prev.ticketKey, ticket: prev.ticket } : { ticketKey: prev.ticketKey };
+  }
+  const reason: Reason = deferred ? "open deferred" : prev ? "refired after window" : "first notification";
+  return { reason, incident, created: true, actions: [action] };
+}
+
+/** The incident fires: alerts may join, resolve, or raise the priority; a deferred open is still waiting or not. */
+function decideFiringIncident(prev: Incident, input: StepInput, changes: Change[], now: Date): Step {
   const kinds = changes.map((c) => c.change);
-  const firing = changes.filter((c) => c.change === "joined" || c.change === "refired");
-
-  if (!prev || prev.state === "resolved") {
-    if (firing.length === 0) {
-      return { reason: prev ? quietReason(kinds) : "resolved before seen", created: false, actions: [] };
-    }
-    const top = governing(firing.map((c) => c.o));
-    const refired = firing.map((c) => toRecord(c.o, nowIso));
-    const withinWindow = prev?.resolvedAt !== undefined && now.getTime() - Date.parse(prev.resolvedAt) <= top.decision.reopenWithinMs;
-    if (prev && withinWindow) return refire(prev, input, changes, refired, top, now);
-    const seq = (prev?.seq ?? 0) + 1;
-    const priority = topPriority(refired, top.decision.priority);
-    const d = top.decision;
-    const incident: Incident = {
-      dedupKey: input.dedupKey,
-      seq,
-      ticketKey: ticketKeyFor(input.dedupKey, seq),
-      state: "firing",
-      priority,
-      category: d.category,
-      rule: d.rule,
-      helpdesk: d.helpdesk,
-      onResolved: d.onResolved,
-      reopenWithinMs: d.reopenWithinMs,
-      source: input.source,
-      receiver: input.receiver,
-      groupLabels: input.groupLabels,
-      externalURL: input.externalURL,
-      truncatedAlerts: input.truncatedAlerts,
-      alerts: refired,
-      openedAt: nowIso,
-      updatedAt: nowIso,
-      dueAt: nowIso,
-      recurrences: 0,
-    };
-    setKnobs(incident, d);
-    setDue(incident, now, input.responseTargets);
-    if (d.matrix?.impact) {
-      incident.impact = d.matrix.impact;
-      incident.urgency = d.matrix.urgency;
-    }
-    if (d.assigneeGroup) incident.assigneeGroup = d.assigneeGroup;
-    if (d.tags.length > 0) incident.tags = d.tags;
-    if (Object.keys(d.fields).length > 0) incident.fields = d.fields;
-    const deferred = deferredUntil(refired, d.openAfterMs, now);
-    if (deferred) incident.deferredUntil = deferred;
-    // A previous incident that never got its ticket (resolved before open_after) has nothing to link.
-    const linkable = prev && !prev.cancelled;
-    const action = openAction(incident);
-    if (prev && linkable && action.kind === "open") {
-      incident.previousTicketKey = prev.ticketKey;
-      action.previous = prev.ticket ? { ticketKey: prev.ticketKey, ticket: prev.ticket } : { ticketKey: prev.ticketKey };
-    }
-    const reason: Reason = deferred ? "open deferred" : prev ? "refired after window" : "first notification";
-    return { reason, incident, created: true, actions: [action] };
-  }
-
-  // The incident is firing: alerts may join, resolve, or raise the priority.
-  const touched = kinds.some((k) => k === "joined" || k === "refired" || k === "resolved" || k === "recorded");
-  const pending = prev.deferredUntil !== undefined && Date.parse(prev.deferredUntil) > now.getTime();
-  if (!touched) return { reason: quietReason(kinds), created: false, actions: [] };
+  if (!kinds.some((k) => k === "joined" || k === "refired" || k === "resolved" || k === "recorded")) return nothing(quietReason(kinds));
+  const nowIso = now.toISOString();
   const alerts = merge(prev.alerts, changes, nowIso);
-  const joined = firing.map((c) => toRecord(c.o, nowIso));
+  const joined = firingChanges(changes).map((c) => toRecord(c.o, nowIso));
   const resolved = alerts.filter((a) => changes.some((c) => c.change === "resolved" && c.o.alert.fingerprint === a.fingerprint));
-  const settings = changes.length > 0 ? governing(changes.map((c) => c.o)).decision : undefined;
   const incident: Incident = { ...prev, alerts, truncatedAlerts: input.truncatedAlerts, updatedAt: nowIso };
-  if (settings) setKnobs(incident, settings);
-  if (!pending) delete incident.deferredUntil;
+  if (changes.length > 0) setKnobs(incident, governing(changes.map((c) => c.o)).decision);
   const allResolved = !alerts.some((a) => a.status === "firing");
+  const pending = prev.deferredUntil !== undefined && Date.parse(prev.deferredUntil) > now.getTime();
+  if (pending) return updateDeferredOpen(prev, incident, { joined, resolved, allResolved }, input, now);
+  delete incident.deferredUntil;
+  if (allResolved) return resolveIncident(incident, resolved, now);
+  return updateTicket(prev, incident, { joined, resolved }, input, now);
+}
 
-  if (pending) {
-    // open_after has not passed: nothing reached the helpdesk yet, so there is nothing to update.
-    if (allResolved) {
-      incident.state = "resolved";
-      incident.resolvedAt = nowIso;
-      incident.cancelled = true;
-      delete incident.deferredUntil;
-      return { reason: "resolved before open_after", incident, created: false, actions: [{ kind: "cancel" }] };
-    }
-    incident.priority = topPriority(alerts, prev.priority);
-    if (isHigher(incident.priority, prev.priority)) setDue(incident, now, input.responseTargets);
-    if (joined.length === 0 && resolved.length === 0 && incident.priority === prev.priority) {
-      return { reason: "recorded", incident, created: false, actions: [] };
-    }
-    // The deferred open is rendered again so it shows the incident as it will be when it opens.
-    return { reason: "deferred open updated", incident, created: false, actions: [openAction(incident, { replacesPending: true })] };
-  }
-
-  if (allResolved) {
+/** open_after has not passed: nothing reached the helpdesk yet, so the waiting open is withdrawn or rendered again. */
+function updateDeferredOpen(
+  prev: Incident,
+  incident: Incident,
+  change: { joined: AlertRecord[]; resolved: AlertRecord[]; allResolved: boolean },
+  input: StepInput,
+  now: Date,
+): Step {
+  if (change.allResolved) {
     incident.state = "resolved";
-    incident.resolvedAt = nowIso;
-    if (incident.onResolved === "none") return { reason: "all resolved", incident, created: false, actions: [] };
-    // A flapping incident's ticket stays open: its resolves are comments until it settles.
-    const flap = flapOf(incident, now);
-    if (flap) incident.keptOpen = true;
-    else delete incident.keptOpen;
-    const action: TicketAction = flap
-      ? { kind: "resolve", solve: false, resolved, flap }
-      : { kind: "resolve", solve: incident.onResolved === "solve", resolved };
-    return { reason: flap ? "flapping" : "all resolved", incident, created: false, actions: [action] };
+    incident.resolvedAt = now.toISOString();
+    incident.cancelled = true;
+    delete incident.deferredUntil;
+    return { reason: "resolved before open_after", incident, created: false, actions: [{ kind: "cancel" }] };
   }
-  const priority = topPriority(alerts, prev.priority);
+  incident.priority = topPriority(incident.alerts, prev.priority);
+  if (isHigher(incident.priority, prev.priority)) setDue(incident, now, input.responseTargets);
+  if (change.joined.length === 0 && change.resolved.length === 0 && incident.priority === prev.priority) {
+    return { reason: "recorded", incident, created: false, actions: [] };
+  }
+  // The deferred open is rendered again so it shows the incident as it will be when it opens.
+  return { reason: "deferred open updated", incident, created: false, actions: [openAction(incident, { replacesPending: true })] };
+}
+
+/** The last alert resolved: the ticket is solved (or commented, or left alone), unless the incident is flapping. */
+function resolveIncident(incident: Incident, resolved: AlertRecord[], now: Date): Step {
+  incident.state = "resolved";
+  incident.resolvedAt = now.toISOString();
+  if (incident.onResolved === "none") return { reason: "all resolved", incident, created: false, actions: [] };
+  // A flapping incident's ticket stays open: its resolves are comments until it settles.
+  const flap = flapOf(incident, now);
+  if (flap) {
+    incident.keptOpen = true;
+    return { reason: "flapping", incident, created: false, actions: [{ kind: "resolve", solve: false, resolved, flap }] };
+  }
+  delete incident.keptOpen;
+  return { reason: "all resolved", incident, created: false, actions: [{ kind: "resolve", solve: incident.onResolved === "solve", resolved }] };
+}
+
+/** Some alerts still fire: one comment for what joined or resolved, and for a raised priority. */
+function updateTicket(prev: Incident, incident: Incident, change: { joined: AlertRecord[]; resolved: AlertRecord[] }, input: StepInput, now: Date): Step {
+  const { joined, resolved } = change;
+  const priority = topPriority(incident.alerts, prev.priority);
   const raised = isHigher(priority, prev.priority);
   if (raised) {
     incident.priority = priority;
     setDue(incident, now, input.responseTargets);
   }
-  if (joined.length === 0 && resolved.length === 0 && !raised) {
-    return { reason: "recorded", incident, created: false, actions: [] };
-  }
+  if (joined.length === 0 && resolved.length === 0 && !raised) return { reason: "recorded", incident, created: false, actions: [] };
   const action: TicketAction = raised ? { kind: "comment", joined, resolved, raisedFrom: prev.priority } : { kind: "comment", joined, resolved };
   const reason: Reason = joined.length > 0 ? "alerts joined" : resolved.length > 0 ? "alerts resolved, others firing" : "priority raised";
   return { reason, incident, created: false, actions: [action] };
@@ -312,14 +346,7 @@ function flapOf(incident: Incident, now: Date): Flap | undefined {
  * once and kept open, and further cycles become comments instead of a reopen/solve storm. An
  * incident whose ticket was never opened (open_after) gets a new deferred open instead.
  */
-function refire(
-  prev: Incident,
-  input: StepInput,
-  changes: { o: Observation; change: AlertChange }[],
-  refired: AlertRecord[],
-  top: Observation,
-  now: Date,
-): Step {
+function refire(prev: Incident, input: StepInput, changes: Change[], refired: AlertRecord[], top: Observation, now: Date): Step {
   const nowIso = now.toISOString();
   const alerts = merge(prev.alerts, changes, nowIso);
   const priority = topPriority(alerts, prev.priority);
@@ -364,7 +391,7 @@ function refire(
 }
 
 /** Applies the changes to the incident's alert records; stale and duplicate observations change nothing. */
-function merge(records: AlertRecord[], changes: { o: Observation; change: AlertChange }[], now: string): AlertRecord[] {
+function merge(records: AlertRecord[], changes: Change[], now: string): AlertRecord[] {
   const byFingerprint = new Map(records.map((r) => [r.fingerprint, r]));
   for (const { o, change } of changes) {
     if (change === "stale" || change === "duplicate" || change === "unchanged") continue;

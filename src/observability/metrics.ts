@@ -1,8 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-
-/** Reasons a delivery fails; every helpdesk × reason series exists at zero from the start. */
-export const FAILURE_REASONS = ["auth", "rateLimited", "client", "server", "network", "timeout", "noTicket", "gone"] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
+import { FAILURE_REASONS } from "../model/delivery-error.js";
 
 export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened"] as const;
 

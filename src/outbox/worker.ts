@@ -1,7 +1,9 @@
-import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../drivers/types.js";
+import type { HelpdeskDriver } from "../drivers/types.js";
+import { DeliveryError } from "../model/delivery-error.js";
+import type { TicketRef } from "../model/incident.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { OutboxRow, Store } from "../store/types.js";
+import type { OutboxRow, OutboxStore } from "../store/types.js";
 import { type BackoffPolicy, nextDelay } from "./backoff.js";
 
 export interface RetryPolicy extends BackoffPolicy {
@@ -12,7 +14,7 @@ export interface RetryPolicy extends BackoffPolicy {
 }
 
 export interface OutboxWorkerOptions {
-  store: Store;
+  store: OutboxStore;
   drivers: ReadonlyMap<string, HelpdeskDriver>;
   metrics: Metrics;
   log: Logger;

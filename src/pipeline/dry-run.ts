@@ -1,9 +1,9 @@
-import type { TicketOperation } from "../drivers/types.js";
-import type { Notification } from "../intake/notification.js";
 import type { Reason } from "../lifecycle/decide.js";
+import type { Notification } from "../model/alert.js";
+import type { Priority } from "../model/priority.js";
+import type { TicketOperation } from "../model/ticket-operation.js";
 import { dedupKey, evaluate } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
-import type { Priority } from "../rules/priority.js";
 import { createSqliteStore } from "../store/sqlite/store.js";
 import type { IngestTx, NewOutboxRow } from "../store/types.js";
 import { apply, plan, type TemplateFailure } from "./ingest.js";

@@ -1,4 +1,4 @@
-import type { IngestTx, Store } from "../store/types.js";
+import type { IngestStore, IngestTx } from "../store/types.js";
 
 type Job<T> = {
   run: (tx: IngestTx) => Promise<T>;
@@ -22,7 +22,7 @@ export interface GroupCommitter {
  * next batch starts while the last one waits for its fsync; otherwise (PostgreSQL, where concurrent
  * transactions could reorder notifications of one group) one batch at a time.
  */
-export function createGroupCommitter(store: Store, options: { maxBatch?: number; onBatch?: (size: number) => void } = {}): GroupCommitter {
+export function createGroupCommitter(store: IngestStore, options: { maxBatch?: number; onBatch?: (size: number) => void } = {}): GroupCommitter {
   const maxBatch = options.maxBatch ?? 256;
   const maxInFlight = store.ordersWrites ? 8 : 1;
   let queue: Job<unknown>[] = [];

@@ -1,11 +1,12 @@
-import type { Notification } from "../intake/notification.js";
 import { decide, type Observation, type Reason, type Step, type TicketAction } from "../lifecycle/decide.js";
-import type { Incident } from "../lifecycle/incident.js";
+import type { Notification } from "../model/alert.js";
+import type { Incident } from "../model/incident.js";
+import { commonEntries } from "../model/labels.js";
 import { dedupKey, evaluate, finishMatrix } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
 import type { IngestTx, NewOutboxRow } from "../store/types.js";
 import { templateContext } from "../templates/context.js";
-import { commonEntries, renderBody, renderComment, renderTitle } from "../templates/render.js";
+import { renderBody, renderComment, renderTitle } from "../templates/render.js";
 
 /** The result of one notification, per incident it touched. */
 export interface IngestOutcome {

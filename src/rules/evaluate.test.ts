@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Alert } from "../intake/notification.js";
+import type { Alert } from "../model/alert.js";
 import { dedupKey, evaluate, finishMatrix } from "./evaluate.js";
 import { compileRules } from "./load.js";
 

@@ -1,8 +1,9 @@
-import type { Alert, LabelSet } from "../intake/notification.js";
-import { parseValue } from "../intake/notification.js";
+import type { Alert, LabelSet } from "../model/alert.js";
+import { parseValue } from "../model/alert.js";
+import type { FieldValue, OnResolved } from "../model/incident.js";
+import { formatLabelSet } from "../model/labels.js";
+import { type Category, higherPriority, type Level, type Priority } from "../model/priority.js";
 import type { CompiledMatrix, CompiledRule, LevelSource, RuleSet } from "./load.js";
-import { type Category, higherPriority, type Level, type Priority } from "./priority.js";
-import type { FieldValue, OnResolved } from "./schema.js";
 
 /** What the rules say about one alert. */
 export interface AlertDecision {
@@ -116,14 +117,6 @@ export function finishMatrix(decision: AlertDecision, matrix: CompiledMatrix, wi
   if (!decision.matrix || decision.matrix.impact) return decision;
   const impact = matrix.impact.width.find((w) => w.when(width))?.level ?? matrix.impact.default;
   return { ...decision, matrix: { impact, urgency: decision.matrix.urgency }, priority: matrixPriority(matrix, impact, decision.matrix.urgency) };
-}
-
-/** Formats a label set canonically (sorted names, quoted values), as Alertmanager prints group keys. */
-export function formatLabelSet(labels: LabelSet): string {
-  const parts = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
-  return `{${parts.join(", ")}}`;
 }
 
 /**

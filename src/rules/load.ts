@@ -2,14 +2,14 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { isNode, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { keysAt, unknownKeysMessage } from "../config/did-you-mean.js";
-import { formatPath } from "../intake/notification.js";
-import { type CompiledTemplate, compileTemplate, templateErrorPosition } from "../templates/liquid.js";
+import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
+import { formatPath } from "../model/field-path.js";
+import type { FieldValue, OnResolved } from "../model/incident.js";
+import { type Category, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 import { type Condition, compileCondition } from "./condition.js";
-import { parseDuration } from "./duration.js";
+import { type CompiledTemplate, compileTemplate, templateErrorPosition } from "./liquid.js";
 import { type Matcher, parseMatcher } from "./matcher.js";
-import { type Category, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "./priority.js";
-import { type FieldValue, type MatrixSpec, type OnResolved, type RulesFile, rulesFileSchema } from "./schema.js";
+import { type MatrixSpec, type RulesFile, rulesFileSchema } from "./schema.js";
 
 /** Routing a rule or the defaults hand to the helpdesk driver. */
 export interface Routing {
@@ -243,10 +243,10 @@ function compileDefaults(parsed: ParsedFile[]): RuleDefaults {
     if (d.category) defaults.category = d.category;
     if (d.group_by) defaults.groupBy = d.group_by;
     if (d.on_resolved) defaults.onResolved = d.on_resolved;
-    if (d.reopen_within) defaults.reopenWithinMs = parseDuration(d.reopen_within) ?? defaults.reopenWithinMs;
-    if (d.open_after) defaults.openAfterMs = parseDuration(d.open_after) ?? defaults.openAfterMs;
+    if (d.reopen_within !== undefined) defaults.reopenWithinMs = d.reopen_within;
+    if (d.open_after !== undefined) defaults.openAfterMs = d.open_after;
     if (d.flap_threshold !== undefined) defaults.flapThreshold = d.flap_threshold;
-    if (d.flap_window) defaults.flapWindowMs = parseDuration(d.flap_window) ?? defaults.flapWindowMs;
+    if (d.flap_window !== undefined) defaults.flapWindowMs = d.flap_window;
     Object.assign(defaults, routingOf(d));
   }
   return defaults;
@@ -256,8 +256,7 @@ function compileResponseTargets(parsed: ParsedFile[]): Record<Priority, number> 
   const targets = { ...RESPONSE_TARGET_MS };
   for (const p of parsed) {
     for (const [priority, d] of Object.entries(p.spec.response_targets ?? {})) {
-      const ms = d === undefined ? undefined : parseDuration(d);
-      if (ms !== undefined) targets[priority as Priority] = ms;
+      if (d !== undefined) targets[priority as Priority] = d;
     }
   }
   return targets;
@@ -370,19 +369,10 @@ export function compileRules(sources: { file: string; text: string; displayName?
       if (r.category) rule.category = r.category;
       if (r.group_by) rule.groupBy = r.group_by;
       if (r.on_resolved) rule.onResolved = r.on_resolved;
-      if (r.reopen_within) {
-        const ms = parseDuration(r.reopen_within);
-        if (ms !== undefined) rule.reopenWithinMs = ms;
-      }
-      if (r.open_after) {
-        const ms = parseDuration(r.open_after);
-        if (ms !== undefined) rule.openAfterMs = ms;
-      }
+      if (r.reopen_within !== undefined) rule.reopenWithinMs = r.reopen_within;
+      if (r.open_after !== undefined) rule.openAfterMs = r.open_after;
       if (r.flap_threshold !== undefined) rule.flapThreshold = r.flap_threshold;
-      if (r.flap_window) {
-        const ms = parseDuration(r.flap_window);
-        if (ms !== undefined) rule.flapWindowMs = ms;
-      }
+      if (r.flap_window !== undefined) rule.flapWindowMs = r.flap_window;
       for (const key of ["title", "description"] as const) {
         const source = r[key];
         if (source === undefined) continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { parseDuration } from "../model/duration.js";
 import { compileCondition } from "./condition.js";
-import { parseDuration } from "./duration.js";
 import { parseMatcher } from "./matcher.js";
 
 describe("parseMatcher", () => {

@@ -1,18 +1,12 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
-import { CATEGORIES, LEVELS, PRIORITIES } from "./priority.js";
+import { duration } from "../model/duration.js";
+import { ON_RESOLVED } from "../model/incident.js";
+import { CATEGORIES, LEVELS, PRIORITIES } from "../model/priority.js";
 
 /**
  * The rules YAML, as zod schemas. Unknown keys are errors, so a typo never silently does nothing.
  * Every key is documented in docs/rules.md; schema/rules.schema.json is generated from these.
  */
-
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
-  message: "must be a duration like 30s, 10m, 1h, 24h or 7d",
-});
-
-export const ON_RESOLVED = ["solve", "comment", "none"] as const;
-export type OnResolved = (typeof ON_RESOLVED)[number];
 
 const level = z.enum(LEVELS);
 const priorityOrMatrix = z.enum([...PRIORITIES, "matrix"]).describe("P1..P4, or `matrix` to take it from the impact × urgency matrix.");
@@ -116,4 +110,3 @@ export const rulesFileSchema = z
 export type RulesFile = z.infer<typeof rulesFileSchema>;
 export type RuleSpec = z.infer<typeof ruleSchema>;
 export type MatrixSpec = z.infer<typeof matrixSchema>;
-export type FieldValue = z.infer<typeof fieldValue>;

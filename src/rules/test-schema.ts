@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CATEGORIES, PRIORITIES } from "./priority.js";
+import { CATEGORIES, PRIORITIES } from "../model/priority.js";
 
 /** Rule unit test files (`alertdesk test`), as zod schemas; documented in docs/rules.md. */
 

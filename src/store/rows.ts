@@ -1,8 +1,7 @@
-import type { BuiltinStatus, BuiltinTicket } from "../drivers/builtin/book.js";
-import { type CommentUpdate, type TicketOperation, ticketOperationSchema } from "../drivers/types.js";
-import type { Incident, TicketRef } from "../lifecycle/incident.js";
-import { mergeComments } from "../outbox/coalesce.js";
-import type { Category, Priority } from "../rules/priority.js";
+import type { BuiltinStatus, BuiltinTicket } from "../model/builtin-tickets.js";
+import type { Incident, TicketRef } from "../model/incident.js";
+import type { Category, Priority } from "../model/priority.js";
+import { type CommentUpdate, mergeComments, type TicketOperation, ticketOperationSchema } from "../model/ticket-operation.js";
 import type { DeliveryView, OutboxRow, OutboxState } from "./types.js";
 
 /** Rows as both stores (SQLite, PostgreSQL) read them, and their mapping to the domain types. */

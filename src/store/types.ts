@@ -1,6 +1,6 @@
-import type { BuiltinTicketBook } from "../drivers/builtin/book.js";
-import type { TicketOperation, TicketRef } from "../drivers/types.js";
-import type { Incident } from "../lifecycle/incident.js";
+import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
+import type { Incident, TicketRef } from "../model/incident.js";
+import type { TicketOperation } from "../model/ticket-operation.js";
 
 export type OutboxState = "pending" | "done" | "dead" | "cancelled" | "coalesced";
 
@@ -60,16 +60,16 @@ export interface IncidentQuery {
   limit: number;
 }
 
-/**
- * alertdesk's durable state: incidents, the outbox, and the built-in helpdesk's tickets.
- * Implemented by SQLite (embedded default) and, later, PostgreSQL; one contract suite tests both.
- */
-export interface Store extends BuiltinTicketBook {
-  readonly kind: string;
+/** The write path's slice: one transaction per batch of notifications (group commit). */
+export interface IngestStore {
   /** Transactions commit in the order they were started, so a caller may start the next before the last resolved. */
   readonly ordersWrites: boolean;
   /** Runs `fn` in one transaction. Used by group commit: many notifications, one commit. */
   transaction<T>(fn: (tx: IngestTx) => Promise<T>): Promise<T>;
+}
+
+/** The outbox worker's slice: claim due operations, record how their delivery went. */
+export interface OutboxStore {
   /**
    * Claims up to `limit` due rows, at most one per incident and only the oldest unfinished one of
    * each (per-incident order), leasing them for `leaseMs` and counting the attempt.
@@ -81,8 +81,6 @@ export interface Store extends BuiltinTicketBook {
   reschedule(id: number, error: string, nextAttemptAt: Date): Promise<void>;
   /** Gives up on a row; it stays visible as a dead letter. */
   deadLetter(id: number, error: string, now: Date): Promise<void>;
-  /** Puts dead letters back in the queue; returns how many. */
-  requeueDead(ids: readonly number[] | "all", now: Date): Promise<number>;
   /**
    * Deletes up to `limit` finished rows (done, coalesced, cancelled) that finished before `before`;
    * returns how many. Pending rows and dead letters are never pruned.
@@ -90,10 +88,29 @@ export interface Store extends BuiltinTicketBook {
   pruneFinished(before: Date, limit: number): Promise<number>;
   /** Epoch ms of the earliest pending row, to sleep until then. */
   nextDueAt(): Promise<number | undefined>;
+}
+
+/** The operator's slice of the outbox: dead letters back into the queue (API and CLI replay). */
+export interface ReplayStore {
+  /** Puts dead letters back in the queue; returns how many. */
+  requeueDead(ids: readonly number[] | "all", now: Date): Promise<number>;
+}
+
+/** The read API's slice: what incidents and deliveries look like now. Never writes. */
+export interface QueryStore {
   listDeliveries(query: { state?: OutboxState; limit: number }): Promise<DeliveryView[]>;
   listIncidents(query: IncidentQuery): Promise<Incident[]>;
   countIncidents(): Promise<Record<string, number>>;
   countOutbox(): Promise<Record<string, number>>;
+}
+
+/**
+ * alertdesk's durable state: incidents, the outbox, and the built-in helpdesk's tickets.
+ * Implemented by SQLite (embedded default) and PostgreSQL; one contract suite tests both.
+ * Only the composition root holds the whole store; every consumer gets its slice.
+ */
+export interface Store extends IngestStore, OutboxStore, ReplayStore, QueryStore, BuiltinTicketBook {
+  readonly kind: string;
   /** Throws when the store cannot be used (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
-import type { AlertRecord, Incident } from "../lifecycle/incident.js";
-import { formatDuration } from "../rules/duration.js";
-import { commonEntries, incidentLinks } from "./render.js";
+import { formatDuration } from "../model/duration.js";
+import type { AlertRecord, Incident } from "../model/incident.js";
+import { commonEntries } from "../model/labels.js";
+import { incidentLinks } from "./render.js";
 
 function alertView(a: AlertRecord) {
   return {

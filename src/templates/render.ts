@@ -1,9 +1,9 @@
 import type { Flap, TicketAction } from "../lifecycle/decide.js";
-import type { AlertRecord, Incident } from "../lifecycle/incident.js";
-import { formatDuration } from "../rules/duration.js";
-import { formatLabelSet } from "../rules/evaluate.js";
-import { RESPONSE_TARGET_MS } from "../rules/priority.js";
-import type { Block, Doc } from "./doc.js";
+import type { Block, Doc } from "../model/doc.js";
+import { formatDuration } from "../model/duration.js";
+import type { AlertRecord, Incident } from "../model/incident.js";
+import { commonEntries, formatLabelSet } from "../model/labels.js";
+import { RESPONSE_TARGET_MS } from "../model/priority.js";
 
 /**
  * The default ticket content, following the support workflow's intake: what is happening, since
@@ -22,15 +22,6 @@ function distinguishingLabels(alerts: AlertRecord[]): string[] {
 }
 // A body names every alert against the same list: work it out once per list, not once per alert.
 const distinguishing = new WeakMap<AlertRecord[], string[]>();
-
-/** The entries every map of the list shares (labels or annotations common to an incident's alerts). */
-export function commonEntries(maps: Record<string, string>[]): Record<string, string> {
-  const [first, ...rest] = maps;
-  if (!first) return {};
-  const common: Record<string, string> = {};
-  for (const [k, v] of Object.entries(first)) if (rest.every((m) => m[k] === v)) common[k] = v;
-  return common;
-}
 
 /** Labels every alert of the incident shares. */
 function commonLabels(alerts: AlertRecord[]): Record<string, string> {

@@ -38,7 +38,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 describe("alertdesk check", () => {
-  it("the shipped rules are valid (exit 0), as a real process", async () => {
+  it("the shipped rules are valid (exit 0), as a real process", { timeout: 120_000 }, async () => {
     const r = await cli("check", "rules/");
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toMatch(/^rules\/: \d+ rules in 1 file, OK\n$/);
@@ -68,10 +68,36 @@ describe("alertdesk check", () => {
     expect(check([rules], io2)).toBe(1);
     expect(io2.text.err).toBe(`${rules}:2:5: undefined helpdesk "jira-prod" used in rule "disk-full"\n`);
   });
+
+  it("builds every helpdesk as serve does: a helpdesk without its secret is an error with file:line:col", async () => {
+    const config = join(tmp, "no-token.yml");
+    writeFileSync(
+      config,
+      [
+        "default_helpdesk: support",
+        "helpdesks:",
+        "  support:",
+        "    type: zendesk",
+        "    url: https://acme.zendesk.com",
+        "    email: agent@acme.test",
+        "  tracker: { type: rt, url: 'http://rt.example', queue: General }",
+        "",
+      ].join("\n"),
+    );
+    const io = capture();
+    expect(check(["rules"], { ...io, config })).toBe(1);
+    expect(io.text.err).toBe(
+      `${config}:4:5: helpdesks.support: token or token_file is required\n${config}:7:12: helpdesks.tracker: token or token_file is required\n`,
+    );
+    expect(io.text.out).not.toMatch(/config OK/);
+    // serve refuses the same config with the same words.
+    const { loadServiceConfig } = await import("../../src/config/service.js");
+    expect(() => loadServiceConfig({ ALERTDESK_CONFIG: config })).toThrow(`${config}:4:5: helpdesks.support: token or token_file is required`);
+  });
 });
 
 describe("alertdesk test", () => {
-  it("the default rules pass their shipped tests (rules/tests/), as a real process", async () => {
+  it("the default rules pass their shipped tests (rules/tests/), as a real process", { timeout: 120_000 }, async () => {
     const r = await cli("test", "rules/tests/");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\n(\d+) rule tests, \1 passed, 0 failed\n$/);
@@ -161,7 +187,8 @@ describe("editor support", () => {
     expect(readFileSync(join(ROOT, "rules/00-defaults.yaml"), "utf8").split("\n")[0]).toBe("# yaml-language-server: $schema=../schema/rules.schema.json");
   });
 
-  it("every command has --help", async () => {
+  // Four processes, each compiling the sources with tsx: seconds each on a slow, busy machine.
+  it("every command has --help", { timeout: 240_000 }, async () => {
     for (const command of ["serve", "check", "test", "simulate"]) {
       const r = await cli(command, "--help");
       expect(r.code).toBe(0);

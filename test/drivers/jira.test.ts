@@ -15,8 +15,8 @@ async function harness(api: "cloud" | "datacenter") {
     issue_type: "Incident",
     key_label: true,
     search_retries: 5,
-    search_retry_delay: "100ms",
-    timeout: "1s",
+    search_retry_delay: 100,
+    timeout: 1000,
     token: fake.token,
     ...(api === "cloud" ? { email: fake.email } : {}),
   });

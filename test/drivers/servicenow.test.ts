@@ -14,7 +14,7 @@ async function harness() {
     password: fake.password,
     table: "incident",
     close_code: "Solution provided",
-    timeout: "1s",
+    timeout: 1000,
   });
   return { fake, proxy, driver };
 }

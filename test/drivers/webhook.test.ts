@@ -16,7 +16,7 @@ describeDriverContract("webhook", async () => {
     url: `${proxy.url}/hook`,
     secret: SECRET,
     headers: { "X-Api-Key": HEADER_SECRET },
-    timeout: "1s",
+    timeout: 1000,
   });
   return {
     driver,

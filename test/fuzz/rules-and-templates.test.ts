@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { type Doc, escapeHtml, toAdf, toHtml, toWiki } from "../../src/model/doc.js";
 import { compileRules, RulesError } from "../../src/rules/load.js";
-import { type Doc, escapeHtml, toAdf, toHtml, toWiki } from "../../src/templates/doc.js";
 
 /** Rules files and rendered bodies under arbitrary input: clear errors, bounded cost, escaped output. */
 

@@ -3,11 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { ServiceConfig } from "../../src/config/service.js";
-import type { BuiltinTicket } from "../../src/drivers/builtin/book.js";
 import { type RunningService, startService } from "../../src/main.js";
+import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
 import { createLogger } from "../../src/observability/logger.js";
 
-export const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url).pathname;
+/** The captured webhook payloads in test/fixtures/ (alertmanager/, grafana/). */
+export const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
 /** A fixture's body and the time Alertmanager sent it. */
 export function fixture(name: string): { body: string; receivedAt: Date } {

@@ -44,7 +44,7 @@ async function start(options: { rules?: string; defaultHelpdesk?: string; maxAtt
     token: zendesk.token,
     ticket_type: "incident",
     public_comments: false,
-    timeout: "500ms",
+    timeout: 500,
   };
   svc = await startTestService({
     rules: options.rules ?? RULES,

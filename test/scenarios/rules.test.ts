@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { toHtml } from "../../src/templates/doc.js";
+import { toHtml } from "../../src/model/doc.js";
 import { renderBody } from "../../src/templates/render.js";
 import { startTestService, type TestService } from "../kit/service.js";
 

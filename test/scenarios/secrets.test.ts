@@ -78,7 +78,7 @@ describe("no secret leaves alertdesk except to its helpdesk", () => {
             issue_type: "Task",
             key_label: true,
             search_retries: 0,
-            search_retry_delay: "10ms",
+            search_retry_delay: 10,
           },
           servicenow: {
             type: "servicenow",

@@ -1,6 +1,8 @@
-import { toText } from "../../templates/doc.js";
-import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
-import type { BuiltinTicketBook } from "./book.js";
+import type { BuiltinTicketBook } from "../../model/builtin-tickets.js";
+import { DeliveryError } from "../../model/delivery-error.js";
+import { toText } from "../../model/doc.js";
+import type { TicketRef } from "../../model/incident.js";
+import type { HelpdeskDriver } from "../types.js";
 
 function ticketId(ref: TicketRef): number {
   const id = Number(ref.id);

@@ -1,23 +1,23 @@
 import { z } from "zod";
-import { parseDuration } from "../../rules/duration.js";
-import { PRIORITIES, type Priority } from "../../rules/priority.js";
-import { type Doc, toAdf, toWiki } from "../../templates/doc.js";
+import { DeliveryError } from "../../model/delivery-error.js";
+import { type Doc, toAdf, toWiki } from "../../model/doc.js";
+import { duration } from "../../model/duration.js";
+import type { TicketRef } from "../../model/incident.js";
+import { PRIORITIES, type Priority } from "../../model/priority.js";
 import { basicAuth, type Credentials, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
-import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
+import type { HelpdeskDriver } from "../types.js";
 
 /**
  * Jira Cloud (REST v3, ADF) and Data Center (REST v2, wiki markup). Facts:
- * ../shared/reference/helpdesk-apis.md §2.
+ * docs/helpdesk-apis.md §2.
  * - Resolve and reopen are workflow transitions, picked by target status category or by name.
  * - The dedup key is a label and/or a custom field; lookups use /search/jql on Cloud, which is
  *   eventually consistent, so a lookup is retried before the outbox creates again.
  * - Fields humans edit are left alone: updates are comments; the priority is only ever raised, and
  *   never over one a human set higher.
  */
-
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: "must be a duration like 1s" });
 
 export const jiraConfigSchema = z
   .object({
@@ -43,7 +43,7 @@ export const jiraConfigSchema = z
     reopen_transition: z.string().optional().describe("Transition name to reopen; default: the first one to an in-progress or to-do status."),
     resolution: z.string().optional().describe("Resolution set by the resolve transition, when its screen has the field."),
     search_retries: z.number().int().min(0).max(20).default(3).describe("Lookups retried before creating again (search is eventually consistent)."),
-    search_retry_delay: duration.default("1s"),
+    search_retry_delay: duration.default(1000),
     ...commonKeys,
   })
   .strict()
@@ -89,7 +89,7 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
   /** Jira labels may not contain spaces. */
   const label = (t: string) => t.replace(/\s+/g, "_").slice(0, 255);
   const issuePath = (id: string) => `/issue/${encodeURIComponent(id)}`;
-  const retryDelayMs = parseDuration(config.search_retry_delay) ?? 1000;
+  const retryDelayMs = config.search_retry_delay;
 
   /** 404 on an issue: deleted, or no longer visible to us. */
   async function call(what: string, req: Parameters<typeof http.raw>[1]): Promise<unknown> {

@@ -1,14 +1,16 @@
 import { z } from "zod";
-import type { Priority } from "../../rules/priority.js";
-import { toText } from "../../templates/doc.js";
+import { DeliveryError } from "../../model/delivery-error.js";
+import { toText } from "../../model/doc.js";
+import type { TicketRef } from "../../model/incident.js";
+import type { Priority } from "../../model/priority.js";
 import { basicAuth, type Credentials, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
-import { DeliveryError, type HelpdeskDriver, type TicketRef } from "../types.js";
+import type { HelpdeskDriver } from "../types.js";
 
 /**
- * Request Tracker 5, REST2. Facts: ../shared/reference/helpdesk-apis.md §4 and
- * ../shared/helpdesks/rt/README.md (checked against the real RT 5.0.3 in the test suite).
+ * Request Tracker 5, REST2. Facts: docs/helpdesk-apis.md §4 (checked against the real RT 5.0.3
+ * that test/kit/rt.ts starts in the test suite).
  * - Updates are comments, never correspondence: a correspond reopens a resolved ticket.
  * - RT answers 200 to a PUT even when the change failed: the status is read back.
  * - An unknown custom field is dropped silently on create: the dedup field is checked once.

@@ -1,13 +1,16 @@
 import { z } from "zod";
-import type { Level, Priority } from "../../rules/priority.js";
-import { toText } from "../../templates/doc.js";
+import { DeliveryError } from "../../model/delivery-error.js";
+import { toText } from "../../model/doc.js";
+import type { TicketRef } from "../../model/incident.js";
+import type { Level, Priority } from "../../model/priority.js";
+import type { OpenTicket } from "../../model/ticket-operation.js";
 import { basicAuth, commonKeys, parseRate, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
-import { DeliveryError, type HelpdeskDriver, type OpenTicket, type TicketRef } from "../types.js";
+import type { HelpdeskDriver } from "../types.js";
 
 /**
- * ServiceNow incidents through the Table API. Facts: ../shared/reference/helpdesk-apis.md §3.
+ * ServiceNow incidents through the Table API. Facts: docs/helpdesk-apis.md §3.
  * ServiceNow computes priority from impact × urgency, so the driver sends those (the matrix's levels,
  * or the pair that gives the ticket's priority in the base-system lookup) and never priority itself.
  * The dedup key is `correlation_id`; updates are work notes; closed (7) and canceled (8) are final.

@@ -1,10 +1,12 @@
 import { createHmac } from "node:crypto";
 import { z } from "zod";
-import { toText } from "../../templates/doc.js";
+import { toText } from "../../model/doc.js";
+import type { TicketRef } from "../../model/incident.js";
+import type { TicketOperation } from "../../model/ticket-operation.js";
 import { commonKeys, parseRate, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
-import type { HelpdeskDriver, TicketOperation, TicketRef } from "../types.js";
+import type { HelpdeskDriver } from "../types.js";
 
 /**
  * A generic webhook: every operation is one POST of JSON (docs/helpdesks.md shows the body). With a

@@ -1,13 +1,16 @@
 import { z } from "zod";
-import type { Priority } from "../../rules/priority.js";
-import { toHtml } from "../../templates/doc.js";
+import { DeliveryError } from "../../model/delivery-error.js";
+import { toHtml } from "../../model/doc.js";
+import type { TicketRef } from "../../model/incident.js";
+import type { Priority } from "../../model/priority.js";
+import type { OpenTicket } from "../../model/ticket-operation.js";
 import { commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient, type HttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
-import { DeliveryError, type HelpdeskDriver, type OpenTicket, type TicketRef } from "../types.js";
+import type { HelpdeskDriver } from "../types.js";
 
 /**
- * Zendesk Support: tickets API v2. Facts: ../shared/reference/helpdesk-apis.md §1 and
+ * Zendesk Support: tickets API v2. Facts: docs/helpdesk-apis.md §1 and
  * developer.zendesk.com/api-reference/ticketing/tickets/tickets/.
  */
 

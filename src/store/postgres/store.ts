@@ -1,6 +1,6 @@
 import pg from "pg";
-import type { NewBuiltinTicket } from "../../drivers/builtin/book.js";
-import type { Incident } from "../../lifecycle/incident.js";
+import type { NewBuiltinTicket } from "../../model/builtin-tickets.js";
+import type { Incident } from "../../model/incident.js";
 import {
   coalesce,
   type DeliveryRow,

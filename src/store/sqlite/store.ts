@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { BuiltinTicket, NewBuiltinTicket } from "../../drivers/builtin/book.js";
-import type { Incident } from "../../lifecycle/incident.js";
+import type { BuiltinTicket, NewBuiltinTicket } from "../../model/builtin-tickets.js";
+import type { Incident } from "../../model/incident.js";
 import {
   coalesce,
   type DeliveryRow,

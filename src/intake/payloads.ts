@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { ALERT_STATUSES, type Alert, type AlertLinks, fingerprintOf, type Notification, parseValue, type Source } from "../model/alert.js";
 
 /**
  * Webhook payloads as Alertmanager (v4) and Grafana unified alerting send them, and the one
@@ -9,7 +9,7 @@ import { z } from "zod";
 
 const labelSet = z.record(z.string(), z.string());
 const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: "must be an RFC 3339 timestamp" });
-const alertStatus = z.enum(["firing", "resolved"]);
+const alertStatus = z.enum(ALERT_STATUSES);
 
 const alertmanagerAlert = z.object({
   status: alertStatus,
@@ -57,71 +57,11 @@ export const grafanaPayload = z.object({
 
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayload>;
 export type GrafanaPayload = z.infer<typeof grafanaPayload>;
-export type AlertStatus = z.infer<typeof alertStatus>;
-export type LabelSet = Record<string, string>;
-export type Source = "alertmanager" | "grafana";
-
-/** Links an agent needs so nobody has to ask for them. */
-export interface AlertLinks {
-  silence?: string;
-  dashboard?: string;
-  panel?: string;
-  image?: string;
-}
-
-/** One alert, normalized: timestamps in ISO form, the numeric value extracted. */
-export interface Alert {
-  fingerprint: string;
-  status: AlertStatus;
-  labels: LabelSet;
-  annotations: LabelSet;
-  startsAt: string;
-  /** Absent while firing (Alertmanager sends Go's zero time, 0001-01-01). */
-  endsAt?: string;
-  generatorURL: string;
-  value?: number;
-  /** Grafana's refId → value map, kept for rules that pick another expression. */
-  values?: Record<string, number>;
-  links: AlertLinks;
-}
-
-/** One webhook notification, whatever its source. */
-export interface Notification {
-  source: Source;
-  receiver: string;
-  status: AlertStatus;
-  groupKey: string;
-  groupLabels: LabelSet;
-  commonLabels: LabelSet;
-  commonAnnotations: LabelSet;
-  externalURL: string;
-  truncatedAlerts: number;
-  alerts: Alert[];
-}
-
-/** Parses a number as Prometheus templates print it into an annotation: "83.4375", "83.4%", "1e3". */
-export function parseValue(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const trimmed = text.trim().replace(/\s*%$/, "");
-  if (trimmed === "") return undefined;
-  const n = Number(trimmed);
-  return Number.isFinite(n) ? n : undefined;
-}
-
 /** Grafana 9 only sent `valueString`: "[ var='B' labels={...} value=83.4 ], ...". Takes the first value. */
 export function parseValueString(text: string | undefined): number | undefined {
   if (!text) return undefined;
   const m = /value=([-+0-9.eE]+|NaN|[+-]?Inf)/.exec(text);
   return m ? parseValue(m[1]) : undefined;
-}
-
-/** Alertmanager's fingerprint when present; otherwise a stable hash of the label set. */
-export function fingerprintOf(labels: LabelSet): string {
-  const canonical = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}\u0000${labels[k]}`)
-    .join("\u0001");
-  return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
 }
 
 function normalizeTime(s: string): string {
@@ -202,16 +142,6 @@ export function fromGrafana(p: GrafanaPayload): Notification {
       return normalizeAlert(a, first ?? parseValueString(a.valueString) ?? parseValue(a.annotations.value), extra);
     }),
   };
-}
-
-/** Formats a zod issue path the way users read it: `alerts[0].labels`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += out === "" ? String(part) : `.${String(part)}`;
-  }
-  return out === "" ? "(body)" : out;
 }
 
 /** Guesses a payload's source: Grafana adds orgId/state/title and per-alert values; else Alertmanager. */

@@ -1,5 +1,5 @@
-import type { BuiltinTicket } from "../drivers/builtin/book.js";
-import { escapeHtml } from "../templates/doc.js";
+import type { BuiltinTicket } from "../model/builtin-tickets.js";
+import { escapeHtml } from "../model/doc.js";
 
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid #ddd;vertical-align:top}pre{white-space:pre-wrap;margin:.3em 0;font:13px ui-monospace,monospace}

@@ -1,4 +1,4 @@
-import type { Category, Priority } from "../../rules/priority.js";
+import type { Category, Priority } from "./priority.js";
 
 export type BuiltinStatus = "open" | "solved";
 

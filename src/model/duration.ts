@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 const UNIT_MS: Record<string, number> = {
   ms: 1,
   s: 1000,
@@ -31,3 +33,12 @@ export function formatDuration(ms: number): string {
   if (m > 0) return sec > 0 ? `${m}m ${sec}s` : `${m}m`;
   return `${sec}s`;
 }
+
+/**
+ * A duration in config and rules files: a Prometheus-style string in YAML, milliseconds once parsed.
+ * The one schema for every duration key, so every one has the same message.
+ */
+export const duration = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, { message: "must be a duration like 30s, 10m, 1h, 24h or 7d" })
+  .transform((s) => parseDuration(s) as number);

@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
-import type { AlertLinks, AlertStatus, LabelSet, Source } from "../intake/notification.js";
-import type { Category, Level, Priority } from "../rules/priority.js";
-import type { FieldValue, OnResolved } from "../rules/schema.js";
+import type { AlertLinks, AlertStatus, LabelSet, Source } from "./alert.js";
+import type { Category, Level, Priority } from "./priority.js";
+
+/** What the resolve of an incident does to its ticket (the `on_resolved` rule key). */
+export const ON_RESOLVED = ["solve", "comment", "none"] as const;
+export type OnResolved = (typeof ON_RESOLVED)[number];
+
+/** A helpdesk custom field's value, as rules set it (`fields:`). */
+export type FieldValue = string | number | boolean;
 
 /** An alert as its incident remembers it: the latest episode seen for one fingerprint. */
 export interface AlertRecord {

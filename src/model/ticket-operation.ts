@@ -1,0 +1,51 @@
+import { z } from "zod";
+import { docSchema } from "./doc.js";
+import { CATEGORIES, higherPriority, LEVELS, PRIORITIES } from "./priority.js";
+
+/**
+ * One helpdesk operation as it sits in the outbox: rendered content, ready to deliver.
+ * Validated again when read back from the store (the store is a boundary too).
+ */
+export const ticketOperationSchema = z.discriminatedUnion("op", [
+  z.object({
+    op: z.literal("open"),
+    ticketKey: z.string(),
+    dedupKey: z.string(),
+    title: z.string(),
+    body: docSchema,
+    priority: z.enum(PRIORITIES),
+    category: z.enum(CATEGORIES),
+    dueAt: z.string(),
+    labels: z.record(z.string(), z.string()),
+    /** Routing from the rules, for the driver to map onto its helpdesk. */
+    tags: z.array(z.string()).default([]),
+    assigneeGroup: z.string().optional(),
+    fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    impact: z.enum(LEVELS).optional(),
+    urgency: z.enum(LEVELS).optional(),
+  }),
+  z.object({ op: z.literal("comment"), body: docSchema, priority: z.enum(PRIORITIES).optional() }),
+  z.object({ op: z.literal("resolve"), body: docSchema, solve: z.boolean() }),
+  z.object({ op: z.literal("reopen"), body: docSchema, priority: z.enum(PRIORITIES) }),
+]);
+export type TicketOperation = z.infer<typeof ticketOperationSchema>;
+export type OpenTicket = Extract<TicketOperation, { op: "open" }>;
+export type CommentUpdate = Extract<TicketOperation, { op: "comment" }>;
+export type ResolveUpdate = Extract<TicketOperation, { op: "resolve" }>;
+export type ReopenUpdate = Extract<TicketOperation, { op: "reopen" }>;
+
+/**
+ * Folds consecutive comments queued for one ticket into one (oldest first), so a burst of changes
+ * (a storm, or updates that waited behind a create or an outage) costs one helpdesk call, not one
+ * per notification: Zendesk allows 30 updates per ticket per 10 minutes. The highest priority wins.
+ */
+export function mergeComments(comments: readonly CommentUpdate[]): CommentUpdate {
+  const [first, ...rest] = comments;
+  if (!first) throw new Error("mergeComments: nothing to merge");
+  if (rest.length === 0) return first;
+  const body = comments.flatMap((c, i) => (i === 0 ? c.body : [{ kind: "paragraph" as const, text: "———" }, ...c.body]));
+  const priorities = comments.map((c) => c.priority).filter((p) => p !== undefined);
+  const merged: CommentUpdate = { op: "comment", body };
+  if (priorities.length > 0) merged.priority = priorities.reduce((a, b) => higherPriority(a, b));
+  return merged;
+}
