@@ -4,7 +4,7 @@ import express, { type Request, type Response } from "express";
 
 /**
  * A stateful fake of Jira's REST API, Cloud (v3, ADF) or Data Center (v2, wiki), following
- * ../shared/reference/helpdesk-apis.md §2: auth, 400 `{errorMessages, errors}` on bad fields (labels
+ * docs/helpdesk-apis.md §2: auth, 400 `{errorMessages, errors}` on bad fields (labels
  * with spaces, a string description on v3), a To Do → In Progress → Done workflow driven by
  * transitions, `/search/jql` that only sees an issue some time after it was created (eventual
  * consistency), 410 on Cloud's removed `/search`, and 404 for a missing issue.

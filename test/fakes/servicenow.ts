@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import express, { type Request, type Response } from "express";
 
 /**
- * A stateful fake of ServiceNow's Table API for incidents (../shared/reference/helpdesk-apis.md §3):
+ * A stateful fake of ServiceNow's Table API for incidents (docs/helpdesk-apis.md §3):
  * Basic auth, `{"result": …}` and `{"error": {message, detail}, "status": "failure"}` bodies, priority
  * computed from impact × urgency by the base-system lookup, the state model (resolve needs close_code
  * and close_notes, closed is read-only), journals, and `sysparm_query` on correlation_id.

@@ -5,7 +5,7 @@ import express, { type Request, type Response } from "express";
 
 /**
  * A stateful fake of Zendesk's tickets API v2, following the documented behaviour
- * (../shared/reference/helpdesk-apis.md §1): Basic `email/token:TOKEN` auth, 201 {ticket, audit},
+ * (docs/helpdesk-apis.md §1): Basic `email/token:TOKEN` auth, 201 {ticket, audit},
  * 422 RecordInvalid, Idempotency-Key (hit / miss / 400 IdempotentRequestError), closed tickets that
  * refuse updates, follow-ups, `?external_id=` lookup, and 429 + Retry-After past a per-minute limit.
  */

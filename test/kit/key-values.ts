@@ -1,4 +1,4 @@
-/** The `KEY=VALUE` lines the shared start scripts (start-lab.sh, start-rt.sh) print on stdout. */
+/** `KEY=VALUE` lines on stdout (test/rt/bootstrap.pl prints `RT_TOKEN=…`), as a record. */
 export function parseKeyValues(stdout: string): Record<string, string> {
   return Object.fromEntries(
     stdout

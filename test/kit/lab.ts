@@ -1,11 +1,16 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseKeyValues } from "./key-values.js";
+import { ensurePackages } from "./apt.js";
+import { type Daemon, httpOk, portInUse, startDaemon, waitFor } from "./daemon.js";
 
 const run = promisify(execFile);
-const LAB = new URL("../../../shared/fixtures/alertmanager/lab/", import.meta.url).pathname;
+/** The lab's configs as kept in the repository (test/lab/), written for the default ports below. */
+const TEMPLATES = new URL("../lab/", import.meta.url).pathname;
+const HOST = "127.0.0.1";
+/** Seconds to wait for each daemon to be ready: generous, for a slow, busy machine. */
+const READY_TIMEOUT_MS = Number(process.env.LAB_START_TIMEOUT ?? 180) * 1000;
 
 /** Prometheus 2.42 + Alertmanager 0.25 + node exporter from Debian's packages, on loopback. */
 export interface Lab {
@@ -32,32 +37,126 @@ export interface LabOptions {
   resendDelay?: string;
 }
 
-/** Starts the lab with ../shared/fixtures/alertmanager/lab/start-lab.sh (installs the packages when missing). */
-export async function startLab(options: LabOptions): Promise<Lab> {
-  const env = {
-    ...process.env,
-    LAB_DIR: options.labDir,
-    PROM_PORT: String(options.portBase),
-    AM_PORT: String(options.portBase + 3),
-    NODE_EXPORTER_PORT: String(options.portBase + 10),
-    WEBHOOK_URL: options.webhookUrl,
-    WEBHOOK_BEARER_TOKEN: options.token,
-    PROM_RESEND_DELAY: options.resendDelay ?? "2s",
-    DEBIAN_FRONTEND: "noninteractive",
-  };
-  let stdout: string;
+/** Debian packages of the lab, and a command each one provides. */
+const PACKAGES: Record<string, string> = {
+  prometheus: "prometheus",
+  "prometheus-alertmanager": "prometheus-alertmanager",
+  "prometheus-node-exporter": "prometheus-node-exporter",
+  curl: "curl",
+};
+
+/** Replaces every match of `pattern` (`group`: its first group), failing when there is none: the template changed. */
+function substitute(file: string, text: string, pattern: RegExp, replace: (group: string) => string): string {
+  let hits = 0;
+  const out = text.replace(pattern, (_match: string, group: unknown) => {
+    hits++;
+    return replace(String(group));
+  });
+  if (hits === 0) throw new Error(`test/lab/${file}: nothing matches ${pattern}; update test/kit/lab.ts`);
+  return out;
+}
+
+/** Writes the lab's three configs into `configDir`, with this lab's ports, webhook URL and token. */
+function renderConfigs(configDir: string, options: LabOptions, ports: { prom: number; am: number; node: number }): void {
+  const template = (name: string) => readFileSync(join(TEMPLATES, name), "utf8");
+  // The templates use the lab's default ports: Prometheus 19090, Alertmanager 19093, node exporter 19100.
+  const byDefault: Record<string, number> = { "19090": ports.prom, "19093": ports.am, "19100": ports.node };
+  // Written single-quoted: the HA scenario of test/e2e/lab.test.ts rewrites `targets: ['…']`.
+  const prometheus = substitute("prometheus.yml", template("prometheus.yml"), /"127\.0\.0\.1:(19090|19093|19100)"/g, (p) => `'${HOST}:${byDefault[p]}'`);
+  let alertmanager = substitute(
+    "alertmanager.yml",
+    template("alertmanager.yml"),
+    /url: http:\/\/127\.0\.0\.1:19095\/[a-z-]*/g,
+    () => `url: ${JSON.stringify(options.webhookUrl)}`,
+  );
+  alertmanager = substitute("alertmanager.yml", alertmanager, /credentials: lab-secret-token/g, () => `credentials: ${JSON.stringify(options.token)}`);
+  writeFileSync(join(configDir, "prometheus.yml"), prometheus);
+  writeFileSync(join(configDir, "rules.yml"), template("rules.yml"));
+  writeFileSync(join(configDir, "alertmanager.yml"), alertmanager, { mode: 0o600 });
+}
+
+/** Runs a config checker; its output is the error when it rejects the file. */
+async function check(command: string, args: string[]): Promise<void> {
   try {
-    ({ stdout } = await run("bash", [`${LAB}start-lab.sh`], { env, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 }));
+    await run(command, args, { timeout: 120_000 });
   } catch (err) {
-    await run("bash", [`${LAB}stop-lab.sh`, "--purge"], { env, timeout: 60_000 }).catch(() => undefined);
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(" ")} rejected the lab's config:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
+  }
+}
+
+/**
+ * Starts the lab: installs the Debian packages when missing, renders test/lab/*.yml into
+ * `labDir/config` (checked with promtool and amtool), then starts the node exporter, Alertmanager and
+ * Prometheus bound to 127.0.0.1, and waits until Prometheus has found its Alertmanager (alerts it
+ * evaluates before that are dropped). On failure everything it started is stopped again.
+ */
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const ports = { prom: options.portBase, am: options.portBase + 3, node: options.portBase + 10 };
+  await ensurePackages(Object.keys(PACKAGES), { commands: PACKAGES });
+  for (const port of Object.values(ports)) if (await portInUse(port)) throw new Error(`lab: 127.0.0.1:${port} is already in use`);
+
+  const dir = (name: string) => join(options.labDir, name);
+  for (const d of ["config", "prometheus-data", "alertmanager-data", "textfile", "logs"]) mkdirSync(dir(d), { recursive: true });
+  const textfile = join(dir("textfile"), "lab.prom");
+  writeFileSync(textfile, "");
+  renderConfigs(dir("config"), options, ports);
+  const promConfig = join(dir("config"), "prometheus.yml");
+  await check("promtool", ["check", "config", promConfig]);
+  await check("amtool", ["check-config", join(dir("config"), "alertmanager.yml")]);
+
+  const daemons: Daemon[] = [];
+  const launch = (name: string, command: string, args: string[]) => {
+    const d = startDaemon(name, command, args, { logFile: join(dir("logs"), `${name}.log`), cwd: options.labDir });
+    daemons.push(d);
+    writeFileSync(dir("lab.pids"), daemons.map((x) => `${x.name} ${x.pid}\n`).join(""));
+    return d;
+  };
+  const stopAll = async () => {
+    // Prometheus first, so it does not log every failed send to a stopped Alertmanager.
+    for (const d of [...daemons].reverse()) await d.stop();
+  };
+  const promUrl = `http://${HOST}:${ports.prom}`;
+  const amUrl = `http://${HOST}:${ports.am}`;
+  let prometheus: Daemon;
+  try {
+    const node = launch("node_exporter", "prometheus-node-exporter", [
+      `--web.listen-address=${HOST}:${ports.node}`,
+      `--collector.textfile.directory=${dir("textfile")}`,
+      "--no-collector.systemd",
+    ]);
+    const am = launch("alertmanager", "prometheus-alertmanager", [
+      `--config.file=${join(dir("config"), "alertmanager.yml")}`,
+      `--storage.path=${dir("alertmanager-data")}`,
+      `--web.listen-address=${HOST}:${ports.am}`,
+      // Empty: no gossip, so nothing listens on 0.0.0.0:9094.
+      "--cluster.listen-address=",
+    ]);
+    await waitFor("node exporter", () => httpOk(`http://${HOST}:${ports.node}/metrics`, { contains: "node_cpu_seconds_total" }), {
+      timeoutMs: READY_TIMEOUT_MS,
+      daemon: node,
+    });
+    await waitFor("alertmanager", () => httpOk(`${amUrl}/-/ready`), { timeoutMs: READY_TIMEOUT_MS, daemon: am });
+    prometheus = launch("prometheus", "prometheus", [
+      `--config.file=${promConfig}`,
+      `--storage.tsdb.path=${dir("prometheus-data")}`,
+      `--web.listen-address=${HOST}:${ports.prom}`,
+      `--rules.alert.resend-delay=${options.resendDelay ?? "2s"}`,
+      "--web.enable-lifecycle",
+    ]);
+    await waitFor("prometheus", () => httpOk(`${promUrl}/-/ready`), { timeoutMs: READY_TIMEOUT_MS, daemon: prometheus });
+    await waitFor("prometheus to discover its alertmanager", () => httpOk(`${promUrl}/api/v1/alertmanagers`, { contains: `${HOST}:${ports.am}` }), {
+      timeoutMs: READY_TIMEOUT_MS,
+      daemon: prometheus,
+    });
+  } catch (err) {
+    await stopAll();
     throw err;
   }
-  const vars = parseKeyValues(stdout);
-  const textfile = vars.LAB_TEXTFILE as string;
-  const promConfig = join(options.labDir, "config", "prometheus.yml");
+
   return {
-    promUrl: vars.PROM_URL as string,
-    amUrl: vars.AM_URL as string,
+    promUrl,
+    amUrl,
     labDir: options.labDir,
     setServicesDown(services) {
       // Written aside and renamed, so the node exporter never reads half a file.
@@ -67,12 +166,12 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     prometheusConfig: () => readFileSync(promConfig, "utf8"),
     writePrometheusConfig: (text) => writeFileSync(promConfig, text),
     async reloadPrometheus() {
-      const res = await fetch(`${vars.PROM_URL}/-/reload`, { method: "POST" });
-      if (!res.ok) process.kill(Number(vars.PROM_PID), "SIGHUP");
+      // --web.enable-lifecycle: the reload answers once done, 500 with the reason when the config is bad.
+      const res = await fetch(`${promUrl}/-/reload`, { method: "POST" }).catch(() => undefined);
+      if (res === undefined) prometheus.child.kill("SIGHUP");
+      else if (!res.ok) throw new Error(`prometheus reload: ${res.status} ${await res.text()}`);
     },
-    async stop() {
-      await run("bash", [`${LAB}stop-lab.sh`, "--purge"], { env, timeout: 60_000 }).catch(() => undefined);
-    },
+    stop: stopAll,
   };
 }
 
@@ -92,50 +191,34 @@ export async function startAlertmanager(options: {
 }): Promise<ExtraAlertmanager> {
   const dir = join(options.labDir, `am-${options.name}`);
   mkdirSync(dir, { recursive: true });
-  const args = [
-    `--config.file=${join(options.labDir, "config", "alertmanager.yml")}`,
-    `--storage.path=${dir}`,
-    `--web.listen-address=127.0.0.1:${options.port}`,
-    `--web.external-url=http://127.0.0.1:${options.port}`,
-    options.clusterPort ? `--cluster.listen-address=127.0.0.1:${options.clusterPort}` : "--cluster.listen-address=",
-    ...(options.clusterPort
-      ? [
-          `--cluster.advertise-address=127.0.0.1:${options.clusterPort}`,
-          "--cluster.peer-timeout=3s",
-          "--cluster.gossip-interval=100ms",
-          "--cluster.pushpull-interval=2s",
-        ]
-      : []),
-    ...(options.peers ?? []).map((p) => `--cluster.peer=127.0.0.1:${p}`),
-  ];
-  const child: ChildProcess = spawn("prometheus-alertmanager", args, { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr?.on("data", (c: Buffer) => {
-    log += c.toString();
-    if (log.length > 100_000) log = log.slice(-50_000);
-  });
-  const url = `http://127.0.0.1:${options.port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`${url}/-/ready`)
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill("SIGKILL");
-      throw new Error(`alertmanager ${options.name} did not start:\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  const cluster = options.clusterPort
+    ? [
+        `--cluster.listen-address=${HOST}:${options.clusterPort}`,
+        `--cluster.advertise-address=${HOST}:${options.clusterPort}`,
+        "--cluster.peer-timeout=3s",
+        "--cluster.gossip-interval=100ms",
+        "--cluster.pushpull-interval=2s",
+        ...(options.peers ?? []).map((p) => `--cluster.peer=${HOST}:${p}`),
+      ]
+    : ["--cluster.listen-address="];
+  const url = `http://${HOST}:${options.port}`;
+  const daemon = startDaemon(
+    `alertmanager ${options.name}`,
+    "prometheus-alertmanager",
+    [
+      `--config.file=${join(options.labDir, "config", "alertmanager.yml")}`,
+      `--storage.path=${dir}`,
+      `--web.listen-address=${HOST}:${options.port}`,
+      `--web.external-url=${url}`,
+      ...cluster,
+    ],
+    { logFile: join(dir, "alertmanager.log") },
+  );
+  try {
+    await waitFor(`alertmanager ${options.name}`, () => httpOk(`${url}/-/ready`), { timeoutMs: READY_TIMEOUT_MS, daemon });
+  } catch (err) {
+    await daemon.stop(2000);
+    throw err;
   }
-  return {
-    url,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return { url, stop: () => daemon.stop(5000) };
 }

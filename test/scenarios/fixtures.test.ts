@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fixture, startTestService, type TestService } from "../kit/service.js";
 
 /**
- * Timelines replayed from real Alertmanager 0.25 captures (../shared/fixtures/alertmanager), in
+ * Timelines replayed from real Alertmanager 0.25 captures (test/fixtures/alertmanager), in
  * order, each at the time it was received, through the whole service: HTTP → rules → lifecycle →
  * store/outbox → built-in helpdesk.
  */
