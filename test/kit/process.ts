@@ -19,7 +19,8 @@ export interface ServiceProcess {
  */
 export async function spawnService(
   env: Record<string, string>,
-  timeoutMs = 20_000,
+  // Starting takes a second or two; on a slow, busy machine (tsx compiling the sources) far longer.
+  timeoutMs = 120_000,
   options: { compiled?: boolean /** Keep only the last lines of output (a benchmark's millions of log lines). */; outputLimit?: number } = {},
 ): Promise<ServiceProcess> {
   // compiled: what `npm start` runs (dist/, built by npm ci); else the sources through tsx.

@@ -27,7 +27,9 @@ async function startReplicas(n: number, options: { background?: boolean; url?: s
       await startTestService({
         background: options.background ?? true,
         realClock: true,
-        config: { databaseUrl: options.url ?? db.url, delivery: { pollIntervalMs: 20, baseMs: 50, maxMs: 300, leaseMs: options.leaseMs ?? 2000 } },
+        // The lease only matters when a replica dies holding a claim; shorter, a delivery slowed by a
+        // busy machine would be claimed again by another replica while still in progress.
+        config: { databaseUrl: options.url ?? db.url, delivery: { pollIntervalMs: 20, baseMs: 50, maxMs: 300, leaseMs: options.leaseMs ?? 10_000 } },
       }),
     );
   }
@@ -50,7 +52,7 @@ function body(g: number, alerts: Record<string, "firing" | "resolved">, startsAt
   return JSON.stringify({ status: list.some((a) => a.status === "firing") ? "firing" : "resolved", alerts: list, groupLabels: { alertname: name } });
 }
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000) {
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -60,7 +62,8 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30
 
 const drained = (s: TestService) => async () => (await s.store.listDeliveries({ state: "pending", limit: 1 })).length === 0;
 
-describe("several replicas, one PostgreSQL", () => {
+// Each test waits up to 2 min (until) for a real PostgreSQL on a possibly slow, busy machine.
+describe("several replicas, one PostgreSQL", { timeout: 180_000 }, () => {
   it("the same webhooks sent to every replica at once, many times, for many new groups: one incident and one ticket per group, each delivered once", async () => {
     run++;
     const reps = await startReplicas(3);
@@ -138,7 +141,7 @@ describe("several replicas, one PostgreSQL", () => {
   });
 });
 
-describe("the database goes away", () => {
+describe("the database goes away", { timeout: 180_000 }, () => {
   let proxy: TcpProxy | undefined;
   afterEach(async () => {
     await proxy?.close();

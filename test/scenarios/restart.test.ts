@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { BuiltinTicket } from "../../src/drivers/builtin/book.js";
+import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
 import { type ServiceProcess, spawnService } from "../kit/process.js";
 import { fixture, startTestService } from "../kit/service.js";
 
@@ -81,7 +81,7 @@ async function postAll(url: string, token: string, bodies: string[], killAfterAc
   return results;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe().catch(() => undefined);
@@ -91,7 +91,8 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-describe("kill -9 while Alertmanager keeps sending", () => {
+// Real processes on a possibly slow, busy machine: three starts (up to 2 min each) and a wait.
+describe("kill -9 while Alertmanager keeps sending", { timeout: 480_000 }, () => {
   it("loses nothing and duplicates nothing", async () => {
     const dataDir = tempDir();
     const token = "crash-test-token";
@@ -146,7 +147,7 @@ describe("kill -9 while Alertmanager keeps sending", () => {
   });
 });
 
-describe("signals", () => {
+describe("signals", { timeout: 240_000 }, () => {
   it("SIGHUP reloads the rules of a running alertdesk; SIGTERM stops it cleanly", async () => {
     const dataDir = tempDir();
     const rules = join(dataDir, "rules.yaml");
