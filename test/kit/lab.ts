@@ -19,6 +19,8 @@ export interface Lab {
   labDir: string;
   /** The node exporter textfile: lab_service_down{service=…} lines make LabServiceDown fire. */
   setServicesDown(services: string[]): void;
+  /** The lab's CPU gauge (lab_cpu_usage_percent, which HostHighCpu reads); undefined removes it. */
+  setCpuUsage(percent: number | undefined): void;
   /** Reloads Prometheus after its config file changed. */
   reloadPrometheus(): Promise<void>;
   prometheusConfig(): string;
@@ -98,8 +100,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   const dir = (name: string) => join(options.labDir, name);
   for (const d of ["config", "prometheus-data", "alertmanager-data", "textfile", "logs"]) mkdirSync(dir(d), { recursive: true });
-  const textfile = join(dir("textfile"), "lab.prom");
-  writeFileSync(textfile, "");
+  /** Writes one of the node exporter's textfiles aside and renames it, so it never reads half a file. */
+  const writeTextfile = (name: string, text: string) => {
+    const path = join(dir("textfile"), name);
+    writeFileSync(`${path}.tmp`, text);
+    renameSync(`${path}.tmp`, path);
+  };
+  writeTextfile("lab.prom", "");
+  writeTextfile("cpu.prom", "");
   renderConfigs(dir("config"), options, ports);
   const promConfig = join(dir("config"), "prometheus.yml");
   await check("promtool", ["check", "config", promConfig]);
@@ -159,9 +167,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     amUrl,
     labDir: options.labDir,
     setServicesDown(services) {
-      // Written aside and renamed, so the node exporter never reads half a file.
-      writeFileSync(`${textfile}.tmp`, services.map((s) => `lab_service_down{service="${s}"} 1\n`).join(""));
-      renameSync(`${textfile}.tmp`, textfile);
+      writeTextfile("lab.prom", services.map((s) => `lab_service_down{service="${s}"} 1\n`).join(""));
+    },
+    setCpuUsage(percent) {
+      writeTextfile("cpu.prom", percent === undefined ? "" : `lab_cpu_usage_percent ${percent}\n`);
     },
     prometheusConfig: () => readFileSync(promConfig, "utf8"),
     writePrometheusConfig: (text) => writeFileSync(promConfig, text),
