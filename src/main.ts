@@ -110,6 +110,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile
     const planned = plan(notification, current, config.defaultHelpdesk);
     for (const rule of planned.ignoredBy) metrics.alertsIgnored.inc({ rule });
+    if (notification.test) {
+      if (planned.testsRecorded > 0) metrics.testNotifications.inc({ source: notification.source, outcome: "recorded" });
+      if (planned.groups.size > 0) metrics.testNotifications.inc({ source: notification.source, outcome: "ticketed" });
+    }
     const failures: TemplateFailure[] = [];
     const outcomes = await committer.submit((tx) => apply(tx, notification, planned, current, receivedAt, failures));
     for (const f of failures) {

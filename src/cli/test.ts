@@ -4,6 +4,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { parseNotification } from "../intake/payloads.js";
 import { formatPath } from "../model/field-path.js";
+import { formatLabelSet } from "../model/labels.js";
 import { dryRun, type NotificationPlan } from "../pipeline/dry-run.js";
 import { loadRuleFiles, RulesError } from "../rules/load.js";
 import { type Expectation, ruleTestFileSchema, type TestCase } from "../rules/test-schema.js";
@@ -51,10 +52,13 @@ function notificationOf(c: TestCase & { alerts: NonNullable<TestCase["alerts"]> 
   });
   const first = c.alerts[0]?.labels.alertname;
   const groupLabels = c.group_labels ?? (first ? { alertname: first } : {});
+  // As a root route of receiver "test" sends it: the group key is the route ({}) and the group labels.
   const parsed = parseNotification(grafana ? "grafana" : "alertmanager", {
+    receiver: "test",
     status: alerts.some((a) => a.status === "firing") ? "firing" : "resolved",
     alerts,
     groupLabels,
+    groupKey: `{}:${formatLabelSet(groupLabels)}`,
   });
   if (!parsed.ok) throw new Error(parsed.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join("; "));
   return { notification: parsed.notification, receivedAt: new Date("2026-01-01T00:01:00.000Z") };

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ALERT_STATUSES, type Alert, type AlertLinks, fingerprintOf, type Notification, parseValue, type Source } from "../model/alert.js";
+import { ALERT_STATUSES, type Alert, type AlertLinks, fingerprintOf, isTestNotification, type Notification, parseValue, type Source } from "../model/alert.js";
 
 /**
  * Webhook payloads as Alertmanager (v4) and Grafana unified alerting send them, and the one
@@ -112,18 +112,26 @@ function normalizeCommon(source: Source, p: AlertmanagerPayload | GrafanaPayload
   };
 }
 
+/** Marks a sender's test notification (see isTestNotification). */
+function withTest(n: Notification): Notification {
+  if (isTestNotification(n)) n.test = true;
+  return n;
+}
+
 /** Normalizes a validated Alertmanager payload. The value comes from the `value` annotation. */
 export function fromAlertmanager(p: AlertmanagerPayload): Notification {
-  return {
+  return withTest({
     ...normalizeCommon("alertmanager", p),
     alerts: p.alerts.map((a) => normalizeAlert(a, parseValue(a.annotations.value), {})),
-  };
+  });
 }
 
 /** Normalizes a validated Grafana payload. The value is the first entry of `values`, else from `valueString`. */
 export function fromGrafana(p: GrafanaPayload): Notification {
-  return {
-    ...normalizeCommon("grafana", p),
+  const common = normalizeCommon("grafana", p);
+  if (p.orgId !== undefined) common.orgId = p.orgId;
+  return withTest({
+    ...common,
     alerts: p.alerts.map((a) => {
       const values: Record<string, number> = {};
       for (const [ref, v] of Object.entries(a.values ?? {})) if (v !== null) values[ref] = v;
@@ -141,7 +149,24 @@ export function fromGrafana(p: GrafanaPayload): Notification {
       if (Object.keys(values).length > 0) extra.values = values;
       return normalizeAlert(a, first ?? parseValueString(a.valueString) ?? parseValue(a.annotations.value), extra);
     }),
-  };
+  });
+}
+
+/**
+ * Grafana's legacy dashboard alerting (before unified alerting, removed in Grafana 11) posted
+ * `{ruleName, state: "alerting" | "ok", evalMatches, …}` with no `alerts` list. Said plainly, since
+ * "status: expected firing or resolved" would not tell anybody what to change.
+ */
+function legacyGrafanaIssues(data: unknown): z.core.$ZodIssue[] | undefined {
+  if (!data || typeof data !== "object" || Array.isArray(data)) return undefined;
+  const p = data as Record<string, unknown>;
+  if ("alerts" in p || !("evalMatches" in p || "ruleName" in p || "ruleId" in p)) return undefined;
+  const message =
+    "missing: this is Grafana's legacy dashboard alerting format (ruleName, state, evalMatches); alertdesk takes the webhook of Grafana unified alerting (a webhook contact point), which sends status and alerts";
+  return [
+    { code: "custom", path: ["status"], message, input: p.status },
+    { code: "custom", path: ["alerts"], message, input: p.alerts },
+  ];
 }
 
 /** Guesses a payload's source: Grafana adds orgId/state/title and per-alert values; else Alertmanager. */
@@ -157,6 +182,8 @@ export function detectSource(data: unknown): Source {
 
 /** Validates and normalizes a parsed webhook body; the zod issues when it does not fit. */
 export function parseNotification(source: Source, data: unknown): { ok: true; notification: Notification } | { ok: false; issues: z.core.$ZodIssue[] } {
+  const legacy = legacyGrafanaIssues(data);
+  if (legacy) return { ok: false, issues: legacy };
   if (source === "grafana") {
     const r = grafanaPayload.safeParse(data);
     return r.success ? { ok: true, notification: fromGrafana(r.data) } : { ok: false, issues: r.error.issues };

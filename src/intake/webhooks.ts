@@ -32,11 +32,13 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
 
   for (const source of ["alertmanager", "grafana"] as const) {
     const path = `/webhooks/${source}`;
+    // Grafana's webhook contact point offers POST and PUT; both mean the same.
+    const methods = source === "grafana" ? (["post", "put"] as const) : (["post"] as const);
     const rejectUnauthorized = (req: Request) => {
       metrics.notificationsReceived.inc({ source, outcome: "unauthorized" });
       log.info({ source, requestId: req.alertdeskRequestId, remote: req.socket.remoteAddress }, "webhook rejected: unauthorized");
     };
-    router.post(path, webhookAuth(auth, rejectUnauthorized), json, async (req: Request, res: Response) => {
+    const receive = async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
       const parsed = parseNotification(source, req.body);
       if (!parsed.ok) {
@@ -74,8 +76,21 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
         },
         "webhook stored",
       );
+      if (notification.test && outcomes.length === 0) {
+        log.info(
+          { source, requestId: req.alertdeskRequestId, receiver: notification.receiver, groupKey: notification.groupKey },
+          "test notification recorded; no ticket",
+        );
+        res.status(200).json({
+          status: "test",
+          incidents: [],
+          detail: "a sender's test notification: recorded, no ticket (a rule with test_notifications: ticket opens one)",
+        });
+        return;
+      }
       res.status(200).json({ status: "stored", incidents: outcomes });
-    });
+    };
+    for (const method of methods) router[method](path, webhookAuth(auth, rejectUnauthorized), json, receive);
     // Body errors of this route (too large, not JSON) are answered here, so they count as rejected notifications.
     const onBodyError: ErrorRequestHandler = (err: { type?: string; status?: number; message?: string }, _req, res, next) => {
       if (err.type === "entity.too.large") {

@@ -45,6 +45,7 @@ function obs(o: Obs): Observation {
     openAfterMs: (o.openAfter ?? 0) * 1000,
     flapThreshold: o.flapThreshold ?? 3,
     flapWindowMs: 3_600_000,
+    testNotifications: "record",
     matched: [],
     tags: [],
     fields: {},

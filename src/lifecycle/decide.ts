@@ -121,6 +121,7 @@ function toRecord(o: Observation, now: string): AlertRecord {
   };
   if (a.status === "resolved") record.endsAt = a.endsAt ?? now;
   if (a.value !== undefined) record.value = a.value;
+  if (a.values !== undefined) record.values = a.values;
   return record;
 }
 

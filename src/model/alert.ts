@@ -45,7 +45,29 @@ export interface Notification {
   commonAnnotations: LabelSet;
   externalURL: string;
   truncatedAlerts: number;
+  /** Grafana's organisation: two orgs' groups are two incidents even with the same receiver and group key. */
+  orgId?: number;
+  /** A sender's test notification (Grafana's contact point "Test" button): never resolved, so no ticket by default. */
+  test?: boolean;
   alerts: Alert[];
+}
+
+/**
+ * Whether a notification is a sender's test. Grafana's test (its `TestAlert`) carries the labels
+ * alertname=TestAlert, instance=Grafana (Alertmanager in Grafana's Alertmanager mode) and the summary
+ * "Notification test", in a group keyed `<receiver>-<fingerprint>-<unix time>` instead of the
+ * `{route}:{labels}` of a real group (grafana/alerting notify/testing.go).
+ */
+export function isTestNotification(n: Pick<Notification, "groupKey" | "alerts">): boolean {
+  if (n.alerts.length === 0) return false;
+  const testKey = /^[^{}]*-[0-9a-f]{16}-\d+$/.test(n.groupKey);
+  const testAlerts = n.alerts.every(
+    (a) =>
+      a.labels.alertname === "TestAlert" &&
+      (a.labels.instance === "Grafana" || a.labels.instance === "Alertmanager") &&
+      a.annotations.summary === "Notification test",
+  );
+  return testKey || testAlerts;
 }
 
 /** Parses a number as Prometheus templates print it into an annotation: "83.4375", "83.4%", "1e3". */

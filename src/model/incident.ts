@@ -1,25 +1,20 @@
 import { createHash } from "node:crypto";
-import type { AlertLinks, AlertStatus, LabelSet, Source } from "./alert.js";
+import type { Alert, LabelSet, Source } from "./alert.js";
 import type { Category, Level, Priority } from "./priority.js";
 
 /** What the resolve of an incident does to its ticket (the `on_resolved` rule key). */
 export const ON_RESOLVED = ["solve", "comment", "none"] as const;
 export type OnResolved = (typeof ON_RESOLVED)[number];
 
+/** What a sender's test notification does (the `test_notifications` rule key): recorded only, or ticketed like any alert. */
+export const TEST_NOTIFICATIONS = ["record", "ticket"] as const;
+export type TestNotifications = (typeof TEST_NOTIFICATIONS)[number];
+
 /** A helpdesk custom field's value, as rules set it (`fields:`). */
 export type FieldValue = string | number | boolean;
 
-/** An alert as its incident remembers it: the latest episode seen for one fingerprint. */
-export interface AlertRecord {
-  fingerprint: string;
-  status: AlertStatus;
-  labels: LabelSet;
-  annotations: LabelSet;
-  startsAt: string;
-  endsAt?: string;
-  generatorURL: string;
-  value?: number;
-  links: AlertLinks;
+/** An alert as its incident remembers it: the latest episode seen for one fingerprint, with what the rules decided. */
+export interface AlertRecord extends Alert {
   priority: Priority;
   rule: string | null;
 }

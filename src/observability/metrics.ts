@@ -9,6 +9,7 @@ export interface Metrics {
   notificationsReceived: Counter<"source" | "outcome">;
   alertsReceived: Counter<"source" | "status">;
   alertsIgnored: Counter<"rule">;
+  testNotifications: Counter<"source" | "outcome">;
   lifecycleSteps: Counter<"reason">;
   incidents: Gauge<"state">;
   tickets: Counter<"helpdesk" | "action">;
@@ -60,6 +61,12 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
       name: "alertdesk_alerts_received_total",
       help: "Alerts received inside accepted notifications, by source and alert status.",
       labelNames: ["source", "status"],
+      registers: r,
+    }),
+    testNotifications: new Counter({
+      name: "alertdesk_test_notifications_total",
+      help: "Senders' test notifications (Grafana's contact point Test button), by source and outcome: recorded (no ticket, the default) or ticketed (a rule says test_notifications: ticket).",
+      labelNames: ["source", "outcome"],
       registers: r,
     }),
     alertsIgnored: new Counter({

@@ -62,7 +62,7 @@ export async function dryRun(
           ignore: d.ignore,
           priority: d.priority,
           category: d.category,
-          dedupKey: d.ignore ? null : dedupKey(a, d, notification.groupLabels),
+          dedupKey: d.ignore ? null : dedupKey(a, d, notification),
           value: d.value ?? null,
         };
       });

@@ -2,7 +2,7 @@ import { decide, type Observation, type Reason, type Step, type TicketAction } f
 import type { Notification } from "../model/alert.js";
 import type { Incident } from "../model/incident.js";
 import { commonEntries } from "../model/labels.js";
-import { dedupKey, evaluate, finishMatrix } from "../rules/evaluate.js";
+import { dedupKey, evaluate, finishMatrix, legacyDedupKey } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
 import type { IngestTx, NewOutboxRow } from "../store/types.js";
 import { templateContext } from "../templates/context.js";
@@ -19,21 +19,33 @@ export interface IngestOutcome {
 export interface IngestPlan {
   /** Alerts grouped by dedup key, in first-seen order. */
   groups: Map<string, Observation[]>;
+  /** For groups under the default key: the key alertdesk 0.1 gave the same group, whose firing incident they continue. */
+  legacyKeys: Map<string, string>;
   /** Names of the rules that dropped alerts (ignore: true), one entry per alert. */
   ignoredBy: string[];
+  /** Alerts of a sender's test notification that were only recorded (no rule said `test_notifications: ticket`). */
+  testsRecorded: number;
 }
 
 /** Rules stage: evaluates every alert and groups what is not ignored by dedup key. Pure. */
 export function plan(notification: Notification, rules: RuleSet, defaultHelpdesk: string): IngestPlan {
   const groups = new Map<string, Observation[]>();
+  const legacyKeys = new Map<string, string>();
   const ignoredBy: string[] = [];
+  let testsRecorded = 0;
   for (const alert of notification.alerts) {
     const d = evaluate(alert, rules);
     if (d.ignore) {
       ignoredBy.push(d.rule ?? "(defaults)");
       continue;
     }
-    const key = dedupKey(alert, d, notification.groupLabels);
+    // A test is never resolved by its sender: a ticket would stay open for ever.
+    if (notification.test && d.testNotifications !== "ticket") {
+      testsRecorded++;
+      continue;
+    }
+    const key = dedupKey(alert, d, notification);
+    if (!d.groupBy) legacyKeys.set(key, legacyDedupKey(notification));
     const list = groups.get(key) ?? [];
     // The ticket shows the value the deciding rule read (value_from).
     const observed = d.value === alert.value ? alert : { ...alert, ...(d.value === undefined ? {} : { value: d.value }) };
@@ -53,7 +65,7 @@ export function plan(notification: Notification, rules: RuleSet, defaultHelpdesk
       observations.map((o) => ({ alert: o.alert, decision: { ...finishMatrix(o.decision, rules.matrix, width), helpdesk: o.decision.helpdesk } })),
     );
   }
-  return { groups, ignoredBy };
+  return { groups, legacyKeys, ignoredBy, testsRecorded };
 }
 
 /** Common labels of the incident's alerts: what a helpdesk can tag or filter the ticket by. */
@@ -139,6 +151,20 @@ function renderAction(action: Exclude<TicketAction, { kind: "cancel" }>, inciden
 }
 
 /**
+ * Upgrade safety: a group with no incident under its key may still have one firing under the key
+ * alertdesk 0.1 gave it (the group labels alone). Its first notification continues that incident and
+ * its ticket, which takes the new key from then on (stored by updateIncident). Only a firing one: a
+ * resolved 0.1 incident may have merged unrelated groups, and reopening it would merge them again.
+ */
+function continuedFromLegacy(latest: Map<string, Incident>, legacyKey: string | undefined, key: string): Incident | undefined {
+  if (legacyKey === undefined || legacyKey === key) return undefined;
+  const old = latest.get(legacyKey);
+  if (old?.state !== "firing") return undefined;
+  latest.delete(legacyKey); // one group continues it, not every group of the batch
+  return { ...old, dedupKey: key };
+}
+
+/**
  * Lifecycle + store stage, inside the (group-commit) transaction: for each dedup key, load the
  * latest incident, decide, store the next state and enqueue the rendered operations, atomically.
  */
@@ -150,10 +176,11 @@ export async function apply(
   now: Date,
   failures: TemplateFailure[] = [],
 ): Promise<IngestOutcome[]> {
-  const latest = await tx.latestIncidents([...planned.groups.keys()]);
+  const latest = await tx.latestIncidents([...planned.groups.keys(), ...planned.legacyKeys.values()]);
   const outcomes: IngestOutcome[] = [];
   for (const [key, observations] of planned.groups) {
-    const prev = latest.get(key);
+    const continued = latest.has(key) ? undefined : continuedFromLegacy(latest, planned.legacyKeys.get(key), key);
+    const prev = latest.get(key) ?? continued;
     const step = decide(
       prev,
       {
@@ -182,6 +209,8 @@ export async function apply(
       if (rows.length > 0) await tx.enqueue(id, rows, now);
       outcome.incidentId = id;
     } else if (prev?.id !== undefined) {
+      // Nothing changed, but a continued 0.1 incident must keep its new key even so.
+      if (continued?.id !== undefined) await tx.updateIncident({ ...continued, id: continued.id });
       outcome.incidentId = prev.id;
     }
     outcomes.push(outcome);

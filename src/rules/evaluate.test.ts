@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../model/alert.js";
-import { dedupKey, evaluate, finishMatrix } from "./evaluate.js";
+import { dedupKey, evaluate, finishMatrix, legacyDedupKey } from "./evaluate.js";
 import { compileRules } from "./load.js";
 
 const RULES = `
@@ -64,19 +64,44 @@ describe("evaluate", () => {
 describe("dedupKey", () => {
   const rules = compileRules([{ file: "rules.yaml", text: RULES }]);
   const groupLabels = { alertname: "QueueLag" };
+  const group = { source: "alertmanager" as const, receiver: "ops", groupKey: '{}/{}:{alertname="QueueLag"}', groupLabels };
   it.each([
-    ["defaults: the notification's groupLabels", { alertname: "Other", instance: "a" }, '{alertname="QueueLag"}'],
+    [
+      "defaults: the sender's group (source, receiver, group key)",
+      { alertname: "Other", instance: "a" },
+      'alertmanager receiver="ops" {}/{}:{alertname="QueueLag"}',
+    ],
     ["group_by picks the named labels, sorted", { alertname: "QueueLag", cluster: "eu", instance: "a" }, '{alertname="QueueLag", cluster="eu"}'],
     ["group_by skips labels the alert lacks", { alertname: "QueueLag" }, '{alertname="QueueLag"}'],
     ["['...'] uses every label", { alertname: "DiskFull", instance: "a", mount: "/" }, '{alertname="DiskFull", instance="a", mount="/"}'],
   ])("%s", (_why, labels, key) => {
     const a = alert(labels);
-    expect(dedupKey(a, evaluate(a, rules), groupLabels)).toBe(key);
+    expect(dedupKey(a, evaluate(a, rules), group)).toBe(key);
+  });
+
+  it.each([
+    ["two receivers with the same group key are two groups", { receiver: "team-b" }, 'alertmanager receiver="team-b" {}/{}:{alertname="QueueLag"}'],
+    [
+      "two routes with the same group labels are two groups",
+      { groupKey: '{}/{team="db"}:{alertname="QueueLag"}' },
+      'alertmanager receiver="ops" {}/{team="db"}:{alertname="QueueLag"}',
+    ],
+    ["Grafana's organisations are apart", { source: "grafana" as const, orgId: 2, groupKey: "{}:{}" }, 'grafana org=2 receiver="ops" {}:{}'],
+    ["no group key (a hand-made payload): the group labels", { groupKey: "" }, 'alertmanager receiver="ops" {alertname="QueueLag"}'],
+  ])("%s", (_why, change, key) => {
+    const a = alert({ alertname: "Other" });
+    expect(dedupKey(a, evaluate(a, rules), { ...group, ...change })).toBe(key);
   });
 
   it("quotes values so label sets cannot collide", () => {
     const a = alert({ alertname: "X" });
-    expect(dedupKey(a, evaluate(a, rules), { a: 'b", c="d' })).toBe('{a="b\\", c=\\"d"}');
+    expect(dedupKey(a, evaluate(a, rules), { ...group, groupKey: "", receiver: 'r" x="y', groupLabels: { a: 'b", c="d' } })).toBe(
+      'alertmanager receiver="r\\" x=\\"y" {a="b\\", c=\\"d"}',
+    );
+  });
+
+  it("the 0.1 key (group labels alone) is kept for continuing incidents after an upgrade", () => {
+    expect(legacyDedupKey(group)).toBe('{alertname="QueueLag"}');
   });
 });
 

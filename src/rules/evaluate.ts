@@ -1,6 +1,6 @@
-import type { Alert, LabelSet } from "../model/alert.js";
+import type { Alert, LabelSet, Notification } from "../model/alert.js";
 import { parseValue } from "../model/alert.js";
-import type { FieldValue, OnResolved } from "../model/incident.js";
+import type { FieldValue, OnResolved, TestNotifications } from "../model/incident.js";
 import { formatLabelSet } from "../model/labels.js";
 import { type Category, higherPriority, type Level, type Priority } from "../model/priority.js";
 import type { CompiledMatrix, CompiledRule, LevelSource, RuleSet } from "./load.js";
@@ -28,6 +28,8 @@ export interface AlertDecision {
   openAfterMs: number;
   flapThreshold: number;
   flapWindowMs: number;
+  /** What a sender's test notification matched by this rule does. */
+  testNotifications: TestNotifications;
   /** Undefined: the service's default helpdesk. */
   helpdesk?: string;
   assigneeGroup?: string;
@@ -85,6 +87,7 @@ export function evaluate(alert: Alert, rules: RuleSet): AlertDecision {
     openAfterMs: first?.openAfterMs ?? d.openAfterMs,
     flapThreshold: first?.flapThreshold ?? d.flapThreshold,
     flapWindowMs: first?.flapWindowMs ?? d.flapWindowMs,
+    testNotifications: first?.testNotifications ?? d.testNotifications,
     tags: [...new Set([...(d.tags ?? []), ...matched.flatMap((r) => r.tags ?? [])])],
     fields: Object.assign({}, d.fields, ...matched.map((r) => r.fields ?? {})) as Record<string, FieldValue>,
   };
@@ -119,13 +122,39 @@ export function finishMatrix(decision: AlertDecision, matrix: CompiledMatrix, wi
   return { ...decision, matrix: { impact, urgency: decision.matrix.urgency }, priority: matrixPriority(matrix, impact, decision.matrix.urgency) };
 }
 
+/** What identifies the group a notification is about, as its sender defines it. */
+export type NotificationGroup = Pick<Notification, "source" | "orgId" | "receiver" | "groupKey" | "groupLabels">;
+
 /**
- * The incident's identity. By default the notification's groupLabels (one ticket per Alertmanager
- * group, as the SRE configured grouping there); a rule's group_by picks labels instead; ['...'] = all.
+ * The default incident identity: one incident per group as the sender defines it. Alertmanager's
+ * groupKey names the route and the group labels ("key identifying the group of alerts (e.g. to
+ * deduplicate)", and its own notification log deduplicates by receiver and group key); two routes or
+ * two receivers with the same group labels are two groups, and so are Grafana's organisations.
+ * externalURL is not part of it: both Alertmanagers of an HA pair send the same receiver and group
+ * key from different URLs, and must land on one incident. Readable on purpose (it is shown in the
+ * API and on tickets): `alertmanager receiver="ops" {}/{team="db"}:{alertname="DiskFull"}`.
  */
-export function dedupKey(alert: Alert, decision: AlertDecision, groupLabels: LabelSet): string {
+export function groupDedupKey(group: NotificationGroup): string {
+  const org = group.orgId === undefined ? "" : ` org=${group.orgId}`;
+  return `${group.source}${org} receiver=${JSON.stringify(group.receiver)} ${group.groupKey || formatLabelSet(group.groupLabels)}`;
+}
+
+/**
+ * The default key of alertdesk 0.1 (the group labels alone), which merged every group whose
+ * groupLabels were equal. Incidents still firing under it are continued by the group's first
+ * notification after an upgrade (see pipeline/ingest.ts), so an upgrade opens no second ticket.
+ */
+export function legacyDedupKey(group: NotificationGroup): string {
+  return formatLabelSet(group.groupLabels);
+}
+
+/**
+ * The incident's identity. By default the sender's group (groupDedupKey); a rule's group_by picks
+ * labels instead and groups across everything the rule matches, whatever the route; ['...'] = all.
+ */
+export function dedupKey(alert: Alert, decision: AlertDecision, group: NotificationGroup): string {
   const groupBy = decision.groupBy;
-  if (!groupBy) return formatLabelSet(groupLabels);
+  if (!groupBy) return groupDedupKey(group);
   if (groupBy.includes("...")) return formatLabelSet(alert.labels);
   const picked: LabelSet = {};
   for (const name of groupBy) {

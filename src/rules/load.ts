@@ -4,7 +4,7 @@ import { isNode, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
 import { formatPath } from "../model/field-path.js";
-import type { FieldValue, OnResolved } from "../model/incident.js";
+import type { FieldValue, OnResolved, TestNotifications } from "../model/incident.js";
 import { type Category, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 import { type Condition, compileCondition } from "./condition.js";
 import { type CompiledTemplate, compileTemplate, templateErrorPosition } from "./liquid.js";
@@ -41,6 +41,7 @@ export interface CompiledRule extends Routing {
   openAfterMs?: number;
   flapThreshold?: number;
   flapWindowMs?: number;
+  testNotifications?: TestNotifications;
   /** Where the rule is written, for messages. */
   origin: string;
   /** `file:line:col` of the rule. */
@@ -57,6 +58,7 @@ export interface RuleDefaults extends Routing {
   openAfterMs: number;
   flapThreshold: number;
   flapWindowMs: number;
+  testNotifications: TestNotifications;
 }
 
 /** A level taken from a label (through an optional map), else a default. */
@@ -90,6 +92,7 @@ export const BUILTIN_DEFAULTS: RuleDefaults = {
   openAfterMs: 0,
   flapThreshold: 3,
   flapWindowMs: 3_600_000,
+  testNotifications: "record",
 };
 
 /** Variables a matrix `width` condition may read. */
@@ -247,6 +250,7 @@ function compileDefaults(parsed: ParsedFile[]): RuleDefaults {
     if (d.open_after !== undefined) defaults.openAfterMs = d.open_after;
     if (d.flap_threshold !== undefined) defaults.flapThreshold = d.flap_threshold;
     if (d.flap_window !== undefined) defaults.flapWindowMs = d.flap_window;
+    if (d.test_notifications) defaults.testNotifications = d.test_notifications;
     Object.assign(defaults, routingOf(d));
   }
   return defaults;
@@ -373,6 +377,7 @@ export function compileRules(sources: { file: string; text: string; displayName?
       if (r.open_after !== undefined) rule.openAfterMs = r.open_after;
       if (r.flap_threshold !== undefined) rule.flapThreshold = r.flap_threshold;
       if (r.flap_window !== undefined) rule.flapWindowMs = r.flap_window;
+      if (r.test_notifications) rule.testNotifications = r.test_notifications;
       for (const key of ["title", "description"] as const) {
         const source = r[key];
         if (source === undefined) continue;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { duration } from "../model/duration.js";
-import { ON_RESOLVED } from "../model/incident.js";
+import { ON_RESOLVED, TEST_NOTIFICATIONS } from "../model/incident.js";
 import { CATEGORIES, LEVELS, PRIORITIES } from "../model/priority.js";
 
 /**
@@ -24,6 +24,10 @@ const lifecycleKeys = {
     .optional()
     .describe("Re-fires within flap_window that make an incident flapping (0 = never): then cycles become comments."),
   flap_window: duration.optional().describe("The window the flap counter looks back over (default 1h)."),
+  test_notifications: z
+    .enum(TEST_NOTIFICATIONS)
+    .optional()
+    .describe("A sender's test notification (Grafana's Test button): record (default: counted, no ticket) or ticket."),
 };
 
 const routingKeys = {

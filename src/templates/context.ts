@@ -9,6 +9,7 @@ function alertView(a: AlertRecord) {
     labels: a.labels,
     annotations: a.annotations,
     value: a.value ?? null,
+    values: a.values ?? {},
     startsAt: a.startsAt,
     endsAt: a.endsAt ?? null,
     generatorURL: a.generatorURL,

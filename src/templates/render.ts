@@ -66,12 +66,21 @@ export function renderTitle(incident: Incident): string {
   return title.length > 250 ? `${title.slice(0, 247)}...` : title;
 }
 
-function silenceLink(incident: Incident, alerts: AlertRecord[]): string | undefined {
-  const grafana = distinct(alerts.map((a) => a.links.silence))[0];
-  if (grafana) return grafana;
-  if (incident.source !== "alertmanager" || incident.externalURL === "") return undefined;
+/**
+ * Silence links: Grafana gives one per alert (each matches that alert), so every alert gets its own,
+ * named after it when there are several. For Alertmanager, one link whose filter matches the whole
+ * group: its group labels, or the labels every alert shares when the route groups by nothing.
+ */
+function silenceLinks(incident: Incident, alerts: AlertRecord[]): { label: string; url: string }[] {
+  const perAlert = alerts.filter((a) => a.links.silence);
+  if (perAlert.length > 0) {
+    const urls = distinct(perAlert.map((a) => a.links.silence));
+    if (urls.length === 1) return [{ label: "Silence", url: urls[0] as string }];
+    return perAlert.map((a) => ({ label: `Silence ${alertName(a, alerts)}`, url: a.links.silence as string }));
+  }
+  if (incident.source !== "alertmanager" || incident.externalURL === "") return [];
   const matchers = Object.keys(incident.groupLabels).length > 0 ? incident.groupLabels : commonLabels(alerts);
-  return `${incident.externalURL.replace(/\/$/, "")}/#/silences/new?filter=${encodeURIComponent(formatLabelSet(matchers))}`;
+  return [{ label: "Silence", url: `${incident.externalURL.replace(/\/$/, "")}/#/silences/new?filter=${encodeURIComponent(formatLabelSet(matchers))}` }];
 }
 
 /** Every link an agent may need, labelled, without duplicates: graph, runbook, dashboard, panel, image, silence, Alertmanager. */
@@ -85,7 +94,7 @@ export function incidentLinks(incident: Incident, alerts: AlertRecord[]): { labe
   for (const url of distinct(alerts.map((a) => a.links.dashboard ?? a.annotations.dashboard_url ?? a.annotations.dashboard))) add("Dashboard", url);
   for (const url of distinct(alerts.map((a) => a.links.panel))) add("Panel", url);
   for (const url of distinct(alerts.map((a) => a.links.image))) add("Image", url);
-  add("Silence", silenceLink(incident, alerts));
+  for (const s of silenceLinks(incident, alerts)) add(s.label, s.url);
   if (incident.source === "alertmanager") add("Alertmanager", incident.externalURL || undefined);
   return links;
 }
@@ -95,9 +104,19 @@ function linksBlock(incident: Incident, alerts: AlertRecord[]): Block | undefine
   return links.length > 0 ? { kind: "links", links } : undefined;
 }
 
+/** `value 83.44`; with Grafana's values, every refId too: `value 2473545728 (A=2473545728, B=0, C=1, minute=9)`. */
+function valueText(a: AlertRecord): string | undefined {
+  const all = Object.entries(a.values ?? {})
+    .map(([ref, v]) => `${ref}=${formatValue(v)}`)
+    .join(", ");
+  if (a.value === undefined) return all === "" ? undefined : `values ${all}`;
+  return all === "" ? `value ${formatValue(a.value)}` : `value ${formatValue(a.value)} (${all})`;
+}
+
 function alertLine(a: AlertRecord, among: AlertRecord[]): string {
   let line = alertName(a, among);
-  if (a.value !== undefined) line += ` — value ${formatValue(a.value)}`;
+  const value = valueText(a);
+  if (value) line += ` — ${value}`;
   line += `, since ${utc(a.startsAt)}`;
   if (a.status === "resolved" && a.endsAt) line += `, resolved ${utc(a.endsAt)}`;
   return line;
@@ -128,7 +147,10 @@ export function renderBody(incident: Incident, options: { previous?: { ticketKey
     ["Since", utc(since)],
     ["How wide", wide.join(", ")],
   ];
-  if (incident.truncatedAlerts > 0) rows.push(["Not shown", `${incident.truncatedAlerts} more alert(s) truncated by Alertmanager (max_alerts)`]);
+  if (incident.truncatedAlerts > 0) {
+    const by = incident.source === "grafana" ? "Grafana (the contact point's Max Alerts)" : "Alertmanager (max_alerts)";
+    rows.push(["Not shown", `${incident.truncatedAlerts} more alert(s) truncated by ${by}`]);
+  }
   rows.push(["Rule", incident.rule ?? "(defaults)"], ["Dedup key", incident.dedupKey]);
   if (previous) rows.push(["Previous ticket", previous.ticketId ? `${previous.ticketId} (${previous.ticketKey})` : previous.ticketKey]);
   doc.push({ kind: "fields", rows });

@@ -150,7 +150,9 @@ describe("alertdesk simulate", () => {
     ].map(am);
     expect(await simulate(files, { ...io, rules: "rules" })).toBe(0);
     const text = io.text.out;
-    expect(text).toContain('alert LabServiceDown 829e647f700439a9 firing value=1: rule "service-down": P1 function → incident {alertname="LabServiceDown"}');
+    expect(text).toContain(
+      'alert LabServiceDown 829e647f700439a9 firing value=1: rule "service-down": P1 function → incident alertmanager receiver="bridge" {}/{}:{alertname="LabServiceDown"}',
+    );
     expect(text).toContain('→ builtin: open "LabServiceDown on 127.0.0.1:19100: Service api is down" (P1, function, due 2026-11-25T06:01:53.081Z)');
     expect(text).toContain("03-repeat-unchanged.json: alertmanager, 3 alerts");
     expect(text).toContain('ignored by rule "info-chatter"');

@@ -27,7 +27,9 @@ describe("POST /webhooks/alertmanager", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       status: "stored",
-      incidents: [{ dedupKey: '{alertname="LabServiceDown"}', reason: "first notification", incidentId: 1, actions: ["open"] }],
+      incidents: [
+        { dedupKey: 'alertmanager receiver="bridge" {}/{}:{alertname="LabServiceDown"}', reason: "first notification", incidentId: 1, actions: ["open"] },
+      ],
     });
     expect(await state(svc)).toEqual({ incidents: 1, deliveries: 1, tickets: 0 });
   });
@@ -210,7 +212,7 @@ describe("read APIs", () => {
     const { incidents } = (await (await svc.get("/api/incidents")).json()) as { incidents: Record<string, unknown>[] };
     expect(incidents).toHaveLength(1);
     expect(incidents[0]).toMatchObject({
-      dedupKey: '{alertname="LabServiceDown"}',
+      dedupKey: 'alertmanager receiver="bridge" {}/{}:{alertname="LabServiceDown"}',
       state: "firing",
       priority: "P1",
       ticket: { id: "1" },

@@ -172,7 +172,7 @@ describe("dead letters", () => {
       return res.deliveries[0];
     });
     expect(dead).toMatchObject({
-      dedupKey: '{alertname="LabServiceDown"}',
+      dedupKey: 'alertmanager receiver="bridge" {}/{}:{alertname="LabServiceDown"}',
       labels: { alertname: "LabServiceDown", service: "api" },
       helpdesk: "support",
       op: "open",

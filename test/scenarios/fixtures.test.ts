@@ -148,9 +148,10 @@ describe("grouping", () => {
     await svc.replay("02-grouped-firing-3-alerts");
     await svc.replay("12-per-alert-grouping");
     const incidents = await svc.store.listIncidents({ limit: 100 });
+    // Two routes, two groups: the root route's group of three, and the per-alert route's group of one.
     expect(incidents.map((i) => i.dedupKey).sort()).toEqual([
-      '{alertname="LabTestAlwaysFiring", instance="test-c", severity="info"}',
-      '{alertname="LabTestAlwaysFiring"}',
+      'alertmanager receiver="bridge" {}/{}:{alertname="LabTestAlwaysFiring"}',
+      'alertmanager receiver="bridge-per-alert" {}/{alertname="LabTestAlwaysFiring"}:{alertname="LabTestAlwaysFiring", instance="test-c", severity="info"}',
     ]);
     expect(await svc.tickets()).toHaveLength(2);
   });

@@ -125,6 +125,18 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect(latest.get(key)).toMatchObject({ seq: 2, state: "resolved", resolvedAt: at(5).toISOString() });
     });
 
+    it("an update may move an incident to a new dedup key (a 0.1 incident continued under its group's key)", async () => {
+      const legacy = `{alertname="Legacy${++keyCounter}"}`;
+      const current = `alertmanager receiver="r" {}/{}:${legacy}`;
+      const old = incident(legacy, 1);
+      const id = await seed(store, [], old);
+      await store.transaction((tx) => tx.updateIncident({ ...old, id, dedupKey: current }));
+      const latest = await store.transaction((tx) => tx.latestIncidents([legacy, current]));
+      expect(latest.has(legacy)).toBe(false);
+      expect(latest.get(current)).toMatchObject({ id, dedupKey: current, ticketKey: old.ticketKey, seq: 1 });
+      expect((await store.listIncidents({ dedupKey: current, limit: 10 })).map((i) => i.id)).toEqual([id]);
+    });
+
     it("claims only the oldest unfinished row of each incident, and a claimed row is leased", async () => {
       const id = await seed(store, [open(incident()), comment("a"), resolve]);
       const first = (await claimAll()).filter((r) => r.incidentId === id);

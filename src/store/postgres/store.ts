@@ -91,12 +91,14 @@ function ingestTx(c: Q): IngestTx {
       return Number(res.rows[0]?.id);
     },
     async updateIncident(i) {
-      await c.query("UPDATE incidents SET state = $2, priority = $3, updated_at = $4, data = $5 WHERE id = $1", [
+      // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
+      await c.query("UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5 WHERE id = $1", [
         i.id,
         i.state,
         i.priority,
         i.updatedAt,
         incidentData(i),
+        i.dedupKey,
       ]);
     },
     async enqueue(incidentId, rows, now) {

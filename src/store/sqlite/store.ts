@@ -54,7 +54,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data)
        VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @data)`,
     ),
-    updateIncident: db.prepare("UPDATE incidents SET state = @state, priority = @priority, updated_at = @updatedAt, data = @data WHERE id = @id"),
+    // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
+    updateIncident: db.prepare(
+      "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, data = @data WHERE id = @id",
+    ),
     enqueue: db.prepare(
       `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
@@ -133,6 +136,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async updateIncident(incident) {
       q.updateIncident.run({
         id: incident.id,
+        dedupKey: incident.dedupKey,
         state: incident.state,
         priority: incident.priority,
         updatedAt: incident.updatedAt,
