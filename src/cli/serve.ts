@@ -5,10 +5,12 @@ import { RulesError } from "../rules/load.js";
 
 /** `alertdesk serve`: runs the service until SIGTERM or SIGINT, then drains and exits. */
 export async function serve(options: { config?: string }): Promise<void> {
-  const log = createLogger();
   let service: Awaited<ReturnType<typeof startService>>;
+  let log: ReturnType<typeof createLogger>;
   try {
     const config = loadServiceConfig(process.env, options.config ? { configPath: options.config } : {});
+    // After the config: a bad ALERTDESK_LOG_LEVEL is a config error, not pino's stack trace.
+    log = createLogger(config.logLevel ? { level: config.logLevel } : {});
     service = await startService({ config, log });
   } catch (err) {
     if (err instanceof RulesError || err instanceof ConfigError) {

@@ -6,6 +6,7 @@ import { type HelpdeskConfig, helpdeskConfigSchema, helpdeskProblems } from "../
 import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
 import { duration } from "../model/duration.js";
 import { formatPath } from "../model/field-path.js";
+import { DEFAULT_RETRY } from "../outbox/worker.js";
 
 /**
  * Service configuration: environment variables (pinned: PORT, ALERTDESK_DATA_DIR, ALERTDESK_RULES,
@@ -71,6 +72,8 @@ export interface ServiceConfig {
   headersTimeoutMs?: number;
   /** Bearer token for admin endpoints; without it they accept loopback callers only. */
   adminToken?: string;
+  /** ALERTDESK_LOG_LEVEL, checked against pino's levels. */
+  logLevel?: string;
   /** Reload rules on file change (default true). */
   watchRules?: boolean;
   bodyLimitBytes: number;
@@ -174,12 +177,46 @@ function parseConfigFile(path: string, env: NodeJS.ProcessEnv): ParsedConfigFile
 }
 
 function readSecretFile(path: string, key: string): string {
+  let text: string;
   try {
-    return readFileSync(path, "utf8").trim();
+    text = readFileSync(path, "utf8").trim();
   } catch (err) {
     throw new ConfigError(`${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  if (text === "") throw new ConfigError(`${key}: ${path} is empty; an empty secret would turn authentication off`);
+  return text;
 }
+
+/**
+ * A credential from an environment variable, the file's inline key (after ${ENV} substitution) or
+ * its *_file, in that order; undefined when none is given. Given but empty is an error, never "no
+ * authentication": `webhook_token: ${WT}` with WT set to "" used to start an open service silently.
+ */
+function credential(sources: {
+  env?: [string, string | undefined];
+  inline?: [string, string | undefined];
+  file?: [string, string | undefined];
+}): string | undefined {
+  const empty = (where: string) => new ConfigError(`${where}: set but empty; an empty secret would turn authentication off (remove the setting instead)`);
+  const [envName, envValue] = sources.env ?? ["", undefined];
+  if (envValue !== undefined) {
+    if (envValue.trim() === "") throw empty(envName);
+    return envValue;
+  }
+  const [key, inline] = sources.inline ?? ["", undefined];
+  if (inline !== undefined) {
+    if (inline.trim() === "") throw empty(key);
+    return inline;
+  }
+  const [fileKey, path] = sources.file ?? ["", undefined];
+  return path === undefined ? undefined : readSecretFile(path, fileKey);
+}
+
+/** pino's levels: ALERTDESK_LOG_LEVEL must be one (pino would throw a stack trace at the first log line). */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The smallest body limit that lets a one-alert Alertmanager notification through. */
+const MIN_BODY_LIMIT = 1024;
 
 /** Builds the service configuration from the environment and the optional config file. */
 export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, overrides: { configPath?: string } = {}): ServiceConfig {
@@ -197,8 +234,11 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: must be a port number, got ${JSON.stringify(portText)}`);
   }
-  let webhookToken = env.ALERTDESK_WEBHOOK_TOKEN || file.webhook_token;
-  if (!webhookToken && file.webhook_token_file) webhookToken = readSecretFile(file.webhook_token_file, "webhook_token_file");
+  const webhookToken = credential({
+    env: ["ALERTDESK_WEBHOOK_TOKEN", env.ALERTDESK_WEBHOOK_TOKEN],
+    inline: ["webhook_token", file.webhook_token],
+    file: ["webhook_token_file", file.webhook_token_file],
+  });
   const d = file.delivery ?? {};
   const delivery: ServiceConfig["delivery"] = {};
   const set = <K extends keyof ServiceConfig["delivery"]>(k: K, v: number | undefined) => {
@@ -232,9 +272,27 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
   if (requestTimeout) config.requestTimeoutMs = requestTimeout;
   const headersTimeout = file.headers_timeout;
   if (headersTimeout) config.headersTimeoutMs = headersTimeout;
-  let adminToken = env.ALERTDESK_ADMIN_TOKEN || file.admin_token;
-  if (!adminToken && file.admin_token_file) adminToken = readSecretFile(file.admin_token_file, "admin_token_file");
+  const adminToken = credential({
+    env: ["ALERTDESK_ADMIN_TOKEN", env.ALERTDESK_ADMIN_TOKEN],
+    inline: ["admin_token", file.admin_token],
+    file: ["admin_token_file", file.admin_token_file],
+  });
   if (adminToken) config.adminToken = adminToken;
+  const logLevel = env.ALERTDESK_LOG_LEVEL;
+  if (logLevel !== undefined && logLevel !== "") {
+    if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+      throw new ConfigError(`ALERTDESK_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+    }
+    config.logLevel = logLevel;
+  }
+  if (config.bodyLimitBytes < MIN_BODY_LIMIT) {
+    throw new ConfigError(
+      `${env.ALERTDESK_BODY_LIMIT ? "ALERTDESK_BODY_LIMIT" : "body_limit"}: must be at least 1kb, got ${config.bodyLimitBytes} bytes (every webhook would be refused)`,
+    );
+  }
+  const base = delivery.baseMs ?? DEFAULT_RETRY.baseMs;
+  const max = delivery.maxMs ?? DEFAULT_RETRY.maxMs;
+  if (base > max) throw new ConfigError(`delivery.backoff_base (${base} ms) is above delivery.backoff_max (${max} ms)`);
   if (file.rules_watch !== undefined) config.watchRules = file.rules_watch;
   const databaseUrl = env.ALERTDESK_DATABASE_URL || file.database_url;
   if (databaseUrl) config.databaseUrl = databaseUrl;

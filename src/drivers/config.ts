@@ -40,11 +40,14 @@ export function priorityMap<T extends z.ZodType>(value: T) {
 export function resolveSecret(inline: string | undefined, file: string | undefined, key: string): string {
   if (inline !== undefined && inline !== "") return inline;
   if (file) {
+    let text: string;
     try {
-      return readFileSync(file, "utf8").trim();
+      text = readFileSync(file, "utf8").trim();
     } catch (err) {
       throw new Error(`${key}_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    if (text === "") throw new Error(`${key}_file: ${file} is empty`);
+    return text;
   }
   throw new Error(`${key} or ${key}_file is required`);
 }

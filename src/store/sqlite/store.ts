@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { BuiltinTicket, NewBuiltinTicket } from "../../model/builtin-tickets.js";
@@ -26,12 +26,31 @@ export interface SqliteStoreOptions {
 }
 
 /**
+ * Creates the data directory one level at a time. Node's recursive mkdir never returns on some
+ * kernel filesystems (ALERTDESK_DATA_DIR=/proc/x hung the start for ever); one level at a time, it
+ * fails at once with the reason.
+ */
+function makeDirectory(dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Error(`data directory ${dir} is not a directory`);
+    return;
+  }
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirectory(parent);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    throw new Error(`cannot create the data directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/**
  * The embedded store: one SQLite file in WAL mode. Every write goes through one writer that groups
  * concurrent writes into one transaction and resolves them once an fsync has put it on disk.
  */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
   const memory = options.path === ":memory:";
-  if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+  if (!memory) makeDirectory(dirname(options.path));
   const db = new Database(options.path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL"); // migrations commit directly, not through the writer
