@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import autocannon from "autocannon";
 import { ticketKeyFor } from "../src/model/incident.js";
+import { groupDedupKey } from "../src/rules/evaluate.js";
 import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
 import { startTestService, type TestService } from "../test/kit/service.js";
@@ -300,6 +301,46 @@ async function scale() {
   log(`   growth 100k / 1k: ${(results.scale as { growth: number }).growth}`);
 }
 
+/** One group of `n` alerts, then half of them resolved: the time of the resolve and how long /healthz waited meanwhile. */
+async function resolveHalf(n: number): Promise<{ ms: number; healthzMaxMs: number }> {
+  const svc = await startTestService({ realClock: true, config: { bodyLimitBytes: 256 * 1024 * 1024 } });
+  try {
+    const instances = Array.from({ length: n }, (_, i) => i);
+    await svc.post("/webhooks/alertmanager", payload(`Half${n}`, instances));
+    let polling = true;
+    let healthzMaxMs = 0;
+    const poll = (async () => {
+      while (polling) {
+        const t = performance.now();
+        await svc.get("/healthz");
+        healthzMaxMs = Math.max(healthzMaxMs, performance.now() - t);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const body = payload(`Half${n}`, instances, instances.slice(0, n / 2));
+    const t = performance.now();
+    const res = await svc.post("/webhooks/alertmanager", body);
+    const ms = performance.now() - t;
+    polling = false;
+    await poll;
+    if (res.status !== 200) throw new Error(`resolve of half of ${n} alerts: ${res.status}`);
+    return { ms: Math.round(ms), healthzMaxMs: Math.round(healthzMaxMs) };
+  } finally {
+    await svc.cleanup();
+  }
+}
+
+async function partialResolve() {
+  log("6. half of a large group resolves: 10,000 and 80,000 alerts in one group (linear: 8× the time for 8× the alerts)");
+  const small = await resolveHalf(10_000);
+  const large = await resolveHalf(80_000);
+  const growth = Math.round((large.ms / Math.max(1, small.ms)) * 10) / 10;
+  results.partialResolve = { alerts10k: small, alerts80k: large, growth };
+  log(
+    `   10,000: ${small.ms} ms (healthz waited up to ${small.healthzMaxMs} ms); 80,000: ${large.ms} ms (healthz up to ${large.healthzMaxMs} ms); growth ${growth}× for 8× the alerts`,
+  );
+}
+
 async function endToEnd() {
   log("5. end to end: webhook accepted → ticket created at a fake Zendesk, 20 new groups per second");
   await withZendesk(undefined, undefined, async (svc, fake) => {
@@ -308,7 +349,8 @@ async function endToEnd() {
       const group = `E2e${k}`;
       const t = Date.now();
       const res = await svc.post("/webhooks/alertmanager", payload(group, [1, 2, 3, 4, 5]));
-      if (res.status === 200) accepted.set(ticketKeyFor(`{alertname="${group}"}`, 1), Date.now());
+      const key = groupDedupKey({ source: "alertmanager", receiver: "alertdesk", groupKey: `{}:{alertname="${group}"}`, groupLabels: { alertname: group } });
+      if (res.status === 200) accepted.set(ticketKeyFor(key, 1), Date.now());
       await new Promise((r) => setTimeout(r, Math.max(0, t + 50 - Date.now())));
     }
     await drained(svc);
@@ -321,7 +363,7 @@ async function endToEnd() {
 
 try {
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")]); // dist/ up to date
-  const sections = { ingest, calls: callsPerNotification, storm, scale, endToEnd };
+  const sections = { ingest, calls: callsPerNotification, storm, scale, endToEnd, partialResolve };
   const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
   for (const [name, run] of Object.entries(sections)) if (!only || only.includes(name)) await run();
   if (only) log(`\nonly ${only.join(", ")}: ${JSON.stringify(results)}`);

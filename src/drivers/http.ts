@@ -27,16 +27,46 @@ export function classifyStatus(status: number): { retryable: boolean; reason: Fa
   return { retryable: false, reason: "client" };
 }
 
-/** Replaces every secret in a text with `<secret>`. */
+/** Replaces every secret in a text with `<secret>`, longest first (one secret may contain another). */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join("<secret>");
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) if (s.length >= 4) out = out.split(s).join("<secret>");
   return out;
 }
 
-function bodyExcerpt(data: unknown): string {
+/**
+ * Every form in which a credential can come back in an answer or an error: as given, URL-encoded,
+ * escaped inside JSON, and, for a URL with `user:password@`, the password and the Basic header axios
+ * makes of it. A helpdesk that echoes the Authorization header must not leak any of them.
+ */
+export function secretForms(secrets: readonly string[], baseURL: string): string[] {
+  const forms = new Set<string>();
+  const add = (s: string) => {
+    if (s.length < 4) return;
+    forms.add(s);
+    forms.add(encodeURIComponent(s));
+    forms.add(JSON.stringify(s).slice(1, -1));
+  };
+  for (const s of secrets) add(s);
+  try {
+    const url = new URL(baseURL);
+    if (url.password) {
+      const user = decodeURIComponent(url.username);
+      const password = decodeURIComponent(url.password);
+      add(url.password);
+      add(password);
+      add(Buffer.from(`${user}:${password}`).toString("base64"));
+    }
+  } catch {
+    // Not a URL: the driver's config schema says so elsewhere.
+  }
+  return [...forms];
+}
+
+/** The start of an answer's body for an error message: masked first, then cut, so no cut can split a secret. */
+function bodyExcerpt(data: unknown, secrets: readonly string[]): string {
   if (data === undefined || data === null || data === "") return "";
-  const text = typeof data === "string" ? data : JSON.stringify(data);
+  const text = redact(typeof data === "string" ? data : JSON.stringify(data), secrets);
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
@@ -65,7 +95,7 @@ export interface HttpClient {
 /** Creates a driver's HTTP client. */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const clock = options.clock ?? (() => new Date());
-  const secrets = options.secrets ?? [];
+  const secrets = secretForms(options.secrets ?? [], options.baseURL);
   const instance: AxiosInstance = axios.create({
     baseURL: options.baseURL.replace(/\/+$/, ""),
     timeout: options.timeoutMs ?? 10_000,
@@ -82,7 +112,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   function failure(what: string, res: AxiosResponse, override: Partial<{ retryable: boolean; reason: FailureReason }> = {}): DeliveryError {
     const c = { ...classifyStatus(res.status), ...override };
     const retryAfterMs = parseRetryAfter(res.headers["retry-after"] as string | undefined, clock());
-    const excerpt = bodyExcerpt(res.data);
+    const excerpt = bodyExcerpt(res.data, secrets);
     return new DeliveryError(message(what, `${res.status}${excerpt ? ` ${excerpt}` : ""}`), {
       retryable: c.retryable,
       reason: c.reason,
