@@ -175,6 +175,13 @@ export function renderBody(incident: Incident, options: { previous?: { ticketKey
   return doc;
 }
 
+/** A list of at most 50 alerts, then how many more: a change of 40,000 alerts is one readable comment, not 40,000 lines. */
+function capped(alerts: AlertRecord[], line: (a: AlertRecord) => string): string[] {
+  const items = alerts.slice(0, 50).map(line);
+  if (alerts.length > 50) items.push(`… and ${alerts.length - 50} more`);
+  return items;
+}
+
 function lasted(a: AlertRecord): string {
   return a.endsAt ? formatDuration(Date.parse(a.endsAt) - Date.parse(a.startsAt)) : "?";
 }
@@ -197,15 +204,15 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
     case "comment": {
       if (action.refire) {
         doc.push({ kind: "paragraph", text: `Fired again (recurrence ${incident.recurrences}):` });
-        doc.push({ kind: "list", items: action.joined.map((a) => alertLine(a, all)) });
+        doc.push({ kind: "list", items: capped(action.joined, (a) => alertLine(a, all)) });
         if (action.flap) doc.push({ kind: "paragraph", text: flapNote(action.flap) });
       } else if (action.joined.length > 0) {
         doc.push({ kind: "paragraph", text: `${action.joined.length} alert${action.joined.length === 1 ? "" : "s"} joined the incident:` });
-        doc.push({ kind: "list", items: action.joined.map((a) => alertLine(a, all)) });
+        doc.push({ kind: "list", items: capped(action.joined, (a) => alertLine(a, all)) });
       }
       if (action.resolved.length > 0) {
         doc.push({ kind: "paragraph", text: `${action.resolved.length} alert${action.resolved.length === 1 ? "" : "s"} resolved:` });
-        doc.push({ kind: "list", items: action.resolved.map((a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
+        doc.push({ kind: "list", items: capped(action.resolved, (a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
       }
       if (action.raisedFrom) {
         const why = firing(incident).find((a) => a.priority === incident.priority);
@@ -228,7 +235,7 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
         kind: "paragraph",
         text: `Resolved: all ${all.length} alert${all.length === 1 ? "" : "s"} stopped firing. The incident lasted ${formatDuration(Date.parse(ended) - Date.parse(started))} (${utc(started)} to ${utc(ended)}).`,
       });
-      if (action.resolved.length > 0) doc.push({ kind: "list", items: action.resolved.map((a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
+      if (action.resolved.length > 0) doc.push({ kind: "list", items: capped(action.resolved, (a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
       if (incident.recurrences > 0) doc.push({ kind: "paragraph", text: `It fired ${incident.recurrences + 1} times on this ticket.` });
       if (action.flap) doc.push({ kind: "paragraph", text: flapNote(action.flap) });
       break;
@@ -239,7 +246,7 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
         kind: "paragraph",
         text: `Fired again (recurrence ${n}, ${n + 1} firings on this ticket); reopened.`,
       });
-      doc.push({ kind: "list", items: action.refired.map((a) => alertLine(a, all)) });
+      doc.push({ kind: "list", items: capped(action.refired, (a) => alertLine(a, all)) });
       if (action.raisedFrom) doc.push({ kind: "paragraph", text: `Priority raised from ${action.raisedFrom} to ${incident.priority}.` });
       if (action.flap) doc.push({ kind: "paragraph", text: flapNote(action.flap) });
       break;
