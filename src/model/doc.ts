@@ -126,7 +126,9 @@ export function toAdf(doc: Doc): AdfNode {
 
 /** Escapes text for Jira wiki markup (Data Center, API v2): every markup character gets a backslash. */
 export function escapeWiki(s: string): string {
-  return s.replace(/[\\{}[\]*_|!^~+?#-]/g, (c) => `\\${c}`);
+  // Block markers at a line start (h1. … h6. headings, bq. quotes) are not characters to escape: a
+  // backslash before their dot keeps the text as it is.
+  return s.replace(/[\\{}[\]*_|!^~+?#-]/g, (c) => `\\${c}`).replace(/^(\s*)(h[1-6]|bq)\./gim, "$1$2\\.");
 }
 
 /** Jira wiki markup, every value escaped; only http(s) links become links. */

@@ -187,6 +187,12 @@ function parseFile(file: string, text: string, problems: string[], displayName: 
     for (const e of doc.errors) problems.push(`${at(e.pos[0])}: ${e.message.split("\n")[0]}`);
     return undefined;
   }
+  if (doc.contents === null) {
+    // An emptied file (or one read while an editor was writing it) would reload as "success, fewer
+    // rules": an error instead, so the previous rules keep running and the reload-failed alert fires.
+    problems.push(`${displayName}:1:1: the file is empty (no defaults and no rules); a rules file says at least rules: []`);
+    return undefined;
+  }
   let raw: unknown;
   try {
     // maxAliasCount bounds alias expansion: a billion-laughs file is an error, not an out-of-memory.
@@ -403,11 +409,14 @@ export function loadRules(path: string): RuleSet {
 export function loadRuleFiles(paths: readonly string[]): RuleSet {
   const files: string[] = [];
   for (const path of paths) {
+    let found: string[];
     try {
-      files.push(...ruleFiles(path));
+      found = ruleFiles(path);
     } catch (err) {
       throw new RulesError([`${path}: cannot read rules: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
     }
+    if (found.length === 0) throw new RulesError([`${path}: no rules files (*.yaml, *.yml) in the directory`]);
+    files.push(...found);
   }
   const cwd = process.cwd();
   return compileRules(

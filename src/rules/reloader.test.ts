@@ -72,6 +72,16 @@ describe("rules reloader", () => {
     expect(s.lines.join("")).toMatch(/rules reload failed; the previous rules keep running/);
   });
 
+  it("an emptied rules file is a failed reload, so the previous rules keep running and the reload-failed alert can fire", async () => {
+    const s = setup("rules:\n  - name: a\n  - name: b\n");
+    const r = createRulesReloader({ ...s.options, watch: false });
+    reloaders.push(r);
+    writeFileSync(s.path, "");
+    expect(r.reload("file change")).toMatchObject({ success: false, error: expect.stringMatching(/the file is empty/) });
+    expect(r.current().rules).toHaveLength(2);
+    expect(await gauge(s.metrics, "alertdesk_rules_last_reload_success")).toBe(0);
+  });
+
   it("watches the file and reloads once the writes settle", async () => {
     const s = setup("rules:\n  - name: a\n");
     const r = createRulesReloader({ ...s.options, settleMs: 20 });

@@ -92,6 +92,8 @@ const hostile = fc.oneof(
     "a^ORDERBYx^NQb",
     '" OR labels = "x',
     "\\",
+    "h1. heading\nbq. quote",
+    "line\n h2. indented heading",
   ),
 );
 const doc = fc.array(
@@ -138,9 +140,16 @@ describe("rendered bodies escape label values for every format", () => {
           .replace(/\*:\*/g, "")
           .replace(/^\*/gm, "");
         expect(stripped).not.toMatch(/[{}[\]|!^~+?#_]/);
+        // No line of a value starts a heading or a quote (alertdesk's own headings are `h3. ` + escaped text).
+        for (const line of wiki.split("\n")) expect(line.replace(/^h3\. /, "")).not.toMatch(/^\s*(h[1-6]|bq)\./i);
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it("Jira wiki: h1. … h6. and bq. at the start of a value's line stay text", () => {
+    const wiki = toWiki([{ kind: "paragraph", text: "h1. Big\n  bq. quoted\nH6. shouting\nnot h2. here" }]);
+    expect(wiki).toBe("h1\\. Big\n  bq\\. quoted\nH6\\. shouting\nnot h2. here");
   });
 
   it(`ADF (Jira Cloud): values only ever appear as text nodes (${RUNS} cases)`, () => {
