@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { BuiltinTicket, NewBuiltinTicket } from "../../model/builtin-tickets.js";
@@ -23,6 +23,44 @@ import { createSqliteWriter } from "./writer.js";
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:" for a throwaway store (simulate, tests). */
   path: string;
+  /**
+   * The serving process (not the CLI's replay): it refuses a data directory another live alertdesk
+   * serves, records its pid beside the database, and releases the leases a dead predecessor held.
+   */
+  owner?: boolean;
+}
+
+/** Whether `pid` is a running alertdesk (a reused pid of another program does not count). */
+function aliveAlertdesk(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("alertdesk");
+  } catch {
+    return true; // no /proc: alive is all we know
+  }
+}
+
+/**
+ * Takes the data directory for this process. A single process owns an SQLite store, so the leases
+ * in it after a kill -9 are the dead process's own: released at once, instead of waiting out the
+ * whole lease (60 s) before the restarted process may deliver them. (PostgreSQL replicas keep theirs:
+ * another replica may be delivering.)
+ */
+function takeOwnership(db: Database.Database, path: string): string {
+  const pidFile = `${path}.pid`;
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && aliveAlertdesk(pid)) {
+      throw new Error(`another alertdesk (pid ${pid}) serves ${path}; stop it first (or remove ${pidFile} if it is stale)`);
+    }
+  }
+  writeFileSync(pidFile, `${process.pid}\n`);
+  db.prepare("UPDATE outbox SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL").run();
+  return pidFile;
 }
 
 /**
@@ -57,6 +95,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
   migrate(db);
+  let pidFile: string | undefined;
+  try {
+    if (options.owner && !memory) pidFile = takeOwnership(db, options.path);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   // From here the writer fsyncs the WAL itself before a write resolves, off the event loop (see
   // writer.ts): as durable as FULL for everything acknowledged.
   db.pragma(memory ? "synchronous = OFF" : "synchronous = NORMAL");
@@ -265,6 +310,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       await writer.close();
       if (reader !== db) reader.close();
       db.close();
+      if (pidFile && existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() === String(process.pid)) rmSync(pidFile);
     },
 
     createTicket: (t: NewBuiltinTicket, now) =>
