@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Alert, LabelSet, Source } from "./alert.js";
+import type { HelpdeskState } from "./helpdesk-event.js";
 import type { Category, Level, Priority } from "./priority.js";
 
 /** What the resolve of an incident does to its ticket (the `on_resolved` rule key). */
@@ -83,6 +84,18 @@ export interface Incident {
   keptOpen?: boolean;
   /** Set once the helpdesk confirmed the ticket. */
   ticket?: TicketRef;
+  /** What alertdesk knows of its ticket in the helpdesk (agents' actions, from the two-way sync). */
+  helpdeskState?: HelpdeskState;
+  /** A priority an agent set on the ticket: alertdesk never raises over it. */
+  agentPriority?: Priority;
+  /** When an agent solved the ticket while it was theirs to solve (ISO). */
+  agentSolvedAt?: string;
+  /** An agent solved while alerts still fired: the solve is checked against the monitoring then (ISO). */
+  verifyAt?: string;
+  /** How many times a failed verification reopened the ticket. */
+  autoReopens?: number;
+  /** An agent said won't fix: re-fires until then change nothing (ISO). */
+  mutedUntil?: string;
 }
 
 /** The correlation key for a dedup key's n-th incident: short, stable, safe in every helpdesk's search syntax. */

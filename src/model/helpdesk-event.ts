@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { PRIORITIES } from "./priority.js";
+
+/**
+ * What agents do in a helpdesk, in one small vocabulary for every helpdesk: each driver maps its
+ * own statuses, resolutions and events onto these (docs/helpdesks.md), and the lifecycle reacts to
+ * them the same way whatever the helpdesk.
+ */
+
+/** A ticket's status, as alertdesk understands it. `closed` is final: a re-fire opens a follow-up ticket. */
+export const TICKET_STATUSES = ["new", "active", "pending", "solved", "closed", "cancelled"] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+/** Why a ticket was solved, each helpdesk's own names mapped onto these in its config. */
+export const RESOLUTIONS = ["fixed", "wont_fix", "duplicate", "cannot_reproduce"] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+
+/** The kinds of agent action that count as the first human response (all three by default). */
+export const ACKNOWLEDGING = ["comment", "assignment", "active"] as const;
+export type Acknowledging = (typeof ACKNOWLEDGING)[number];
+
+const at = z.string().describe("When the agent did it (ISO 8601).");
+const author = z.string().min(1).describe("Who did it, as the helpdesk names them.");
+
+/** One agent action on a ticket. */
+export const helpdeskEventSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("commented"), at, author, public: z.boolean(), text: z.string() }),
+  z.object({ kind: z.literal("assigned"), at, author: author.optional(), assignee: z.string().min(1).nullable() }),
+  z.object({ kind: z.literal("status_changed"), at, author: author.optional(), status: z.enum(TICKET_STATUSES), resolution: z.enum(RESOLUTIONS).optional() }),
+  z.object({ kind: z.literal("priority_changed"), at, author: author.optional(), priority: z.enum(PRIORITIES) }),
+]);
+export type HelpdeskEvent = z.infer<typeof helpdeskEventSchema>;
+
+/** What alertdesk knows of its ticket in the helpdesk (`helpdeskState` in GET /api/incidents); null until known. */
+export interface HelpdeskState {
+  status: TicketStatus | null;
+  assignee: string | null;
+  /** The first human response: the end of the response clock. */
+  firstResponseAt: string | null;
+  resolution: Resolution | null;
+  /** When alertdesk last learnt anything of the ticket. */
+  syncedAt: string | null;
+}
+
+export const UNKNOWN_HELPDESK_STATE: HelpdeskState = { status: null, assignee: null, firstResponseAt: null, resolution: null, syncedAt: null };
