@@ -1,10 +1,11 @@
-import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createApiRouter } from "./api/router.js";
 import { ConfigError, type ServiceConfig } from "./config/service.js";
 import { createDriverRegistry } from "./drivers/registry.js";
 import type { HelpdeskDriver } from "./drivers/types.js";
 import { createHttpApp } from "./http/app.js";
+import { adminAuth, isLoopback, type LocalCaller, readAuth } from "./http/auth.js";
+import { createHttpServer, type HttpServer } from "./http/tls.js";
 import { createHealthRouter } from "./intake/health.js";
 import { createWebhookRouter } from "./intake/webhooks.js";
 import type { Notification } from "./model/alert.js";
@@ -24,6 +25,12 @@ export interface ServiceOptions {
   log?: Logger;
   /** Start the outbox worker (default true); tests of the intake alone may turn it off. */
   deliver?: boolean;
+  /**
+   * Which peer addresses count as this machine for the endpoints that answer on loopback only when
+   * no credential is configured (default: loopback). Tests say "nobody" to see what the network sees,
+   * without a server listening anywhere but 127.0.0.1.
+   */
+  isLocalCaller?: LocalCaller;
 }
 
 export interface RunningService {
@@ -41,6 +48,13 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** What the start log says the read endpoints need. */
+function readsNeed(config: ServiceConfig): string {
+  if (config.readsOpen) return "nothing (reads_open)";
+  const given = [config.adminToken ? "admin token" : "", config.readToken ? "read token" : "", config.readUsers ? "read user" : ""].filter(Boolean);
+  return given.length > 0 ? given.join(" or ") : "loopback";
+}
+
 /**
  * The composition root: opens the store, builds the drivers, loads the rules, and wires the
  * pipeline, the outbox worker and the HTTP server together. It decides nothing itself.
@@ -49,7 +63,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config } = options;
   const clock = options.clock ?? (() => new Date());
   const log = options.log ?? createLogger();
-  const store = await openStore(config);
+  const store = await openStore(config, { owner: true }); // the serving process: stale leases of a dead predecessor are released
   let drivers: Map<string, HelpdeskDriver>;
   let rules: RulesReloader;
   let metrics: Metrics;
@@ -126,6 +140,27 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
 
   const admin = config.adminToken ? { adminToken: config.adminToken } : {};
+  // One guard for the read path and /metrics, so they share the cache of checked passwords.
+  const isLocal = options.isLocalCaller ?? isLoopback;
+  const reads = readAuth(
+    {
+      ...admin,
+      ...(config.readToken ? { readToken: config.readToken } : {}),
+      ...(config.readUsers ? { readUsers: config.readUsers } : {}),
+      ...(config.readsOpen ? { open: true } : {}),
+    },
+    { isLocal },
+  );
+  let reloadCertificates = () => {};
+  /** SIGHUP and POST /-/reload: the rules, and the TLS certificate files (renewed ones take effect for new connections). */
+  const reload = (reason: string): ReloadStatus => {
+    try {
+      reloadCertificates();
+    } catch (err) {
+      log.error({ err: (err as Error).message, reason }, "TLS certificates not reloaded; the previous ones stay in use");
+    }
+    return rules.reload(reason);
+  };
   const app = createHttpApp(
     [
       createWebhookRouter({
@@ -143,29 +178,30 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           await store.ping();
           return undefined; // rules are loaded before the server listens, and a failed reload keeps the old ones
         },
+        metricsAuth: config.metricsAuth === "none" ? (_req, _res, next) => next() : reads,
       }),
       createApiRouter({
         store,
         clock,
         rules: () => ({ rules: rules.current(), lastReload: rules.lastReload() }),
-        reload: () => rules.reload("POST /-/reload"),
+        reload: () => reload("POST /-/reload"),
         kick: () => worker.kick(),
-        ...admin,
+        adminAuth: adminAuth(config.adminToken, isLocal),
+        readAuth: reads,
       }),
     ],
     log,
   );
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    // Timeouts are checked every second, so a slow client (slow-loris headers or body) is cut off
-    // soon after its timeout instead of holding a socket for the default 30 s check interval.
-    const requestTimeout = config.requestTimeoutMs ?? 30_000;
-    const s = createServer(
-      { requestTimeout, headersTimeout: Math.min(config.headersTimeoutMs ?? 10_000, requestTimeout), connectionsCheckingInterval: 1000 },
-      app,
-    );
-    s.listen(config.port, config.host, () => resolve(s));
-    s.once("error", reject);
+  const { server, scheme } = await new Promise<HttpServer>((resolve, reject) => {
+    const http = createHttpServer(app, {
+      requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
+      headersTimeoutMs: config.headersTimeoutMs ?? 10_000,
+      ...(config.tls ? { tls: config.tls } : {}),
+    });
+    reloadCertificates = http.reloadCertificates;
+    http.server.listen(config.port, config.host, () => resolve(http));
+    http.server.once("error", reject);
   }).catch(async (err: unknown) => {
     await store.close();
     throw err;
@@ -174,13 +210,22 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info(
-    { port, host: config.host, dataDir: config.dataDir, rules: rules.current().files.length, ruleCount: rules.current().rules.length, store: store.kind },
+    {
+      port,
+      host: config.host,
+      dataDir: config.dataDir,
+      rules: rules.current().files.length,
+      ruleCount: rules.current().rules.length,
+      store: store.kind,
+      tls: scheme === "https" ? (config.tls?.clientCaFile ? "client certificates required" : "on") : "off",
+      reads: readsNeed(config),
+    },
     "alertdesk started",
   );
 
   let stopping: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     store,
     metrics,
@@ -188,7 +233,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     drivers,
     ingest,
     rules: () => rules.current(),
-    reload: (reason) => rules.reload(reason),
+    reload,
     stop() {
       stopping ??= (async () => {
         rules.close();

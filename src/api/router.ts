@@ -1,4 +1,4 @@
-import { Router } from "express";
+import { type RequestHandler, Router } from "express";
 import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
 import type { QueryStore, ReplayStore } from "../store/types.js";
 import { addDeliveryRoutes } from "./deliveries.js";
@@ -7,24 +7,30 @@ import { addRuleRoutes, type RuleRoutesDeps } from "./rules.js";
 import { addTicketRoutes } from "./tickets.js";
 
 export interface ApiDeps extends RuleRoutesDeps {
-  store: QueryStore & ReplayStore & Pick<BuiltinTicketBook, "listTickets">;
+  store: QueryStore & ReplayStore & Pick<BuiltinTicketBook, "pageTickets">;
   clock: () => Date;
   /** Wakes the outbox worker (after a replay). */
   kick: () => void;
-  adminToken?: string;
+
+  /** Guards every read (GET and HEAD) of this router: `readAuth` of http/auth.ts. */
+  readAuth: RequestHandler;
 }
 
 /**
  * The read path: incidents, deliveries, rules and the built-in helpdesk's tickets, plus the two
  * operator actions (replay dead letters, reload rules). Apart from the write path: it reads the
- * store through its query slice and never runs the pipeline.
+ * store through its query slice and never runs the pipeline. Reads need what `readAuth` asks for;
+ * the two actions need the admin token (or loopback, without one).
  */
 export function createApiRouter(deps: ApiDeps): Router {
   const router = Router();
-  const admin = deps.adminToken ? { adminToken: deps.adminToken } : {};
+  // Every read, before any route: also the ones added later, and unknown paths answer 401/403 rather
+  // than telling which exist. Writes (replay, reload) keep their own admin guard: a read credential
+  // never grants them.
+  router.use((req, res, next) => (req.method === "GET" || req.method === "HEAD" ? deps.readAuth(req, res, next) : next()));
   addIncidentRoutes(router, deps.store);
-  addDeliveryRoutes(router, { store: deps.store, clock: deps.clock, kick: deps.kick, ...admin });
-  addRuleRoutes(router, { rules: deps.rules, reload: deps.reload, ...admin });
+  addDeliveryRoutes(router, { store: deps.store, clock: deps.clock, kick: deps.kick, adminAuth: deps.adminAuth });
+  addRuleRoutes(router, { rules: deps.rules, reload: deps.reload, adminAuth: deps.adminAuth });
   addTicketRoutes(router, { tickets: deps.store, clock: deps.clock });
   return router;
 }

@@ -1,12 +1,12 @@
-import type { Router } from "express";
-import { adminAuth } from "../http/auth.js";
+import type { RequestHandler, Router } from "express";
 import type { ReloadStatus, RuleSet } from "../rules/load.js";
 
 export interface RuleRoutesDeps {
   /** The rules in force and how the last reload went. */
   rules: () => { rules: RuleSet; lastReload: ReloadStatus };
   reload: () => ReloadStatus;
-  adminToken?: string;
+  /** Guards the reload (admin): http/auth.ts `adminAuth`. */
+  adminAuth: RequestHandler;
 }
 
 /** What GET /api/rules shows of the rules in force. */
@@ -41,7 +41,7 @@ export function addRuleRoutes(router: Router, deps: RuleRoutesDeps): void {
     const { rules, lastReload } = deps.rules();
     res.json({ lastReload, ...rulesView(rules) });
   });
-  router.post("/-/reload", adminAuth(deps.adminToken), (_req, res) => {
+  router.post("/-/reload", deps.adminAuth, (_req, res) => {
     const result = deps.reload();
     if (result.success) res.json({ status: "reloaded", rules: deps.rules().rules.rules.length });
     else

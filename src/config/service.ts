@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { isNode, LineCounter, parseDocument } from "yaml";
@@ -10,9 +11,17 @@ import { DEFAULT_RETRY } from "../outbox/worker.js";
 
 /**
  * Service configuration: environment variables (pinned: PORT, ALERTDESK_DATA_DIR, ALERTDESK_RULES,
- * ALERTDESK_WEBHOOK_TOKEN, ALERTDESK_CONFIG) over an optional YAML file. Secrets come from `${ENV}`
+ * ALERTDESK_WEBHOOK_TOKEN, ALERTDESK_READ_TOKEN, ALERTDESK_CONFIG) over an optional YAML file. Secrets come from `${ENV}`
  * substitution or `*_file` keys, so the file itself can be committed.
  */
+
+/** A bcrypt hash as htpasswd -B and bcryptjs write it: $2a$, $2b$ or $2y$, a two-digit cost 04–31, 53 characters of salt and hash. */
+const bcryptHash = z
+  .string()
+  .regex(
+    /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/,
+    "must be a bcrypt hash ($2a$, $2b$ or $2y$, cost 04-31, 60 characters), e.g. from htpasswd -nbBC 10 \"\" PASSWORD | tr -d ':\\n'",
+  );
 
 const byteSize = z.union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, "must be a size like 512kb or 10mb")]);
 
@@ -27,6 +36,36 @@ export const configFileSchema = z
     rules_watch: z.boolean().optional().describe("Reload the rules when their files change (default true)."),
     admin_token: z.string().optional().describe("Bearer token for admin endpoints (/-/reload). Without it they answer only on loopback."),
     admin_token_file: z.string().optional(),
+    read_token: z
+      .string()
+      .optional()
+      .describe("Bearer token for the read endpoints (/api/*, /tickets, /metrics); it never grants admin. Prefer read_token_file."),
+    read_token_file: z.string().optional(),
+    read_users: z
+      .record(z.string(), bcryptHash)
+      .superRefine((users, ctx) => {
+        for (const name of Object.keys(users)) {
+          if (name === "" || name.includes(":")) {
+            ctx.addIssue({ code: "custom", path: [name], message: "a user name must be non-empty without ':' (HTTP basic auth splits at the first colon)" });
+          }
+        }
+      })
+      .optional()
+      .describe("HTTP basic auth users for the read endpoints: name → bcrypt hash, like Alertmanager's basic_auth_users."),
+    reads_open: z
+      .boolean()
+      .optional()
+      .describe("true: the read endpoints answer everybody without a credential. Default: a configured credential, else loopback only."),
+    metrics_auth: z
+      .enum(["read", "none"])
+      .optional()
+      .describe("read (default): /metrics needs what the read endpoints need; none: /metrics answers everybody (a Prometheus without credentials)."),
+    tls_cert_file: z.string().optional().describe("PEM certificate (chain) to serve HTTPS with; needs tls_key_file."),
+    tls_key_file: z.string().optional().describe("PEM private key of tls_cert_file."),
+    tls_client_ca_file: z
+      .string()
+      .optional()
+      .describe("PEM CA certificates: when set, every client must present a certificate they signed (RequireAndVerifyClientCert)."),
     webhook_token: z.string().optional().describe("Bearer token webhooks must send. Prefer webhook_token_file."),
     webhook_token_file: z.string().optional(),
     webhook_basic_auth: z
@@ -72,6 +111,16 @@ export interface ServiceConfig {
   headersTimeoutMs?: number;
   /** Bearer token for admin endpoints; without it they accept loopback callers only. */
   adminToken?: string;
+  /** Bearer token for the read endpoints (ALERTDESK_READ_TOKEN, read_token, read_token_file); never admin. */
+  readToken?: string;
+  /** HTTP basic auth users of the read endpoints: name → bcrypt hash. */
+  readUsers?: Record<string, string>;
+  /** reads_open: the read endpoints answer everybody without a credential. */
+  readsOpen?: boolean;
+  /** Who may scrape /metrics: "read" (default, the same as the read endpoints) or "none" (everybody). */
+  metricsAuth?: "read" | "none";
+  /** Serve HTTPS with these PEM files (checked at load); a client CA makes client certificates required. */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /** ALERTDESK_LOG_LEVEL, checked against pino's levels. */
   logLevel?: string;
   /** Reload rules on file change (default true). */
@@ -212,6 +261,80 @@ function credential(sources: {
   return path === undefined ? undefined : readSecretFile(path, fileKey);
 }
 
+/**
+ * Who may read, and TLS: the read token (ALERTDESK_READ_TOKEN over read_token over read_token_file),
+ * the basic-auth users, reads_open, metrics_auth, and the certificate files, each read and checked
+ * here so that a missing file or a key that does not fit its certificate fails at start, naming the key.
+ */
+function readAccess(
+  file: ConfigFile,
+  env: NodeJS.ProcessEnv,
+  adminToken: string | undefined,
+  at: (keyPath: readonly PropertyKey[]) => string,
+): Pick<ServiceConfig, "readToken" | "readUsers" | "readsOpen" | "metricsAuth" | "tls"> {
+  const out: Pick<ServiceConfig, "readToken" | "readUsers" | "readsOpen" | "metricsAuth" | "tls"> = {};
+  const readToken = credential({
+    env: ["ALERTDESK_READ_TOKEN", env.ALERTDESK_READ_TOKEN],
+    inline: ["read_token", file.read_token],
+    file: ["read_token_file", file.read_token_file],
+  });
+  if (readToken !== undefined && readToken === adminToken) {
+    throw new ConfigError("read token: equals the admin token, so every reader would be admin; use two different tokens");
+  }
+  if (readToken) out.readToken = readToken;
+  const users = file.read_users ?? {};
+  if (Object.keys(users).length > 0) out.readUsers = { ...users };
+  if (file.reads_open === true) {
+    if (out.readToken || out.readUsers) {
+      throw new ConfigError(
+        `${at(["reads_open"])}: reads_open: true lets everybody read without a credential, yet ${out.readToken ? "a read token" : "read_users"} is configured; remove one of them`,
+      );
+    }
+    out.readsOpen = true;
+  }
+  if (file.metrics_auth) out.metricsAuth = file.metrics_auth;
+  const { tls_cert_file: certFile, tls_key_file: keyFile, tls_client_ca_file: caFile } = file;
+  if (certFile !== undefined || keyFile !== undefined || caFile !== undefined) {
+    if (certFile === undefined && keyFile === undefined) {
+      throw new ConfigError(
+        `${at(["tls_client_ca_file"])}: tls_client_ca_file: needs tls_cert_file and tls_key_file (client certificates only exist with TLS)`,
+      );
+    }
+    if (certFile === undefined) throw new ConfigError(`${at(["tls_key_file"])}: tls_key_file: needs tls_cert_file as well`);
+    if (keyFile === undefined) throw new ConfigError(`${at(["tls_cert_file"])}: tls_cert_file: needs tls_key_file as well`);
+    const pem = (key: string, path: string) => {
+      try {
+        return readFileSync(path, "utf8");
+      } catch (err) {
+        throw new ConfigError(`${at([key])}: ${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    };
+    const certificate = (key: string, path: string) => {
+      try {
+        return new X509Certificate(pem(key, path));
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new ConfigError(`${at([key])}: ${key}: ${path} is not a PEM certificate (${(err as Error).message})`);
+      }
+    };
+    const cert = certificate("tls_cert_file", certFile);
+    const keyText = pem("tls_key_file", keyFile);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(keyText);
+    } catch (err) {
+      throw new ConfigError(`${at(["tls_key_file"])}: tls_key_file: ${keyFile} is not a PEM private key (${(err as Error).message})`);
+    }
+    if (!cert.checkPrivateKey(key)) throw new ConfigError(`${at(["tls_key_file"])}: tls_key_file: ${keyFile} is not the key of tls_cert_file ${certFile}`);
+    out.tls = { certFile, keyFile };
+    if (caFile !== undefined) {
+      certificate("tls_client_ca_file", caFile);
+      out.tls.clientCaFile = caFile;
+    }
+  }
+  return out;
+}
+
 /** pino's levels: ALERTDESK_LOG_LEVEL must be one (pino would throw a stack trace at the first log line). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -278,6 +401,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     file: ["admin_token_file", file.admin_token_file],
   });
   if (adminToken) config.adminToken = adminToken;
+  Object.assign(config, readAccess(file, env, adminToken, parsedFile?.at ?? (() => configPath ?? "config")));
   const logLevel = env.ALERTDESK_LOG_LEVEL;
   if (logLevel !== undefined && logLevel !== "") {
     if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {

@@ -37,6 +37,11 @@ export interface LabOptions {
   labDir: string;
   /** Prometheus --rules.alert.resend-delay; short, so resolved alerts reach Alertmanager quickly. */
   resendDelay?: string;
+  /**
+   * For an https webhookUrl: every receiver's `http_config.tls_config` gets `ca_file` (the CA that
+   * signed alertdesk's certificate) and, when given, the client certificate and key Alertmanager presents.
+   */
+  webhookTls?: { caFile: string; certFile?: string; keyFile?: string };
 }
 
 /** Debian packages of the lab, and a command each one provides. */
@@ -72,6 +77,20 @@ function renderConfigs(configDir: string, options: LabOptions, ports: { prom: nu
     () => `url: ${JSON.stringify(options.webhookUrl)}`,
   );
   alertmanager = substitute("alertmanager.yml", alertmanager, /credentials: lab-secret-token/g, () => `credentials: ${JSON.stringify(options.token)}`);
+  const tls = options.webhookTls;
+  if (tls) {
+    const keys = [
+      ["ca_file", tls.caFile],
+      ["cert_file", tls.certFile],
+      ["key_file", tls.keyFile],
+    ].filter((k): k is [string, string] => k[1] !== undefined);
+    alertmanager = substitute(
+      "alertmanager.yml",
+      alertmanager,
+      /( +)http_config:\n/g,
+      (indent) => `${indent}http_config:\n${indent}  tls_config:\n${keys.map(([k, v]) => `${indent}    ${k}: ${JSON.stringify(v)}\n`).join("")}`,
+    );
+  }
   writeFileSync(join(configDir, "prometheus.yml"), prometheus);
   writeFileSync(join(configDir, "rules.yml"), template("rules.yml"));
   writeFileSync(join(configDir, "alertmanager.yml"), alertmanager, { mode: 0o600 });

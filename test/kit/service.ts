@@ -47,6 +47,8 @@ export interface TestServiceOptions {
   background?: boolean;
   /** Use the real clock (retries and backoff need time to pass); `now` is then read-only in effect. */
   realClock?: boolean;
+  /** Treat every caller as coming from the network, not from this machine (the service still listens on 127.0.0.1). */
+  remoteCallers?: boolean;
 }
 
 /** Starts alertdesk in-process on 127.0.0.1 with its own data directory and a clock the test controls. */
@@ -81,6 +83,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     clock: options.realClock ? () => new Date() : () => holder.now,
     log: createLogger({ level: "debug", destination }),
     deliver: options.background === true,
+    ...(options.remoteCallers ? { isLocalCaller: () => false } : {}),
   });
   const t: TestService = Object.assign(Object.create(null) as object, service, {
     dataDir,
