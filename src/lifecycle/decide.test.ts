@@ -46,6 +46,7 @@ function obs(o: Obs): Observation {
     flapThreshold: o.flapThreshold ?? 3,
     flapWindowMs: 3_600_000,
     testNotifications: "record",
+    escalation: [],
     matched: [],
     tags: [],
     fields: {},

@@ -150,6 +150,7 @@ function setKnobs(incident: Incident, d: AlertDecision): void {
   incident.openAfterMs = d.openAfterMs;
   incident.flapThreshold = d.flapThreshold;
   incident.flapWindowMs = d.flapWindowMs;
+  incident.escalation = [...d.escalation];
 }
 
 /** Strongest "nothing to do" reason among the changes. */
@@ -251,6 +252,8 @@ function openIncident(prev: Incident | undefined, input: StepInput, refired: Ale
   if (Object.keys(d.fields).length > 0) incident.fields = d.fields;
   const deferred = deferredUntil(refired, d.openAfterMs, now);
   if (deferred) incident.deferredUntil = deferred;
+  // The response clock starts when the ticket opens: after open_after, when the open was deferred.
+  incident.clockStartedAt = deferred ?? nowIso;
   const action = openAction(incident);
   // A previous incident that never got its ticket (resolved before open_after) has nothing to link.
   if (prev && !prev.cancelled && action.kind === "open") {
@@ -365,6 +368,9 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
     updatedAt: nowIso,
     recurrences: prev.recurrences + 1,
     refiredAt: recent,
+    // A reopen starts a new response clock: its escalations happen again, each once.
+    clockStartedAt: nowIso,
+    escalations: [],
   };
   delete incident.resolvedAt;
   setKnobs(incident, d);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Alert, LabelSet, Source } from "./alert.js";
 import type { HelpdeskState } from "./helpdesk-event.js";
-import type { Category, Level, Priority } from "./priority.js";
+import type { Category, EscalationStep, Level, Priority } from "./priority.js";
 
 /** What the resolve of an incident does to its ticket (the `on_resolved` rule key). */
 export const ON_RESOLVED = ["solve", "comment", "none"] as const;
@@ -96,6 +96,12 @@ export interface Incident {
   autoReopens?: number;
   /** An agent said won't fix: re-fires until then change nothing (ISO). */
   mutedUntil?: string;
+  /** The governing rule's escalation steps (absent on incidents stored before escalation existed: the default). */
+  escalation?: EscalationStep[];
+  /** When the response clock started: the ticket's open, or its latest reopen (ISO). */
+  clockStartedAt?: string;
+  /** The escalation steps done on the current clock, each once. */
+  escalations?: { step: number; at: string }[];
 }
 
 /** The correlation key for a dedup key's n-th incident: short, stable, safe in every helpdesk's search syntax. */

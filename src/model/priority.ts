@@ -34,3 +34,22 @@ export const ITIL_MATRIX: Record<Level, Record<Level, Priority>> = {
   medium: { high: "P2", medium: "P3", low: "P4" },
   low: { high: "P3", medium: "P4", low: "P4" },
 };
+
+/** One step more urgent, never above P1 (an escalation's `raise: true`). */
+export function oneStepUp(p: Priority): Priority {
+  return PRIORITIES[Math.max(0, PRIORITIES.indexOf(p) - 1)] as Priority;
+}
+
+/**
+ * One step of an escalation: when it comes due (a share of the incident's response target, or a
+ * fixed time after the ticket opened), whether it raises the priority, and which webhook helpdesk
+ * it notifies.
+ */
+export interface EscalationStep {
+  after: { percentOfTarget: number } | { ms: number };
+  raise: boolean;
+  notify?: string;
+}
+
+/** Without `escalation:`, one step at 100 % of the target that only comments. */
+export const DEFAULT_ESCALATION: readonly EscalationStep[] = [{ after: { percentOfTarget: 100 }, raise: false }];

@@ -2,7 +2,7 @@ import type { Alert, LabelSet, Notification } from "../model/alert.js";
 import { parseValue } from "../model/alert.js";
 import type { FieldValue, OnResolved, TestNotifications } from "../model/incident.js";
 import { formatLabelSet } from "../model/labels.js";
-import { type Category, higherPriority, type Level, type Priority } from "../model/priority.js";
+import { type Category, type EscalationStep, higherPriority, type Level, type Priority } from "../model/priority.js";
 import type { CompiledMatrix, CompiledRule, LevelSource, RuleSet } from "./load.js";
 
 /** What the rules say about one alert. */
@@ -30,6 +30,8 @@ export interface AlertDecision {
   flapWindowMs: number;
   /** What a sender's test notification matched by this rule does. */
   testNotifications: TestNotifications;
+  /** The escalation steps when nobody responds (`escalation:`). */
+  escalation: readonly EscalationStep[];
   /** Undefined: the service's default helpdesk. */
   helpdesk?: string;
   assigneeGroup?: string;
@@ -88,6 +90,7 @@ export function evaluate(alert: Alert, rules: RuleSet): AlertDecision {
     flapThreshold: first?.flapThreshold ?? d.flapThreshold,
     flapWindowMs: first?.flapWindowMs ?? d.flapWindowMs,
     testNotifications: first?.testNotifications ?? d.testNotifications,
+    escalation: first?.escalation ?? d.escalation,
     tags: [...new Set([...(d.tags ?? []), ...matched.flatMap((r) => r.tags ?? [])])],
     fields: Object.assign({}, d.fields, ...matched.map((r) => r.fields ?? {})) as Record<string, FieldValue>,
   };

@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
 import { formatPath } from "../model/field-path.js";
 import type { FieldValue, OnResolved, TestNotifications } from "../model/incident.js";
-import { type Category, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
+import { type Category, DEFAULT_ESCALATION, type EscalationStep, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 import { type Condition, compileCondition } from "./condition.js";
 import { type CompiledTemplate, compileTemplate, templateErrorPosition } from "./liquid.js";
 import { type Matcher, parseMatcher } from "./matcher.js";
@@ -42,6 +42,7 @@ export interface CompiledRule extends Routing {
   flapThreshold?: number;
   flapWindowMs?: number;
   testNotifications?: TestNotifications;
+  escalation?: EscalationStep[];
   /** Where the rule is written, for messages. */
   origin: string;
   /** `file:line:col` of the rule. */
@@ -59,6 +60,7 @@ export interface RuleDefaults extends Routing {
   flapThreshold: number;
   flapWindowMs: number;
   testNotifications: TestNotifications;
+  escalation: readonly EscalationStep[];
 }
 
 /** A level taken from a label (through an optional map), else a default. */
@@ -93,7 +95,13 @@ export const BUILTIN_DEFAULTS: RuleDefaults = {
   flapThreshold: 3,
   flapWindowMs: 3_600_000,
   testNotifications: "record",
+  escalation: DEFAULT_ESCALATION,
 };
+
+/** A parsed escalation step as the lifecycle uses it. */
+function compileStep(s: { after: EscalationStep["after"]; raise: boolean; notify?: string | undefined }): EscalationStep {
+  return s.notify ? { after: s.after, raise: s.raise, notify: s.notify } : { after: s.after, raise: s.raise };
+}
 
 /** Variables a matrix `width` condition may read. */
 export const WIDTH_VARIABLES = ["affected", "instances"] as const;
@@ -257,6 +265,7 @@ function compileDefaults(parsed: ParsedFile[]): RuleDefaults {
     if (d.flap_threshold !== undefined) defaults.flapThreshold = d.flap_threshold;
     if (d.flap_window !== undefined) defaults.flapWindowMs = d.flap_window;
     if (d.test_notifications) defaults.testNotifications = d.test_notifications;
+    if (d.escalation) defaults.escalation = d.escalation.map(compileStep);
     Object.assign(defaults, routingOf(d));
   }
   return defaults;
@@ -384,6 +393,7 @@ export function compileRules(sources: { file: string; text: string; displayName?
       if (r.flap_threshold !== undefined) rule.flapThreshold = r.flap_threshold;
       if (r.flap_window !== undefined) rule.flapWindowMs = r.flap_window;
       if (r.test_notifications) rule.testNotifications = r.test_notifications;
+      if (r.escalation) rule.escalation = r.escalation.map(compileStep);
       for (const key of ["title", "description"] as const) {
         const source = r[key];
         if (source === undefined) continue;
@@ -434,5 +444,12 @@ export function checkHelpdesks(rules: RuleSet, defaultHelpdesk: string, known: R
   if (!known.has(defaultHelpdesk)) problems.push(`undefined helpdesk "${defaultHelpdesk}" used as default_helpdesk`);
   if (rules.defaults.helpdesk && !known.has(rules.defaults.helpdesk)) problems.push(`undefined helpdesk "${rules.defaults.helpdesk}" used in defaults`);
   for (const r of rules.rules) if (r.helpdesk && !known.has(r.helpdesk)) problems.push(`${r.at}: undefined helpdesk "${r.helpdesk}" used in rule "${r.name}"`);
+  for (const s of rules.defaults.escalation) {
+    if (s.notify && !known.has(s.notify)) problems.push(`undefined helpdesk "${s.notify}" used in defaults.escalation`);
+  }
+  for (const r of rules.rules) {
+    for (const s of r.escalation ?? [])
+      if (s.notify && !known.has(s.notify)) problems.push(`${r.at}: undefined helpdesk "${s.notify}" used in the escalation of rule "${r.name}"`);
+  }
   return problems;
 }

@@ -12,6 +12,23 @@ const level = z.enum(LEVELS);
 const priorityOrMatrix = z.enum([...PRIORITIES, "matrix"]).describe("P1..P4, or `matrix` to take it from the impact × urgency matrix.");
 const fieldValue = z.union([z.string(), z.number(), z.boolean()]);
 
+/** `after: 100%` (of the response target) or `after: 10m` (after the ticket opened). */
+const escalationAfter = z.union([
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?%$/, "must be a share of the response target like 100%, or a duration like 10m")
+    .transform((s) => ({ percentOfTarget: Number(s.slice(0, -1)) })),
+  duration.transform((ms) => ({ ms })),
+]);
+
+const escalationStep = z
+  .object({
+    after: escalationAfter.describe("When the step comes due without a first response: 100% of the response target, or a duration after the ticket opened."),
+    raise: z.boolean().default(false).describe("Raise the priority one step (never above P1, never over a priority an agent set)."),
+    notify: z.string().min(1).optional().describe('A configured helpdesk of type webhook that receives {"event": "escalation", …}.'),
+  })
+  .strict();
+
 const lifecycleKeys = {
   group_by: z.array(z.string()).min(1).optional().describe("Labels that make the dedup key; ['...'] = one ticket per alert."),
   reopen_within: duration.optional().describe("A re-fire within this long after the resolve reopens the same ticket."),
@@ -24,6 +41,10 @@ const lifecycleKeys = {
     .optional()
     .describe("Re-fires within flap_window that make an incident flapping (0 = never): then cycles become comments."),
   flap_window: duration.optional().describe("The window the flap counter looks back over (default 1h)."),
+  escalation: z
+    .array(escalationStep)
+    .optional()
+    .describe("Steps when nobody responds within the response target; default one step at 100% that comments; [] turns it off."),
   test_notifications: z
     .enum(TEST_NOTIFICATIONS)
     .optional()
