@@ -1,13 +1,18 @@
 import type { Router } from "express";
 import { z } from "zod";
-import { badRequest, limitParam } from "../http/respond.js";
+import { badRequest } from "../http/respond.js";
 import type { Incident } from "../model/incident.js";
 import type { QueryStore } from "../store/types.js";
+import { pageAnswer, pageParams, pageQuery } from "./paging.js";
 
-const incidentsQuery = z.object({ state: z.enum(["firing", "resolved"]).optional(), key: z.string().optional(), limit: limitParam }).strict();
+const incidentsQuery = z.object({ state: z.enum(["firing", "resolved"]).optional(), key: z.string().optional(), ...pageParams }).strict();
+
+/** Firing alerts an incident's view lists: a group of 80,000 alerts is one incident, not an 80,000-entry answer. */
+export const VIEW_FIRING_ALERTS = 100;
 
 /** The view of an incident that /api/incidents shows. */
 export function incidentView(i: Incident) {
+  const firing = i.alerts.filter((a) => a.status === "firing");
   return {
     id: i.id,
     dedupKey: i.dedupKey,
@@ -20,7 +25,8 @@ export function incidentView(i: Incident) {
     ticketKey: i.ticketKey,
     ticket: i.ticket ?? null,
     previousTicketKey: i.previousTicketKey ?? null,
-    firingAlerts: i.alerts.filter((a) => a.status === "firing"),
+    firingAlerts: firing.slice(0, VIEW_FIRING_ALERTS),
+    firingAlertCount: firing.length,
     resolvedAlerts: i.alerts.filter((a) => a.status === "resolved").length,
     recurrences: i.recurrences,
     openedAt: i.openedAt,
@@ -33,16 +39,16 @@ export function incidentView(i: Incident) {
   };
 }
 
-/** `GET /api/incidents?state=&key=&limit=`: incidents, newest first. */
-export function addIncidentRoutes(router: Router, store: Pick<QueryStore, "listIncidents">): void {
+/** `GET /api/incidents?state=&key=&limit=&before=`: a page of incidents, newest first (paging.ts). */
+export function addIncidentRoutes(router: Router, store: Pick<QueryStore, "pageIncidents">): void {
   router.get("/api/incidents", async (req, res) => {
     const q = incidentsQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, "invalid query", q.error.issues);
-    const incidents = await store.listIncidents({
-      limit: q.data.limit,
+    const page = await store.pageIncidents({
+      ...pageQuery(q.data),
       ...(q.data.state ? { state: q.data.state } : {}),
       ...(q.data.key ? { dedupKey: q.data.key } : {}),
     });
-    res.json({ incidents: incidents.map(incidentView) });
+    res.json(pageAnswer("incidents", page.items.map(incidentView), page.next));
   });
 }

@@ -1,20 +1,182 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ALERT_STATUSES, type Alert, type AlertLinks, fingerprintOf, isTestNotification, type Notification, parseValue, type Source } from "../model/alert.js";
+import {
+  ALERT_STATUSES,
+  type Alert,
+  type AlertLinks,
+  fingerprintOf,
+  isTestNotification,
+  type LabelSet,
+  type Notification,
+  parseValue,
+  type Source,
+} from "../model/alert.js";
+import { cutMarker, labelSet } from "../model/labels.js";
 
 /**
  * Webhook payloads as Alertmanager (v4) and Grafana unified alerting send them, and the one
  * normalized `Notification` the rest of the pipeline works on. Unknown keys are ignored:
  * newer Alertmanagers add fields (notification_reason, routeLabels) and must keep working.
+ *
+ * Bounds (docs/reliability.md, "Bounds at intake"): what no sender produces is refused with a 400
+ * naming the field (a name over 1 KiB, more than 256 labels, a `__proto__` key, a date that is not
+ * RFC 3339); a value that is merely long is cut, never refused, because Alertmanager does not retry a
+ * 4xx and the alert would be lost: the cut value ends in a marker with its full size and a hash (so
+ * two long values that differ only after the cut stay two values), and the answer lists the fields cut.
  */
 
-const labelSet = z.record(z.string(), z.string());
-const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: "must be an RFC 3339 timestamp" });
+const KiB = 1024;
+export const INTAKE_LIMITS = {
+  /** Bytes of a label, annotation or Grafana refId name; longer is refused. */
+  nameBytes: 1 * KiB,
+  /** Entries of one label set, annotation set or Grafana values map; more is refused. */
+  entries: 256,
+  /** Bytes of a label value (labels, groupLabels, commonLabels); longer is cut. */
+  labelValueBytes: 16 * KiB,
+  /** Bytes of an annotation value; longer is cut. */
+  annotationValueBytes: 64 * KiB,
+  /** Bytes of a URL (generatorURL, externalURL, Grafana's links); longer is cut. */
+  urlBytes: 16 * KiB,
+  /** Bytes of the group key, part of the incident's dedup key (an indexed column): longer is cut. */
+  groupKeyBytes: 1 * KiB,
+  /** Bytes of the receiver's name and of an alert's fingerprint; longer is cut. */
+  shortBytes: 256,
+} as const;
+
+/** Keys that JavaScript treats specially on an ordinary object; `__proto__` is refused (JSON.parse makes it an own key, but copying it into an object sets the prototype instead). */
+const FORBIDDEN_NAME = "__proto__";
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  return typeof v;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** UTF-8 bytes of a string, quickly when it is short. */
+function byteLength(s: string): number {
+  return s.length <= 64 ? utf8.encode(s).length : Buffer.byteLength(s, "utf8");
+}
+
+/**
+ * Cuts `s` to at most `maxBytes` of UTF-8 (on a character boundary), ending in a marker with the full
+ * size and a hash of the whole value; undefined when it fits. The result is a fresh string, so the
+ * long original (megabytes) is not kept alive by a slice of it.
+ */
+export function cutValue(s: string, maxBytes: number): string | undefined {
+  if (s.length * 3 <= maxBytes) return undefined; // at most 3 bytes per UTF-16 unit: fits
+  const bytes = Buffer.byteLength(s, "utf8");
+  if (bytes <= maxBytes) return undefined;
+  const marker = cutMarker(bytes, createHash("sha256").update(s, "utf8").digest("hex"));
+  const room = new Uint8Array(Math.max(0, maxBytes - Buffer.byteLength(marker, "utf8")));
+  const { written } = utf8.encodeInto(s, room);
+  return fromUtf8.decode(room.subarray(0, written)) + marker;
+}
+
+/**
+ * A map of names to values (labels, annotations, Grafana's values), checked key by key and built
+ * without a prototype, so that a label named `constructor` or `toString` is a label like any other
+ * and an absent one reads as undefined, never as Object.prototype's function.
+ */
+function boundedMap<T>(what: string, value: (v: unknown) => { ok: true; value: T } | { ok: false; message: string }) {
+  return z.unknown().transform((input, ctx): Record<string, T> => {
+    if (typeof input !== "object" || input === null || Array.isArray(input)) {
+      ctx.addIssue({ code: "custom", message: `expected an object of ${what}s, received ${typeName(input)}`, input });
+      return z.NEVER;
+    }
+    const keys = Object.keys(input);
+    if (keys.length > INTAKE_LIMITS.entries) {
+      ctx.addIssue({ code: "custom", message: `${keys.length} ${what}s: at most ${INTAKE_LIMITS.entries} are accepted`, input: keys.length });
+      return z.NEVER;
+    }
+    const out = Object.create(null) as Record<string, T>;
+    let failed = false;
+    for (const key of keys) {
+      const fail = (message: string) => {
+        ctx.addIssue({ code: "custom", message, path: [key], input: key });
+        failed = true;
+      };
+      if (key === FORBIDDEN_NAME) {
+        fail(`"__proto__" is not accepted as a ${what} name`);
+        continue;
+      }
+      if (byteLength(key) > INTAKE_LIMITS.nameBytes) {
+        fail(`${what} name longer than ${INTAKE_LIMITS.nameBytes} bytes`);
+        continue;
+      }
+      const checked = value((input as Record<string, unknown>)[key]);
+      if (!checked.ok) fail(checked.message);
+      else out[key] = checked.value;
+    }
+    return failed ? z.NEVER : out;
+  });
+}
+
+const stringValue = (v: unknown) =>
+  typeof v === "string" ? ({ ok: true, value: v } as const) : ({ ok: false, message: `expected a string, received ${typeName(v)}` } as const);
+const labelMap = boundedMap("label", stringValue);
+const annotationMap = boundedMap("annotation", stringValue);
+const valuesMap = boundedMap("value", (v) =>
+  v === null || (typeof v === "number" && Number.isFinite(v))
+    ? ({ ok: true, value: v } as const)
+    : ({ ok: false, message: `expected a number or null, received ${typeName(v)}` } as const),
+);
+const emptyMap = () => labelSet();
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+function isLeap(y: number): boolean {
+  return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+}
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Epoch milliseconds of an RFC 3339 date-time (a real calendar date, a time, an offset or Z); NaN
+ * otherwise. Strict where Date.parse guesses: "foo 1" is no date (Date.parse: 2001-01-01) and
+ * 2026-02-30 no day (Date.parse: March 2). Fractions of any length (Alertmanager sends nanoseconds)
+ * are cut to milliseconds; second 60 (a leap second) counts as the next second's start.
+ */
+export function parseRfc3339(s: string): number {
+  const m = s.length <= 64 ? RFC3339.exec(s) : null;
+  if (!m) return Number.NaN;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const days = mo === 2 && isLeap(y) ? 29 : DAYS[mo - 1];
+  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || sec > 60) return Number.NaN;
+  const ms = m[7] ? Number(m[7].slice(0, 3).padEnd(3, "0")) : 0;
+  let offset = 0;
+  if (m[8]) {
+    const oh = Number(m[9]);
+    const om = Number(m[10]);
+    if (oh > 23 || om > 59) return Number.NaN;
+    offset = (m[8] === "-" ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which reads years 0–99 as 1900–1999
+  date.setUTCHours(h, mi, sec, ms);
+  return date.getTime() - offset;
+}
+
+/** An RFC 3339 timestamp, parsed to epoch milliseconds. */
+const timestamp = z.string().transform((s, ctx) => {
+  const ms = parseRfc3339(s);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "must be an RFC 3339 timestamp with a real date and an offset, like 2026-11-25T05:46:52.832573478Z or 2026-11-25T06:46:52+01:00",
+      input: s,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
 const alertStatus = z.enum(ALERT_STATUSES);
 
 const alertmanagerAlert = z.object({
   status: alertStatus,
-  labels: labelSet,
-  annotations: labelSet.default({}),
+  labels: labelMap,
+  annotations: annotationMap.default(emptyMap),
   startsAt: timestamp,
   endsAt: timestamp.optional(),
   generatorURL: z.string().default(""),
@@ -24,9 +186,9 @@ const alertmanagerAlert = z.object({
 const commonFields = {
   receiver: z.string().default(""),
   status: alertStatus,
-  groupLabels: labelSet.default({}),
-  commonLabels: labelSet.default({}),
-  commonAnnotations: labelSet.default({}),
+  groupLabels: labelMap.default(emptyMap),
+  commonLabels: labelMap.default(emptyMap),
+  commonAnnotations: annotationMap.default(emptyMap),
   externalURL: z.string().default(""),
   groupKey: z.string().default(""),
   truncatedAlerts: z.number().int().nonnegative().default(0),
@@ -37,7 +199,7 @@ const commonFields = {
 export const alertmanagerPayload = z.object({ ...commonFields, alerts: z.array(alertmanagerAlert) });
 
 const grafanaAlert = alertmanagerAlert.extend({
-  values: z.record(z.string(), z.number().nullable()).nullable().optional(),
+  values: valuesMap.nullable().optional(),
   valueString: z.string().optional(),
   silenceURL: z.string().optional(),
   dashboardURL: z.string().optional(),
@@ -64,50 +226,65 @@ export function parseValueString(text: string | undefined): number | undefined {
   return m ? parseValue(m[1]) : undefined;
 }
 
-function normalizeTime(s: string): string {
-  return new Date(Date.parse(s)).toISOString();
-}
-
 /** Go's zero time (0001-01-01T00:00:00Z) and anything before 1970 mean "not set". */
-function normalizeEnd(s: string | undefined): string | undefined {
-  if (s === undefined) return undefined;
-  const ms = Date.parse(s);
-  return ms <= 0 ? undefined : new Date(ms).toISOString();
+function normalizeEnd(ms: number | undefined): string | undefined {
+  return ms === undefined || ms <= 0 ? undefined : new Date(ms).toISOString();
 }
 
 function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s === "" ? undefined : s;
 }
 
+/** Cuts the long values of one payload, remembering which fields were cut (for the answer and the log). */
+class Cutter {
+  readonly fields: string[] = [];
+  count = 0;
+  value(s: string, maxBytes: number, field: string): string {
+    const cut = cutValue(s, maxBytes);
+    if (cut === undefined) return s;
+    this.count++;
+    if (this.fields.length < 20) this.fields.push(field);
+    return cut;
+  }
+  map(m: LabelSet, maxBytes: number, field: string): LabelSet {
+    for (const k of Object.keys(m)) m[k] = this.value(m[k] as string, maxBytes, `${field}.${k}`);
+    return m;
+  }
+}
+
 type BaseAlert = z.infer<typeof alertmanagerAlert>;
 
-function normalizeAlert(a: BaseAlert, value: number | undefined, extra: Partial<Alert>): Alert {
+function normalizeAlert(a: BaseAlert, at: string, cut: Cutter, value: (annotations: LabelSet) => number | undefined, extra: Partial<Alert>): Alert {
+  const labels = cut.map(a.labels, INTAKE_LIMITS.labelValueBytes, `${at}.labels`);
+  const annotations = cut.map(a.annotations, INTAKE_LIMITS.annotationValueBytes, `${at}.annotations`);
+  const fingerprint = nonEmpty(a.fingerprint);
   const alert: Alert = {
-    fingerprint: nonEmpty(a.fingerprint) ?? fingerprintOf(a.labels),
+    fingerprint: fingerprint === undefined ? fingerprintOf(labels) : cut.value(fingerprint, INTAKE_LIMITS.shortBytes, `${at}.fingerprint`),
     status: a.status,
-    labels: a.labels,
-    annotations: a.annotations,
-    startsAt: normalizeTime(a.startsAt),
-    generatorURL: a.generatorURL,
+    labels,
+    annotations,
+    startsAt: new Date(a.startsAt).toISOString(),
+    generatorURL: cut.value(a.generatorURL, INTAKE_LIMITS.urlBytes, `${at}.generatorURL`),
     links: {},
     ...extra,
   };
   const endsAt = normalizeEnd(a.endsAt);
   if (endsAt !== undefined) alert.endsAt = endsAt;
-  if (value !== undefined) alert.value = value;
+  const v = value(annotations);
+  if (v !== undefined) alert.value = v;
   return alert;
 }
 
-function normalizeCommon(source: Source, p: AlertmanagerPayload | GrafanaPayload): Omit<Notification, "alerts"> {
+function normalizeCommon(source: Source, p: AlertmanagerPayload | GrafanaPayload, cut: Cutter): Omit<Notification, "alerts"> {
   return {
     source,
-    receiver: p.receiver,
+    receiver: cut.value(p.receiver, INTAKE_LIMITS.shortBytes, "receiver"),
     status: p.status,
-    groupKey: p.groupKey,
-    groupLabels: p.groupLabels,
-    commonLabels: p.commonLabels,
-    commonAnnotations: p.commonAnnotations,
-    externalURL: p.externalURL,
+    groupKey: cut.value(p.groupKey, INTAKE_LIMITS.groupKeyBytes, "groupKey"),
+    groupLabels: cut.map(p.groupLabels, INTAKE_LIMITS.labelValueBytes, "groupLabels"),
+    commonLabels: cut.map(p.commonLabels, INTAKE_LIMITS.labelValueBytes, "commonLabels"),
+    commonAnnotations: cut.map(p.commonAnnotations, INTAKE_LIMITS.annotationValueBytes, "commonAnnotations"),
+    externalURL: cut.value(p.externalURL, INTAKE_LIMITS.urlBytes, "externalURL"),
     truncatedAlerts: p.truncatedAlerts,
   };
 }
@@ -119,35 +296,40 @@ function withTest(n: Notification): Notification {
 }
 
 /** Normalizes a validated Alertmanager payload. The value comes from the `value` annotation. */
-export function fromAlertmanager(p: AlertmanagerPayload): Notification {
+function fromAlertmanager(p: AlertmanagerPayload, cut: Cutter): Notification {
   return withTest({
-    ...normalizeCommon("alertmanager", p),
-    alerts: p.alerts.map((a) => normalizeAlert(a, parseValue(a.annotations.value), {})),
+    ...normalizeCommon("alertmanager", p, cut),
+    alerts: p.alerts.map((a, i) => normalizeAlert(a, `alerts[${i}]`, cut, (annotations) => parseValue(annotations.value), {})),
   });
 }
 
 /** Normalizes a validated Grafana payload. The value is the first entry of `values`, else from `valueString`. */
-export function fromGrafana(p: GrafanaPayload): Notification {
-  const common = normalizeCommon("grafana", p);
+function fromGrafana(p: GrafanaPayload, cut: Cutter): Notification {
+  const common = normalizeCommon("grafana", p, cut);
   if (p.orgId !== undefined) common.orgId = p.orgId;
   return withTest({
     ...common,
-    alerts: p.alerts.map((a) => {
-      const values: Record<string, number> = {};
+    alerts: p.alerts.map((a, i) => {
+      const at = `alerts[${i}]`;
+      const values = Object.create(null) as Record<string, number>;
       for (const [ref, v] of Object.entries(a.values ?? {})) if (v !== null) values[ref] = v;
       const first = Object.values(values)[0];
       const links: AlertLinks = {};
-      const silence = nonEmpty(a.silenceURL);
-      const dashboard = nonEmpty(a.dashboardURL);
-      const panel = nonEmpty(a.panelURL);
-      const image = nonEmpty(a.imageURL);
+      const url = (s: string | undefined, name: string) => {
+        const given = nonEmpty(s);
+        return given === undefined ? undefined : cut.value(given, INTAKE_LIMITS.urlBytes, `${at}.${name}`);
+      };
+      const silence = url(a.silenceURL, "silenceURL");
+      const dashboard = url(a.dashboardURL, "dashboardURL");
+      const panel = url(a.panelURL, "panelURL");
+      const image = url(a.imageURL, "imageURL");
       if (silence) links.silence = silence;
       if (dashboard) links.dashboard = dashboard;
       if (panel) links.panel = panel;
       if (image) links.image = image;
       const extra: Partial<Alert> = { links };
       if (Object.keys(values).length > 0) extra.values = values;
-      return normalizeAlert(a, first ?? parseValueString(a.valueString) ?? parseValue(a.annotations.value), extra);
+      return normalizeAlert(a, at, cut, (annotations) => first ?? parseValueString(a.valueString) ?? parseValue(annotations.value), extra);
     }),
   });
 }
@@ -180,14 +362,28 @@ export function detectSource(data: unknown): Source {
   return "alertmanager";
 }
 
+/** Which values intake cut to their limit: the first 20 fields (`alerts[0].labels.instance`) and how many in all. */
+export interface Truncation {
+  fields: string[];
+  count: number;
+}
+
+export type ParsedNotification = { ok: true; notification: Notification; truncated?: Truncation } | { ok: false; issues: z.core.$ZodIssue[] };
+
 /** Validates and normalizes a parsed webhook body; the zod issues when it does not fit. */
-export function parseNotification(source: Source, data: unknown): { ok: true; notification: Notification } | { ok: false; issues: z.core.$ZodIssue[] } {
+export function parseNotification(source: Source, data: unknown): ParsedNotification {
   const legacy = legacyGrafanaIssues(data);
   if (legacy) return { ok: false, issues: legacy };
+  const cut = new Cutter();
+  let notification: Notification;
   if (source === "grafana") {
     const r = grafanaPayload.safeParse(data);
-    return r.success ? { ok: true, notification: fromGrafana(r.data) } : { ok: false, issues: r.error.issues };
+    if (!r.success) return { ok: false, issues: r.error.issues };
+    notification = fromGrafana(r.data, cut);
+  } else {
+    const r = alertmanagerPayload.safeParse(data);
+    if (!r.success) return { ok: false, issues: r.error.issues };
+    notification = fromAlertmanager(r.data, cut);
   }
-  const r = alertmanagerPayload.safeParse(data);
-  return r.success ? { ok: true, notification: fromAlertmanager(r.data) } : { ok: false, issues: r.error.issues };
+  return cut.count > 0 ? { ok: true, notification, truncated: { fields: cut.fields, count: cut.count } } : { ok: true, notification };
 }

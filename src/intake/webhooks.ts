@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type Request, type Response, Router } from "express";
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from "express";
 import { webhookAuth } from "../http/auth.js";
 import { badRequest } from "../http/respond.js";
 import type { Notification } from "../model/alert.js";
@@ -6,6 +6,7 @@ import { formatPath } from "../model/field-path.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IngestOutcome } from "../pipeline/ingest.js";
+import { createLogLimiter } from "./log-limit.js";
 import { parseNotification } from "./payloads.js";
 
 export interface WebhookDeps {
@@ -20,37 +21,238 @@ export interface WebhookDeps {
 }
 
 /**
- * The write path's HTTP side: `POST /webhooks/{alertmanager,grafana}`. Authenticates, parses and
- * validates the body, hands the notification to `ingest`, and answers 200 only once it is committed
- * (503 when it could not be stored, so the sender retries).
+ * What one webhook body may cost before it is validated (docs/reliability.md, "Bounds at intake").
+ * Nesting: Alertmanager's and Grafana's payloads are 4 levels deep; JSON.parse of 8 MB of `[[[[…`
+ * built 4 million arrays (1.3 GB, seconds of garbage collection), so deeper bodies are refused
+ * before parsing. Large bodies: parsing one 9 MiB body takes some 100 MB for a moment; at most
+ * two are parsed at once, a few more wait their turn, and the rest are told to retry (503), so a
+ * burst of large bodies cannot take the memory the service needs for everything else.
+ */
+export const BODY_LIMITS = {
+  maxDepth: 32,
+  /** Bodies above this many bytes (or of unknown length) take a turn at the large-body gate. */
+  largeBytes: 1024 * 1024,
+  largeConcurrent: 2,
+  largeWaiting: 8,
+  /** Rejected webhooks logged per second; the rest are counted in one line (metrics count each). */
+  rejectionsLoggedPerSecond: 10,
+} as const;
+
+/**
+ * Whether a JSON text nests arrays and objects deeper than `max`, scanned on the raw bytes (a
+ * bracket inside a string does not count; UTF-8 never has these bytes inside a multi-byte character).
+ */
+export function nestedDeeperThan(body: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** At most `slots` holders at once and `waiting` more in line, in order; beyond that, refused. */
+export function createGate(slots: number, waiting: number) {
+  let held = 0;
+  const line: (() => void)[] = [];
+  const pass = () => {
+    const next = line.shift();
+    if (next) next();
+    else held--;
+  };
+  const once = () => {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      pass();
+    };
+  };
+  return {
+    /**
+     * Calls `enter` with a `leave` (call it once done; more calls do nothing) as soon as a slot is
+     * free. Returns how to give up the place in line, or false when the line is full.
+     */
+    enter(enter: (leave: () => void) => void): false | (() => void) {
+      if (held < slots) {
+        held++;
+        enter(once());
+        return () => {};
+      }
+      if (line.length >= waiting) return false;
+      const turn = () => enter(once());
+      line.push(turn);
+      return () => {
+        const i = line.indexOf(turn);
+        if (i >= 0) line.splice(i, 1);
+      };
+    },
+    get held() {
+      return held;
+    },
+    get waiting() {
+      return line.length;
+    },
+  };
+}
+
+/** `application/json` or `application/<something>+json`, with no charset or UTF-8. */
+function isJsonContentType(header: string | undefined): boolean {
+  if (!header) return false;
+  const [type, ...params] = header.split(";").map((p) => p.trim().toLowerCase());
+  if (type !== "application/json" && !/^application\/[a-z0-9.!#$&^_-]+\+json$/.test(type ?? "")) return false;
+  const charset = params
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replace(/"/g, "");
+  return charset === undefined || charset === "utf-8" || charset === "utf8";
+}
+
+type Rejection = { status: number; outcome: "invalid" | "unauthorized" | "too_large" | "unavailable"; why: string; body: Record<string, unknown> };
+
+/**
+ * The write path's HTTP side: `POST /webhooks/{alertmanager,grafana}`. Authenticates, refuses
+ * browsers and anything but JSON, bounds what parsing a body may cost, validates it, hands the
+ * notification to `ingest`, and answers 200 only once it is committed (503 when it could not be
+ * stored, so the sender retries).
  */
 export function createWebhookRouter(deps: WebhookDeps): Router {
   const { metrics, log } = deps;
   const router = Router();
-  const json = express.json({ limit: deps.bodyLimitBytes, type: () => true, strict: true });
+  const raw = express.raw({ limit: deps.bodyLimitBytes, type: () => true });
   const auth = { ...(deps.webhookToken ? { token: deps.webhookToken } : {}), ...(deps.webhookBasicAuth ? { basic: deps.webhookBasicAuth } : {}) };
+  const largeBodies = createGate(BODY_LIMITS.largeConcurrent, BODY_LIMITS.largeWaiting);
+  // One budget for both routes: a flood of rejected webhooks writes a few lines a second, not one per request.
+  const rejectionLog = createLogLimiter({
+    perWindow: BODY_LIMITS.rejectionsLoggedPerSecond,
+    windowMs: 1000,
+    onSuppressed: (count, windowMs) =>
+      log.warn({ suppressed: count, windowMs }, "webhook rejections not logged (too many); alertdesk_notifications_received_total counts them all"),
+  });
 
   for (const source of ["alertmanager", "grafana"] as const) {
     const path = `/webhooks/${source}`;
     // Grafana's webhook contact point offers POST and PUT; both mean the same.
     const methods = source === "grafana" ? (["post", "put"] as const) : (["post"] as const);
-    const rejectUnauthorized = (req: Request) => {
-      metrics.notificationsReceived.inc({ source, outcome: "unauthorized" });
-      log.info({ source, requestId: req.alertdeskRequestId, remote: req.socket.remoteAddress }, "webhook rejected: unauthorized");
+
+    /** Counts a rejection and logs it (within the budget). */
+    const rejected = (req: Request, outcome: Rejection["outcome"], why: string, fields: Record<string, unknown> = {}) => {
+      metrics.notificationsReceived.inc({ source, outcome });
+      if (rejectionLog.allow())
+        log.info({ source, requestId: req.alertdeskRequestId, remote: req.socket.remoteAddress, ...fields }, `webhook rejected: ${why}`);
+    };
+    /** Counts, logs and answers a rejection. */
+    const reject = (req: Request, res: Response, r: Rejection, fields: Record<string, unknown> = {}) => {
+      rejected(req, r.outcome, r.why, { status: r.status, ...fields });
+      if (!res.headersSent) res.status(r.status).json(r.body);
+    };
+    const rejectUnauthorized = (req: Request) => rejected(req, "unauthorized", "unauthorized");
+
+    /**
+     * Alertmanager and Grafana are servers: they send no Origin and no Sec-Fetch-Site. A browser
+     * always does on a cross-site POST, and a web page could otherwise open tickets through a
+     * visitor's browser when no token is set (a text/plain form post needs no CORS preflight).
+     */
+    const refuseBrowsers: RequestHandler = (req, res, next) => {
+      const site = req.headers["sec-fetch-site"];
+      if (req.headers.origin === undefined && site !== "cross-site" && site !== "same-site") return next();
+      reject(
+        req,
+        res,
+        {
+          status: 403,
+          outcome: "unauthorized",
+          why: "sent by a browser",
+          body: {
+            error:
+              "webhooks are taken from alert senders (Alertmanager, Grafana), not from web browsers: a request with Origin or a cross-site Sec-Fetch-Site is refused",
+          },
+        },
+        { origin: req.headers.origin, secFetchSite: site },
+      );
+    };
+    const requireJson: RequestHandler = (req, res, next) => {
+      if (isJsonContentType(req.headers["content-type"])) return next();
+      reject(
+        req,
+        res,
+        {
+          status: 415,
+          outcome: "invalid",
+          why: "not JSON",
+          body: {
+            error: "Content-Type must be application/json (UTF-8), as Alertmanager and Grafana send it",
+            contentType: req.headers["content-type"] ?? null,
+          },
+        },
+        { contentType: req.headers["content-type"] },
+      );
+    };
+    /** Bodies over 1 MiB (or of unknown length) are read and parsed at most two at a time. */
+    const admitLargeBody: RequestHandler = (req, res, next) => {
+      const length = Number(req.headers["content-length"]);
+      if (req.headers["content-length"] !== undefined && Number.isFinite(length) && length <= BODY_LIMITS.largeBytes) return next();
+      const giveUp = largeBodies.enter((leave) => {
+        res.locals.leaveLargeBodyGate = leave;
+        res.once("close", leave);
+        next();
+      });
+      if (giveUp === false) {
+        res.set("Retry-After", "5");
+        reject(req, res, {
+          status: 503,
+          outcome: "unavailable",
+          why: "too many large bodies at once",
+          body: { error: `too many large webhook bodies at once (over ${BODY_LIMITS.largeBytes} bytes); retry` },
+        });
+        return;
+      }
+      res.once("close", giveUp);
+      if (largeBodies.held >= BODY_LIMITS.largeConcurrent && !res.locals.leaveLargeBodyGate) {
+        log.debug({ source, requestId: req.alertdeskRequestId, waiting: largeBodies.waiting }, "webhook waits for its turn to parse a large body");
+      }
+    };
+    const parseJson: RequestHandler = (req, res, next) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (nestedDeeperThan(body, BODY_LIMITS.maxDepth)) {
+        req.body = undefined;
+        reject(req, res, {
+          status: 400,
+          outcome: "invalid",
+          why: "nested too deep",
+          body: { error: `body nested deeper than ${BODY_LIMITS.maxDepth} levels of arrays and objects; a webhook payload has 4` },
+        });
+        return;
+      }
+      try {
+        req.body = JSON.parse(body.toString("utf8").replace(/^\uFEFF/, ""));
+      } catch (err) {
+        req.body = undefined;
+        reject(req, res, { status: 400, outcome: "invalid", why: "not valid JSON", body: { error: "body is not valid JSON", detail: (err as Error).message } });
+        return;
+      }
+      next();
     };
     const receive = async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
       const parsed = parseNotification(source, req.body);
+      req.body = undefined;
+      // Parsed and cut to size: the next large body may go ahead while this one is stored.
+      (res.locals.leaveLargeBodyGate as (() => void) | undefined)?.();
       if (!parsed.ok) {
-        metrics.notificationsReceived.inc({ source, outcome: "invalid" });
-        log.info(
-          { source, requestId: req.alertdeskRequestId, issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) },
-          "webhook rejected: invalid payload",
-        );
+        rejected(req, "invalid", "invalid payload", { issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) });
         badRequest(res, "invalid payload", parsed.issues);
         return;
       }
-      const { notification } = parsed;
+      const { notification, truncated } = parsed;
       let outcomes: IngestOutcome[];
       try {
         outcomes = await deps.ingest(notification, deps.clock());
@@ -65,17 +267,20 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
       if (firing > 0) metrics.alertsReceived.inc({ source, status: "firing" }, firing);
       if (firing < notification.alerts.length) metrics.alertsReceived.inc({ source, status: "resolved" }, notification.alerts.length - firing);
       const acted = outcomes.some((o) => o.actions.length > 0);
-      log[acted ? "info" : "debug"](
+      log[acted || truncated ? "info" : "debug"](
         {
           source,
           requestId: req.alertdeskRequestId,
           groupKey: notification.groupKey,
           alerts: notification.alerts.length,
           outcomes: outcomes.map((o) => ({ dedupKey: o.dedupKey, reason: o.reason, actions: o.actions })),
+          ...(truncated ? { truncated: truncated.count, truncatedFields: truncated.fields } : {}),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
         "webhook stored",
       );
+      // Values cut at intake are said in the answer, so whoever looks at the sender's side sees it too.
+      const cut = truncated ? { truncated: { count: truncated.count, fields: truncated.fields } } : {};
       if (notification.test && outcomes.length === 0) {
         log.info(
           { source, requestId: req.alertdeskRequestId, receiver: notification.receiver, groupKey: notification.groupKey },
@@ -85,27 +290,27 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
           status: "test",
           incidents: [],
           detail: "a sender's test notification: recorded, no ticket (a rule with test_notifications: ticket opens one)",
+          ...cut,
         });
         return;
       }
-      res.status(200).json({ status: "stored", incidents: outcomes });
+      res.status(200).json({ status: "stored", incidents: outcomes, ...cut });
     };
-    for (const method of methods) router[method](path, webhookAuth(auth, rejectUnauthorized), json, receive);
-    // Body errors of this route (too large, not JSON) are answered here, so they count as rejected notifications.
-    const onBodyError: ErrorRequestHandler = (err: { type?: string; status?: number; message?: string }, _req, res, next) => {
+    for (const method of methods)
+      router[method](path, webhookAuth(auth, rejectUnauthorized), refuseBrowsers, requireJson, admitLargeBody, raw, parseJson, receive);
+    // Body errors of this route (too large, aborted, an encoding it cannot inflate) are answered here, so they count as rejected notifications.
+    const onBodyError: ErrorRequestHandler = (err: { type?: string; status?: number; message?: string }, req, res, next) => {
       if (err.type === "entity.too.large") {
-        metrics.notificationsReceived.inc({ source, outcome: "too_large" });
-        res.status(413).json({ error: `body larger than the limit of ${deps.bodyLimitBytes} bytes` });
-        return;
-      }
-      if (err.type === "entity.parse.failed") {
-        metrics.notificationsReceived.inc({ source, outcome: "invalid" });
-        res.status(400).json({ error: "body is not valid JSON", detail: err.message });
+        reject(req, res, {
+          status: 413,
+          outcome: "too_large",
+          why: "too large",
+          body: { error: `body larger than the limit of ${deps.bodyLimitBytes} bytes` },
+        });
         return;
       }
       if (err.status && err.status >= 400 && err.status < 500) {
-        metrics.notificationsReceived.inc({ source, outcome: "invalid" });
-        res.status(err.status).json({ error: err.message ?? "bad request" });
+        reject(req, res, { status: err.status, outcome: "invalid", why: err.type ?? "bad request", body: { error: err.message ?? "bad request" } });
         return;
       }
       next(err);

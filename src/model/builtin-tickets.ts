@@ -21,9 +21,24 @@ export interface BuiltinTicket {
   tags: string[];
   assigneeGroup: string | null;
   fields: Record<string, string | number | boolean>;
+  /** Oldest first; in a page of tickets only the latest ones (see TicketQuery.comments). */
   comments: BuiltinComment[];
+  /** How many older comments `comments` leaves out (absent when it has them all). */
+  commentsOmitted?: number;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A page of tickets, newest first (the stores' PageQuery, with the ticket's status). */
+export interface TicketQuery {
+  status?: BuiltinStatus;
+  limit: number;
+  /** Only tickets with a smaller id (the previous page's `next`). */
+  before?: number;
+  /** Fewer tickets once their stored size passes this (never none). */
+  maxBytes?: number;
+  /** Only each ticket's latest comments, this many (default: all). */
+  comments?: number;
 }
 
 export interface NewBuiltinTicket {
@@ -49,5 +64,8 @@ export interface BuiltinTicketBook {
   /** Adds a comment (once per idempotency key) and applies the status or priority change; false if no such ticket. */
   updateTicket(id: number, update: { comment: string; idempotencyKey: string; status?: BuiltinStatus; priority?: Priority }, now: Date): Promise<boolean>;
   findTicketByKey(key: string): Promise<{ id: number } | undefined>;
-  listTickets(query: { status?: BuiltinStatus; limit: number }): Promise<BuiltinTicket[]>;
+  /** A page of tickets, newest first; `next` is the `before` of the following page, null on the last. */
+  pageTickets(query: TicketQuery): Promise<{ items: BuiltinTicket[]; next: number | null }>;
+  /** The items of pageTickets. */
+  listTickets(query: TicketQuery): Promise<BuiltinTicket[]>;
 }

@@ -1,7 +1,7 @@
 import { decide, type Observation, type Reason, type Step, type TicketAction } from "../lifecycle/decide.js";
 import type { Notification } from "../model/alert.js";
 import type { Incident } from "../model/incident.js";
-import { commonEntries } from "../model/labels.js";
+import { commonEntries, shortLabels } from "../model/labels.js";
 import { dedupKey, evaluate, finishMatrix, legacyDedupKey } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
 import type { IngestTx, NewOutboxRow } from "../store/types.js";
@@ -68,9 +68,13 @@ export function plan(notification: Notification, rules: RuleSet, defaultHelpdesk
   return { groups, legacyKeys, ignoredBy, testsRecorded };
 }
 
-/** Common labels of the incident's alerts: what a helpdesk can tag or filter the ticket by. */
+/**
+ * Common labels of the incident's alerts: what a helpdesk can tag or filter the ticket by. Values
+ * shortened to 1 KiB, as in the body's environment: the whole values are in the incident, and the
+ * outbox row and the built-in ticket need not store each long one again.
+ */
 function ticketLabels(incident: Incident): Record<string, string> {
-  return incident.alerts.length === 0 ? { ...incident.groupLabels } : commonEntries(incident.alerts.map((a) => a.labels));
+  return shortLabels(incident.alerts.length === 0 ? incident.groupLabels : commonEntries(incident.alerts.map((a) => a.labels)), 1024);
 }
 
 /** A rule template that failed at render time; the default text was used instead. */

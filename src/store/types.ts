@@ -54,10 +54,30 @@ export interface IngestTx {
   cancelPending(incidentId: number): Promise<number>;
 }
 
-export interface IncidentQuery {
+/**
+ * Which page of a list, newest first: at most `limit` rows with an id below `before` (the previous
+ * page's `next`), and fewer once their stored size passes `maxBytes` (but never none), so that one
+ * read never builds an answer of unbounded size.
+ */
+export interface PageQuery {
+  limit: number;
+  before?: number;
+  maxBytes?: number;
+}
+
+/** One page of a list; `next` is the `before` of the following page, null on the last one. */
+export interface Page<T> {
+  items: T[];
+  next: number | null;
+}
+
+export interface IncidentQuery extends PageQuery {
   state?: Incident["state"];
   dedupKey?: string;
-  limit: number;
+}
+
+export interface DeliveryQuery extends PageQuery {
+  state?: OutboxState;
 }
 
 /** The write path's slice: one transaction per batch of notifications (group commit). */
@@ -98,7 +118,13 @@ export interface ReplayStore {
 
 /** The read API's slice: what incidents and deliveries look like now. Never writes. */
 export interface QueryStore {
-  listDeliveries(query: { state?: OutboxState; limit: number }): Promise<DeliveryView[]>;
+  /** A page of the outbox, newest first. */
+  pageDeliveries(query: DeliveryQuery): Promise<Page<DeliveryView>>;
+  /** A page of incidents, newest first. */
+  pageIncidents(query: IncidentQuery): Promise<Page<Incident>>;
+  /** The items of pageDeliveries. */
+  listDeliveries(query: DeliveryQuery): Promise<DeliveryView[]>;
+  /** The items of pageIncidents. */
   listIncidents(query: IncidentQuery): Promise<Incident[]>;
   countIncidents(): Promise<Record<string, number>>;
   countOutbox(): Promise<Record<string, number>>;

@@ -2,7 +2,7 @@ import type { Flap, TicketAction } from "../lifecycle/decide.js";
 import type { Block, Doc } from "../model/doc.js";
 import { formatDuration } from "../model/duration.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
-import { commonEntries, formatLabelSet } from "../model/labels.js";
+import { commonEntries, formatLabelSet, labelOf, shortValue } from "../model/labels.js";
 import { RESPONSE_TARGET_MS } from "../model/priority.js";
 
 /**
@@ -12,11 +12,11 @@ import { RESPONSE_TARGET_MS } from "../model/priority.js";
 
 /** Labels that differ between the incident's alerts: what tells one alert from another. */
 function distinguishingLabels(alerts: AlertRecord[]): string[] {
-  if (alerts.length <= 1) return ["instance", "service"].filter((l) => alerts[0]?.labels[l] !== undefined);
+  if (alerts.length <= 1) return ["instance", "service"].filter((l) => alerts[0] && labelOf(alerts[0].labels, l) !== undefined);
   const known = distinguishing.get(alerts);
   if (known) return known;
   const names = new Set(alerts.flatMap((a) => Object.keys(a.labels)));
-  const found = [...names].filter((n) => new Set(alerts.map((a) => a.labels[n] ?? "")).size > 1).sort();
+  const found = [...names].filter((n) => new Set(alerts.map((a) => labelOf(a.labels, n) ?? "")).size > 1).sort();
   distinguishing.set(alerts, found);
   return found;
 }
@@ -31,9 +31,20 @@ function commonLabels(alerts: AlertRecord[]): Record<string, string> {
 /** Short name of one alert inside its incident: `service=api`, or `instance=web-1`, else its alertname. */
 export function alertName(alert: AlertRecord, among: AlertRecord[]): string {
   const names = distinguishingLabels(among.length > 1 ? among : [alert]);
-  const parts = names.filter((n) => alert.labels[n] !== undefined).map((n) => `${n}=${alert.labels[n]}`);
-  return parts.length > 0 ? parts.join(", ") : (alert.labels.alertname ?? alert.fingerprint);
+  const parts = names.flatMap((n) => {
+    const v = labelOf(alert.labels, n);
+    return v === undefined ? [] : [`${n}=${shortValue(v, NAME_VALUE_CHARS)}`];
+  });
+  return parts.length > 0 ? parts.join(", ") : shortValue(labelOf(alert.labels, "alertname") ?? alert.fingerprint, NAME_VALUE_CHARS);
 }
+
+/**
+ * How much of one label value a ticket body repeats: an alert's name in a list, a row of the
+ * environment. The whole value is in the incident; a body that repeated every long value once per
+ * list it appears in would store the same text several times over.
+ */
+const NAME_VALUE_CHARS = 200;
+const FIELD_VALUE_CHARS = 1024;
 
 function utc(iso: string): string {
   return `${iso.slice(0, 19).replace("T", " ")} UTC`;
@@ -164,7 +175,7 @@ export function renderBody(incident: Incident, options: { previous?: { ticketKey
       kind: "fields",
       rows: Object.keys(env)
         .sort()
-        .map((k) => [k, env[k] as string]),
+        .map((k) => [k, shortValue(env[k] as string, FIELD_VALUE_CHARS)]),
     });
   }
   const links = linksBlock(incident, alerts);

@@ -250,6 +250,126 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect((await store.listTickets({ status: "open", limit: 1000 })).some((x) => x.key === t.key)).toBe(false);
     });
 
+    /** Every item of a list, page by page, and the sizes of the pages. */
+    async function walk<T extends { id?: number }>(page: (before: number | undefined) => Promise<{ items: T[]; next: number | null }>) {
+      const ids: number[] = [];
+      const sizes: number[] = [];
+      let before: number | undefined;
+      for (let n = 0; n < 1000; n++) {
+        const p = await page(before);
+        ids.push(...p.items.map((i) => Number(i.id)));
+        sizes.push(p.items.length);
+        if (p.next === null) return { ids, sizes };
+        expect(p.next).toBe(p.items.at(-1)?.id);
+        before = p.next;
+      }
+      throw new Error("no last page");
+    }
+
+    it("pages incidents newest first: limit, before and next walk every one once, with and without filters", async () => {
+      const key = `{alertname="Paged${++keyCounter}"}`;
+      const ids: number[] = [];
+      for (let seq = 1; seq <= 5; seq++) ids.push(await seed(store, [], { ...incident(key, seq), state: seq % 2 === 0 ? "resolved" : "firing" }));
+      const newestFirst = [...ids].reverse();
+      const byKey = await walk((before) => store.pageIncidents({ dedupKey: key, limit: 2, ...(before ? { before } : {}) }));
+      expect(byKey).toEqual({ ids: newestFirst, sizes: [2, 2, 1] });
+      const firing = await walk((before) => store.pageIncidents({ dedupKey: key, state: "firing", limit: 1, ...(before ? { before } : {}) }));
+      expect(firing.ids).toEqual([ids[4], ids[2], ids[0]]);
+      const resolved = await walk((before) => store.pageIncidents({ state: "resolved", limit: 3, ...(before ? { before } : {}) }));
+      expect(resolved.ids).toEqual((await store.listIncidents({ state: "resolved", limit: 10_000 })).map((i) => i.id));
+      expect(resolved.ids).toEqual(expect.arrayContaining([ids[1], ids[3]]));
+      const all = await walk((before) => store.pageIncidents({ limit: 4, ...(before ? { before } : {}) }));
+      expect(all.ids).toEqual((await store.listIncidents({ limit: 10_000 })).map((i) => i.id));
+      expect(new Set(all.ids).size).toBe(all.ids.length);
+      expect(all.ids).toEqual([...all.ids].sort((a, b) => b - a));
+      // A page that ends exactly at the last row has no next.
+      expect((await store.pageIncidents({ dedupKey: key, limit: 5 })).next).toBeNull();
+      expect((await store.pageIncidents({ dedupKey: key, limit: 5, before: ids[0] as number })).items).toEqual([]);
+    });
+
+    it("a page ends early once its rows' stored size passes maxBytes, but never holds none", async () => {
+      const key = `{alertname="Heavy${++keyCounter}"}`;
+      for (let seq = 1; seq <= 4; seq++) {
+        const i = incident(key, seq);
+        (i.alerts[0] as { annotations: Record<string, string> }).annotations = { description: "d".repeat(100_000) };
+        await seed(store, [], i);
+      }
+      const small = await walk((before) => store.pageIncidents({ dedupKey: key, limit: 10, maxBytes: 250_000, ...(before ? { before } : {}) }));
+      expect(small.sizes).toEqual([2, 2]);
+      const tiny = await walk((before) => store.pageIncidents({ dedupKey: key, limit: 10, maxBytes: 1, ...(before ? { before } : {}) }));
+      expect(tiny.sizes).toEqual([1, 1, 1, 1]);
+      expect((await store.pageIncidents({ dedupKey: key, limit: 10, maxBytes: 10_000_000 })).items).toHaveLength(4);
+    });
+
+    it("pages deliveries newest first, with and without a state, each with its incident's labels", async () => {
+      const i = incident();
+      const id = await seed(store, [open(i), comment("one"), comment("two")], i);
+      const pending = await walk((before) => store.pageDeliveries({ state: "pending", limit: 2, ...(before ? { before } : {}) }));
+      expect(pending.ids).toEqual((await store.listDeliveries({ state: "pending", limit: 10_000 })).map((d) => d.id));
+      const all = await walk((before) => store.pageDeliveries({ limit: 3, ...(before ? { before } : {}) }));
+      expect(all.ids).toEqual((await store.listDeliveries({ limit: 10_000 })).map((d) => d.id));
+      const mine = (await store.pageDeliveries({ limit: 3 })).items;
+      expect(mine.map((d) => [d.incidentId, d.op])).toEqual([
+        [id, "comment"],
+        [id, "comment"],
+        [id, "open"],
+      ]);
+      expect(mine[0]?.labels).toEqual({ alertname: "K", instance: "a" });
+      expect(Object.getPrototypeOf(mine[0]?.labels)).toBeNull();
+      // An incident without alerts shows its group labels; a page of one incident's rows counts its size once.
+      const bare = { ...incident(), alerts: [], groupLabels: { alertname: "Bare" } };
+      await seed(store, [comment("x"), comment("y")], bare);
+      const page = await store.pageDeliveries({ limit: 2, maxBytes: 1 });
+      expect(page.items.map((d) => d.labels)).toEqual([{ alertname: "Bare" }, { alertname: "Bare" }]);
+    });
+
+    it("pages tickets newest first with only their latest comments, saying how many it left out", async () => {
+      const keys = [1, 2, 3].map(() => `ad-paged-${++keyCounter}`);
+      const ids: number[] = [];
+      for (const key of keys) {
+        const t = {
+          key,
+          subject: "s",
+          body: "b",
+          priority: "P3" as const,
+          category: "function" as const,
+          dueAt: "d",
+          labels: { constructor: "c" },
+          tags: [],
+          fields: {},
+        };
+        ids.push((await store.createTicket(t, at(0))).id);
+      }
+      for (let n = 1; n <= 5; n++) await store.updateTicket(ids[0] as number, { comment: `c${n}`, idempotencyKey: `${keys[0]}/${n}` }, at(n));
+      await store.updateTicket(ids[2] as number, { comment: "done", idempotencyKey: `${keys[2]}/s`, status: "solved" }, at(9));
+      const all = await walk((before) => store.pageTickets({ limit: 2, ...(before ? { before } : {}) }));
+      expect(all.ids).toEqual((await store.listTickets({ limit: 10_000 })).map((t) => t.id));
+      const open = await walk((before) => store.pageTickets({ status: "open", limit: 1, ...(before ? { before } : {}) }));
+      expect(open.ids).toEqual(expect.arrayContaining([ids[0], ids[1]]));
+      expect(open.ids).not.toContain(ids[2]);
+      const [first] = (await store.pageTickets({ limit: 1, before: (ids[0] as number) + 1, comments: 2 })).items;
+      expect(first?.comments.map((c) => c.body)).toEqual(["c4", "c5"]);
+      expect(first?.commentsOmitted).toBe(3);
+      expect(Object.getPrototypeOf(first?.labels)).toBeNull();
+      expect(first?.labels.constructor).toBe("c");
+      const [whole] = (await store.pageTickets({ limit: 1, before: (ids[0] as number) + 1, comments: 5 })).items;
+      expect(whole?.comments).toHaveLength(5);
+      expect(whole?.commentsOmitted).toBeUndefined();
+    });
+
+    it("gives incidents back with label sets without a prototype", async () => {
+      const i = incident();
+      (i.alerts[0] as { labels: Record<string, string> }).labels = { alertname: "K", toString: "t" };
+      const id = await seed(store, [], i);
+      const [back] = await store.listIncidents({ dedupKey: i.dedupKey, limit: 1 });
+      expect(back?.id).toBe(id);
+      for (const set of [back?.groupLabels, back?.alerts[0]?.labels, back?.alerts[0]?.annotations]) expect(Object.getPrototypeOf(set)).toBeNull();
+      expect(back?.alerts[0]?.labels.toString).toBe("t");
+      expect(back?.alerts[0]?.labels.constructor).toBeUndefined();
+      const latest = (await store.transaction((tx) => tx.latestIncidents([i.dedupKey]))).get(i.dedupKey);
+      expect(Object.getPrototypeOf(latest?.alerts[0]?.labels)).toBeNull();
+    });
+
     it("answers ping while open", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -64,4 +64,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX builtin_comments_ticket ON builtin_comments (ticket_id, id);
   `,
+  // The read API pages the built-in helpdesk's tickets by id, also when it filters by status.
+  `
+  CREATE INDEX builtin_tickets_status ON builtin_tickets (status, id);
+  `,
 ];

@@ -1,12 +1,19 @@
 import pg from "pg";
-import type { NewBuiltinTicket } from "../../model/builtin-tickets.js";
+import type { BuiltinTicket, NewBuiltinTicket, TicketQuery } from "../../model/builtin-tickets.js";
 import type { Incident } from "../../model/incident.js";
 import {
+  beforeId,
+  type CommentRow,
+  chooseDeliveryPage,
+  choosePage,
   coalesce,
   type DeliveryRow,
   type DueRow,
+  type IncidentLabelsRow,
   type IncidentRow,
   incidentData,
+  LOOKAHEAD,
+  type SizedRow,
   TICKET_COLUMNS,
   type TicketRow,
   toBuiltinTickets,
@@ -14,7 +21,7 @@ import {
   toIncident,
   toOutboxRow,
 } from "../rows.js";
-import type { IngestTx, OutboxRow, Store } from "../types.js";
+import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, Page, PageQuery, Store } from "../types.js";
 import { PG_MIGRATIONS } from "./migrations.js";
 
 /**
@@ -179,21 +186,81 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     }
   }
 
-  const readTickets = async (where: string, params: unknown[], limit: number) => {
-    const rows = (
-      await pool.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets ${where} ORDER BY id DESC LIMIT $${params.length + 1}`, [...params, limit])
+  // The read API's lists, a page at a time: first the candidates' ids and stored sizes (octet_length
+  // reads a TOASTed value's size without its text), then only the rows that fit the page.
+  /** `WHERE` … `LIMIT` of a page's candidates: ids below the cursor, the filters, newest first. */
+  const where = (id: string, conditions: [string, unknown][], query: PageQuery) => {
+    const params: unknown[] = [beforeId(query)];
+    const clauses = [`${id} < $1`, ...conditions.map(([column, value]) => `${column} = $${params.push(value)}`)];
+    params.push(query.limit + LOOKAHEAD);
+    return { sql: `WHERE ${clauses.join(" AND ")} ORDER BY ${id} DESC LIMIT $${params.length}`, params };
+  };
+
+  const pageIncidents = async (query: IncidentQuery): Promise<Page<Incident>> => {
+    const w = where(
+      "id",
+      [...(query.state ? [["state", query.state] as [string, unknown]] : []), ...(query.dedupKey ? [["dedup_key", query.dedupKey] as [string, unknown]] : [])],
+      query,
+    );
+    const sizes = await pool.query<SizedRow>(`SELECT id, octet_length(data) AS bytes FROM incidents ${w.sql}`, w.params);
+    const page = choosePage(sizes.rows, query);
+    if (page.items.length === 0) return { items: [], next: null };
+    const rows = await pool.query<IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE id = ANY($1) ORDER BY id DESC", [page.items]);
+    return { items: rows.rows.map(toIncident), next: page.next };
+  };
+
+  const pageDeliveries = async (query: DeliveryQuery): Promise<Page<DeliveryView>> => {
+    const w = where("o.id", query.state ? [["o.state", query.state]] : [], query);
+    const all = await pool.query<DeliveryRow>(
+      `SELECT o.id, o.incident_id, o.helpdesk, o.op, o.state, o.attempts, o.last_error, o.created_at, o.next_attempt_at, i.dedup_key, octet_length(i.data) AS bytes
+       FROM outbox o JOIN incidents i ON i.id = o.incident_id ${w.sql}`,
+      w.params,
+    );
+    const { rows, next } = chooseDeliveryPage(all.rows, query);
+    if (rows.length === 0) return { items: [], next: null };
+    // The database parses the incidents' data; only the labels come out.
+    const labels = await pool.query<IncidentLabelsRow & { id: number }>(
+      `SELECT id, ((data::json)->'alerts'->0->'labels')::text AS labels, ((data::json)->'groupLabels')::text AS group_labels
+       FROM incidents WHERE id = ANY($1)`,
+      [[...new Set(rows.map((r) => r.incident_id))]],
+    );
+    const byIncident = new Map(labels.rows.map((l) => [Number(l.id), l]));
+    return { items: rows.map((r) => toDeliveryView(r, byIncident.get(Number(r.incident_id)))), next };
+  };
+
+  const pageTickets = async (query: TicketQuery): Promise<Page<BuiltinTicket>> => {
+    const comments = query.comments ?? Number.MAX_SAFE_INTEGER;
+    const w = where("t.id", query.status ? [["t.status", query.status]] : [], query);
+    const sizes = await pool.query<SizedRow>(
+      // A ticket's size: its text and its latest comments (those a page shows at most).
+      `SELECT t.id, octet_length(t.body) + octet_length(t.labels) + octet_length(t.fields)
+              + (SELECT COALESCE(sum(b), 0) FROM (SELECT octet_length(c.body) AS b FROM builtin_comments c WHERE c.ticket_id = t.id ORDER BY c.id DESC LIMIT $${w.params.length + 1}) x) AS bytes
+       FROM builtin_tickets t ${w.sql}`,
+      [...w.params, comments],
+    );
+    const page = choosePage(sizes.rows, query);
+    if (page.items.length === 0) return { items: [], next: null };
+    const rows = (await pool.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets WHERE id = ANY($1) ORDER BY id DESC`, [page.items])).rows;
+    const latest = (
+      await pool.query<CommentRow>(
+        `SELECT c.ticket_id, c.body, c.created_at FROM unnest($1::bigint[]) AS t(id)
+         CROSS JOIN LATERAL (SELECT ticket_id, body, created_at, id FROM builtin_comments WHERE ticket_id = t.id ORDER BY id DESC LIMIT $2) c
+         ORDER BY c.id`,
+        [page.items, comments],
+      )
     ).rows;
-    const ids = rows.map((r) => r.id);
-    const comments =
-      ids.length === 0
-        ? []
-        : (
-            await pool.query<{ ticket_id: number; body: string; created_at: string }>(
-              "SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id = ANY($1) ORDER BY id",
-              [ids],
-            )
-          ).rows;
-    return toBuiltinTickets(rows, comments);
+    const shown = new Map<number, number>();
+    for (const c of latest) shown.set(Number(c.ticket_id), (shown.get(Number(c.ticket_id)) ?? 0) + 1);
+    const full = [...shown].filter(([, n]) => n === comments).map(([id]) => id);
+    const omitted = new Map<number, number>();
+    if (full.length > 0) {
+      const counts = await pool.query<{ ticket_id: number; n: number }>(
+        "SELECT ticket_id, count(*)::int AS n FROM builtin_comments WHERE ticket_id = ANY($1) GROUP BY ticket_id",
+        [full],
+      );
+      for (const c of counts.rows) omitted.set(Number(c.ticket_id), c.n - comments);
+    }
+    return { items: toBuiltinTickets(rows, latest, omitted), next: page.next };
   };
 
   return {
@@ -274,30 +341,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       const t = res.rows[0]?.t;
       return t === null || t === undefined ? undefined : Number(t);
     },
-    async listDeliveries(query) {
-      const params: unknown[] = [];
-      if (query.state) params.push(query.state);
-      params.push(query.limit);
-      const res = await pool.query<DeliveryRow>(
-        `SELECT o.id, o.incident_id, o.helpdesk, o.op, o.state, o.attempts, o.last_error, o.created_at, o.next_attempt_at, i.dedup_key, i.data
-         FROM outbox o JOIN incidents i ON i.id = o.incident_id
-         ${query.state ? "WHERE o.state = $1" : ""} ORDER BY o.id DESC LIMIT $${params.length}`,
-        params,
-      );
-      return res.rows.map(toDeliveryView);
-    },
-    async listIncidents(query) {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.state) where.push(`state = $${params.push(query.state)}`);
-      if (query.dedupKey) where.push(`dedup_key = $${params.push(query.dedupKey)}`);
-      params.push(query.limit);
-      const res = await pool.query<IncidentRow>(
-        `SELECT id, ticket_id, ticket_url, data FROM incidents ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${params.length}`,
-        params,
-      );
-      return res.rows.map(toIncident);
-    },
+    pageDeliveries,
+    pageIncidents,
+    listDeliveries: async (query) => (await pageDeliveries(query)).items,
+    listIncidents: async (query) => (await pageIncidents(query)).items,
     async countIncidents() {
       const res = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM incidents GROUP BY state");
       return Object.fromEntries(res.rows.map((r) => [r.state, r.n]));
@@ -361,8 +408,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       const res = await pool.query<{ id: number }>("SELECT id FROM builtin_tickets WHERE key = $1", [key]);
       return res.rows[0] ? { id: Number(res.rows[0].id) } : undefined;
     },
-    async listTickets(query) {
-      return query.status ? readTickets("WHERE status = $1", [query.status], query.limit) : readTickets("", [], query.limit);
-    },
+    pageTickets,
+    listTickets: async (query) => (await pageTickets(query)).items,
   };
 }

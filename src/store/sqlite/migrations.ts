@@ -63,4 +63,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE builtin_tickets ADD COLUMN assignee_group TEXT;
   ALTER TABLE builtin_tickets ADD COLUMN fields TEXT NOT NULL DEFAULT '{}';
   `,
+  // The read API pages every list by id, also when it filters by state or status.
+  `
+  CREATE INDEX outbox_state ON outbox (state, id);
+  CREATE INDEX builtin_tickets_status ON builtin_tickets (status, id);
+  `,
 ];

@@ -1,22 +1,28 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { BuiltinTicket, NewBuiltinTicket } from "../../model/builtin-tickets.js";
+import type { BuiltinTicket, NewBuiltinTicket, TicketQuery } from "../../model/builtin-tickets.js";
 import type { Incident } from "../../model/incident.js";
 import {
+  beforeId,
+  type CommentRow,
+  chooseDeliveryPage,
+  choosePage,
   coalesce,
   type DeliveryRow,
   type DueRow,
+  type IncidentLabelsRow,
   type IncidentRow,
   incidentData,
-  TICKET_COLUMNS,
+  LOOKAHEAD,
+  type SizedRow,
   type TicketRow,
   toBuiltinTickets,
   toDeliveryView,
   toIncident,
   toOutboxRow,
 } from "../rows.js";
-import type { IncidentQuery, IngestTx, OutboxRow, Store } from "../types.js";
+import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, Page, PageQuery, Store } from "../types.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteWriter } from "./writer.js";
 
@@ -91,6 +97,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   if (!memory) makeDirectory(dirname(options.path));
   const db = new Database(options.path);
   db.pragma("journal_mode = WAL");
+  // A burst of large writes grows the WAL; after the checkpoint it is cut back to 4 MiB (SQLite's
+  // automatic checkpoint size) instead of keeping the burst's size on disk for good.
+  db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
   db.pragma("synchronous = FULL"); // migrations commit directly, not through the writer
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
@@ -216,16 +225,104 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
   };
 
-  const readTickets = (where: string, params: unknown[], limit: number): BuiltinTicket[] => {
-    const rows = reader.prepare(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets ${where} ORDER BY id DESC LIMIT ?`).all(...params, limit) as TicketRow[];
-    const ids = rows.map((r) => r.id);
-    const comments =
-      ids.length === 0
-        ? []
-        : (reader
-            .prepare(`SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id IN (${ids.map(() => "?").join(",")}) ORDER BY id`)
-            .all(...ids) as { ticket_id: number; body: string; created_at: string }[]);
-    return toBuiltinTickets(rows, comments);
+  // The read API's lists, a page at a time: first the candidates' ids and stored sizes (octet_length
+  // reads a row's size without its text), then only the rows that fit the page, one by id.
+  type Sizes = { before: number; limit: number };
+  const r = {
+    incidentSizes: reader.prepare<[Sizes], SizedRow>("SELECT id, octet_length(data) AS bytes FROM incidents WHERE id < @before ORDER BY id DESC LIMIT @limit"),
+    incidentSizesByState: reader.prepare<[Sizes & { state: string }], SizedRow>(
+      "SELECT id, octet_length(data) AS bytes FROM incidents WHERE state = @state AND id < @before ORDER BY id DESC LIMIT @limit",
+    ),
+    incidentSizesByKey: reader.prepare<[Sizes & { key: string; state: string | null }], SizedRow>(
+      "SELECT id, octet_length(data) AS bytes FROM incidents WHERE dedup_key = @key AND (@state IS NULL OR state = @state) AND id < @before ORDER BY id DESC LIMIT @limit",
+    ),
+    incident: reader.prepare<[number], IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE id = ?"),
+    deliveries: reader.prepare<[Sizes], DeliveryRow>(
+      `SELECT o.id, o.incident_id, o.helpdesk, o.op, o.state, o.attempts, o.last_error, o.created_at, o.next_attempt_at, i.dedup_key, octet_length(i.data) AS bytes
+       FROM outbox o JOIN incidents i ON i.id = o.incident_id WHERE o.id < @before ORDER BY o.id DESC LIMIT @limit`,
+    ),
+    deliveriesByState: reader.prepare<[Sizes & { state: string }], DeliveryRow>(
+      `SELECT o.id, o.incident_id, o.helpdesk, o.op, o.state, o.attempts, o.last_error, o.created_at, o.next_attempt_at, i.dedup_key, octet_length(i.data) AS bytes
+       FROM outbox o JOIN incidents i ON i.id = o.incident_id WHERE o.state = @state AND o.id < @before ORDER BY o.id DESC LIMIT @limit`,
+    ),
+    // The database parses the incident's data; only the labels come out.
+    incidentLabels: reader.prepare<[number], IncidentLabelsRow>(
+      "SELECT json_extract(data, '$.alerts[0].labels') AS labels, json_extract(data, '$.groupLabels') AS group_labels FROM incidents WHERE id = ?",
+    ),
+    // A ticket's size: its text and its latest comments (those a page shows at most).
+    ticketSizes: reader.prepare<[Sizes & { comments: number }], SizedRow>(
+      `SELECT t.id, octet_length(t.body) + octet_length(t.labels) + octet_length(t.fields)
+              + (SELECT COALESCE(SUM(b), 0) FROM (SELECT octet_length(c.body) AS b FROM builtin_comments c WHERE c.ticket_id = t.id ORDER BY c.id DESC LIMIT @comments)) AS bytes
+       FROM builtin_tickets t WHERE t.id < @before ORDER BY t.id DESC LIMIT @limit`,
+    ),
+    ticketSizesByStatus: reader.prepare<[Sizes & { comments: number; status: string }], SizedRow>(
+      `SELECT t.id, octet_length(t.body) + octet_length(t.labels) + octet_length(t.fields)
+              + (SELECT COALESCE(SUM(b), 0) FROM (SELECT octet_length(c.body) AS b FROM builtin_comments c WHERE c.ticket_id = t.id ORDER BY c.id DESC LIMIT @comments)) AS bytes
+       FROM builtin_tickets t WHERE t.status = @status AND t.id < @before ORDER BY t.id DESC LIMIT @limit`,
+    ),
+    ticket: reader.prepare<[number], TicketRow>("SELECT * FROM builtin_tickets WHERE id = ?"),
+    latestComments: reader.prepare<[{ ticket: number; comments: number }], CommentRow>(
+      "SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id = @ticket ORDER BY id DESC LIMIT @comments",
+    ),
+    commentCount: reader.prepare<[number], { n: number }>("SELECT COUNT(*) AS n FROM builtin_comments WHERE ticket_id = ?"),
+  };
+  const candidates = (query: PageQuery): Sizes => ({ before: beforeId(query), limit: query.limit + LOOKAHEAD });
+  /**
+   * Reads the chosen rows one by one, letting the event loop run after every 256 KiB: reads are
+   * synchronous here, and a webhook arriving meanwhile should wait for one slice, not for the page.
+   */
+  const readChosen = async <R extends SizedRow, T>(chosen: readonly R[], read: (row: R) => T[]): Promise<T[]> => {
+    const out: T[] = [];
+    let since = 0;
+    for (const c of chosen) {
+      out.push(...read(c));
+      since += Number(c.bytes ?? 0);
+      if (since > 256 * 1024) {
+        since = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    return out;
+  };
+
+  const pageIncidents = async (query: IncidentQuery): Promise<Page<Incident>> => {
+    const sizes = query.dedupKey
+      ? r.incidentSizesByKey.all({ ...candidates(query), key: query.dedupKey, state: query.state ?? null })
+      : query.state
+        ? r.incidentSizesByState.all({ ...candidates(query), state: query.state })
+        : r.incidentSizes.all(candidates(query));
+    const page = choosePage(sizes, query);
+    const items = await readChosen(sizes.slice(0, page.items.length), ({ id }) => {
+      const row = r.incident.get(id);
+      return row ? [toIncident(row)] : [];
+    });
+    return { items, next: page.next };
+  };
+  const pageDeliveries = async (query: DeliveryQuery): Promise<Page<DeliveryView>> => {
+    const all = query.state ? r.deliveriesByState.all({ ...candidates(query), state: query.state }) : r.deliveries.all(candidates(query));
+    const { rows, next } = chooseDeliveryPage(all, query);
+    const labels = new Map<number, IncidentLabelsRow | undefined>();
+    const items = await readChosen(rows, (row) => {
+      if (!labels.has(row.incident_id)) labels.set(row.incident_id, r.incidentLabels.get(row.incident_id));
+      return [toDeliveryView(row, labels.get(row.incident_id))];
+    });
+    return { items, next };
+  };
+  const pageTickets = async (query: TicketQuery): Promise<Page<BuiltinTicket>> => {
+    const comments = query.comments ?? Number.MAX_SAFE_INTEGER;
+    const sizes = query.status
+      ? r.ticketSizesByStatus.all({ ...candidates(query), comments, status: query.status })
+      : r.ticketSizes.all({ ...candidates(query), comments });
+    const page = choosePage(sizes, query);
+    const omitted = new Map<number, number>();
+    const tickets = await readChosen(sizes.slice(0, page.items.length), ({ id }) => {
+      const t = r.ticket.get(id);
+      if (!t) return [];
+      const list = r.latestComments.all({ ticket: t.id, comments }).reverse();
+      if (list.length === comments) omitted.set(t.id, (r.commentCount.get(t.id)?.n ?? 0) - comments);
+      return toBuiltinTickets([t], list, omitted);
+    });
+    return { items: tickets, next: page.next };
   };
 
   return {
@@ -264,33 +361,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async nextDueAt() {
       return q.nextDue.get()?.t ?? undefined;
     },
-    async listDeliveries(query) {
-      const rows = reader
-        .prepare(
-          `SELECT o.id, o.incident_id, o.helpdesk, o.op, o.state, o.attempts, o.last_error, o.created_at, o.next_attempt_at,
-                  i.dedup_key, i.data
-           FROM outbox o JOIN incidents i ON i.id = o.incident_id
-           ${query.state ? "WHERE o.state = ?" : ""} ORDER BY o.id DESC LIMIT ?`,
-        )
-        .all(...(query.state ? [query.state] : []), query.limit) as DeliveryRow[];
-      return rows.map(toDeliveryView);
-    },
-    async listIncidents(query: IncidentQuery) {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.state) {
-        where.push("state = ?");
-        params.push(query.state);
-      }
-      if (query.dedupKey) {
-        where.push("dedup_key = ?");
-        params.push(query.dedupKey);
-      }
-      const rows = reader
-        .prepare(`SELECT id, ticket_id, ticket_url, data FROM incidents ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`)
-        .all(...params, query.limit) as IncidentRow[];
-      return rows.map(toIncident);
-    },
+    pageDeliveries,
+    pageIncidents,
+    listDeliveries: async (query) => (await pageDeliveries(query)).items,
+    listIncidents: async (query) => (await pageIncidents(query)).items,
     async countIncidents() {
       const rows = reader.prepare("SELECT state, COUNT(*) AS n FROM incidents GROUP BY state").all() as { state: string; n: number }[];
       return Object.fromEntries(rows.map((r) => [r.state, r.n]));
@@ -341,9 +415,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async findTicketByKey(key) {
       return q.ticketByKey.get(key);
     },
-    async listTickets(query) {
-      return query.status ? readTickets("WHERE status = ?", [query.status], query.limit) : readTickets("", [], query.limit);
-    },
+    pageTickets,
+    listTickets: async (query) => (await pageTickets(query)).items,
   };
 }
 
