@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { type AlertmanagerConfig, alertmanagerProblems, alertmanagersSchema } from "../alertmanagers/config.js";
 import { type HelpdeskConfig, helpdeskConfigSchema, helpdeskProblems } from "../drivers/registry.js";
 import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
 import { duration } from "../model/duration.js";
@@ -78,6 +79,9 @@ export const configFileSchema = z
     body_limit: byteSize.optional().describe("Largest webhook body accepted (413 above); default 10mb."),
     default_helpdesk: z.string().optional().describe("The helpdesk of alerts whose rule names none (default builtin)."),
     helpdesks: z.record(z.string(), helpdeskConfigSchema).optional().describe("Named helpdesks; rules pick one with helpdesk:."),
+    alertmanagers: alertmanagersSchema
+      .optional()
+      .describe("Alertmanagers (or Grafana) that agents' decisions become silences in, and that verification asks for firing alerts."),
     delivery: z
       .object({
         max_attempts: z.number().int().positive().optional(),
@@ -128,6 +132,8 @@ export interface ServiceConfig {
   bodyLimitBytes: number;
   defaultHelpdesk: string;
   helpdesks: Record<string, HelpdeskConfig>;
+  /** The `alertmanagers:` list, validated at load (secret files read there too, so a missing one fails at start); absent when none is configured. */
+  alertmanagers?: AlertmanagerConfig[];
   configPath?: string;
   delivery: {
     maxAttempts?: number;
@@ -198,7 +204,13 @@ function parseConfigFile(path: string, env: NodeJS.ProcessEnv): ParsedConfigFile
   };
   const atKey = (keyPath: readonly PropertyKey[]) => {
     const node = doc.getIn(keyPath as unknown[], true);
-    return isNode(node) && node.range ? at(node.range[0]) : path;
+    if (isNode(node) && node.range) return at(node.range[0]);
+    // A key left out (a required `name:`) has no node: say where the entry that lacks it is written.
+    for (let n = keyPath.length - 1; n > 0; n--) {
+      const parent = doc.getIn(keyPath.slice(0, n) as unknown[], true);
+      if (isNode(parent) && parent.range) return at(parent.range[0]);
+    }
+    return path;
   };
   if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split("\n")[0]}`).join("\n"));
   const missing: string[] = [];
@@ -351,6 +363,15 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
   if (broken.length > 0) {
     throw new ConfigError(broken.map((p) => `${parsedFile?.at(["helpdesks", p.helpdesk]) ?? configPath}: helpdesks.${p.helpdesk}: ${p.message}`).join("\n"));
   }
+  // Each Alertmanager's secret files are read now, as its client will read them.
+  const brokenAlertmanagers = alertmanagerProblems(file.alertmanagers ?? []);
+  if (brokenAlertmanagers.length > 0) {
+    throw new ConfigError(
+      brokenAlertmanagers
+        .map((p) => `${parsedFile?.at(["alertmanagers", p.index]) ?? configPath}: alertmanagers[${p.index}] (${p.name}): ${p.message}`)
+        .join("\n"),
+    );
+  }
   const portText = env.PORT;
   let port = file.port ?? 9095;
   if (portText !== undefined && portText !== "") {
@@ -384,6 +405,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     helpdesks: file.helpdesks ?? {},
     delivery,
   };
+  if (file.alertmanagers && file.alertmanagers.length > 0) config.alertmanagers = file.alertmanagers;
   if (webhookToken) config.webhookToken = webhookToken;
   if (file.webhook_basic_auth) {
     const b = file.webhook_basic_auth;
