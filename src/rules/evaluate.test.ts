@@ -100,6 +100,15 @@ describe("dedupKey", () => {
     );
   });
 
+  it("a key longer than 1 KiB (group_by on long label values) is cut and hashed, so every store can index it", () => {
+    const a = alert({ alertname: "QueueLag", cluster: "x".repeat(16_000) });
+    const b = alert({ alertname: "QueueLag", cluster: `${"x".repeat(15_999)}y` });
+    const ka = dedupKey(a, evaluate(a, rules), group);
+    expect(ka.length).toBeLessThan(1200);
+    expect(ka).toMatch(/^\{alertname="QueueLag", cluster="x+… sha256:[0-9a-f]{64}$/);
+    expect(dedupKey(b, evaluate(b, rules), group)).not.toBe(ka);
+  });
+
   it("the 0.1 key (group labels alone) is kept for continuing incidents after an upgrade", () => {
     expect(legacyDedupKey(group)).toBe('{alertname="QueueLag"}');
   });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Alert, LabelSet, Notification } from "../model/alert.js";
 import { parseValue } from "../model/alert.js";
 import type { FieldValue, OnResolved, TestNotifications } from "../model/incident.js";
@@ -156,6 +157,19 @@ export function legacyDedupKey(group: NotificationGroup): string {
  * labels instead and groups across everything the rule matches, whatever the route; ['...'] = all.
  */
 export function dedupKey(alert: Alert, decision: AlertDecision, group: NotificationGroup): string {
+  return bounded(labelKey(alert, decision, group));
+}
+
+/**
+ * Keys stay readable and short enough for every store's index (PostgreSQL's btree refuses entries
+ * over 2,704 bytes): a longer one keeps its first 512 characters and a hash of the whole.
+ */
+function bounded(key: string): string {
+  if (key.length <= 1024) return key;
+  return `${key.slice(0, 512)}… sha256:${createHash("sha256").update(key).digest("hex")}`;
+}
+
+function labelKey(alert: Alert, decision: AlertDecision, group: NotificationGroup): string {
   const groupBy = decision.groupBy;
   if (!groupBy) return groupDedupKey(group);
   if (groupBy.includes("...")) return formatLabelSet(alert.labels);
