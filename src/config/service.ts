@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { type AlertmanagerConfig, alertmanagerProblems, alertmanagersSchema } from "../alertmanagers/config.js";
+import { resolveSecret } from "../drivers/config.js";
 import { type HelpdeskConfig, helpdeskConfigSchema, helpdeskProblems } from "../drivers/registry.js";
 import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
 import { duration } from "../model/duration.js";
@@ -237,15 +238,13 @@ function parseConfigFile(path: string, env: NodeJS.ProcessEnv): ParsedConfigFile
   return { file: parsed.data, at: atKey };
 }
 
-function readSecretFile(path: string, key: string): string {
-  let text: string;
+/** A `*_file` secret, read as the drivers read theirs (trimmed; unreadable or empty is an error), as a ConfigError. */
+function readSecretFile(path: string, fileKey: string): string {
   try {
-    text = readFileSync(path, "utf8").trim();
+    return resolveSecret(undefined, path, fileKey.replace(/_file$/, ""));
   } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError((err as Error).message);
   }
-  if (text === "") throw new ConfigError(`${key}: ${path} is empty; an empty secret would turn authentication off`);
-  return text;
 }
 
 /**

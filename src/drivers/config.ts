@@ -46,7 +46,7 @@ export function resolveSecret(inline: string | undefined, file: string | undefin
     } catch (err) {
       throw new Error(`${key}_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    if (text === "") throw new Error(`${key}_file: ${file} is empty`);
+    if (text === "") throw new Error(`${key}_file: ${file} is empty; an empty secret would turn authentication off`);
     return text;
   }
   throw new Error(`${key} or ${key}_file is required`);

@@ -180,7 +180,14 @@ export async function apply(
   now: Date,
   failures: TemplateFailure[] = [],
 ): Promise<IngestOutcome[]> {
-  const latest = await tx.latestIncidents([...planned.groups.keys(), ...planned.legacyKeys.values()]);
+  const latest = await tx.latestIncidents([...planned.groups.keys()]);
+  // Upgrade safety costs a second look-up only for groups with no incident under their own key (new
+  // groups), not for every repeat and change on the webhook path.
+  const legacy = [...planned.groups.keys()]
+    .filter((k) => !latest.has(k))
+    .map((k) => planned.legacyKeys.get(k))
+    .filter((k): k is string => k !== undefined && !latest.has(k));
+  if (legacy.length > 0) for (const [k, incident] of await tx.latestIncidents(legacy)) latest.set(k, incident);
   const outcomes: IngestOutcome[] = [];
   for (const [key, observations] of planned.groups) {
     const continued = latest.has(key) ? undefined : continuedFromLegacy(latest, planned.legacyKeys.get(key), key);
