@@ -1,6 +1,8 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { duration } from "../model/duration.js";
+import { RESOLUTIONS, type Resolution } from "../model/helpdesk-event.js";
 import { PRIORITIES, type Priority } from "../model/priority.js";
 
 /** Config keys every helpdesk shares, and how secrets are read. */
@@ -62,4 +64,57 @@ export interface Credentials {
 export function basicAuth(user: string, secret: string): Credentials {
   const encoded = Buffer.from(`${user}:${secret}`).toString("base64");
   return { authorization: `Basic ${encoded}`, secrets: [secret, encoded] };
+}
+
+/** Keys of the way back (what agents did), for every helpdesk that can tell (docs/helpdesks/). */
+export const syncKeys = {
+  poll_interval: duration.optional().describe("How often to ask the helpdesk what its agents did (default 1m); webhooks make it sooner."),
+  resolutions: z
+    .record(z.string(), z.enum(RESOLUTIONS))
+    .optional()
+    .describe("The helpdesk's own resolution names → fixed | wont_fix | duplicate | cannot_reproduce (added to the driver's defaults)."),
+  webhook_secret: z.string().optional().describe("The secret inbound webhooks are signed with (POST /webhooks/helpdesk/{name}). Prefer webhook_secret_file."),
+  webhook_secret_file: z.string().optional(),
+};
+
+/** A helpdesk's poll interval in ms: its `poll_interval`, else a minute. */
+export function pollIntervalMs(interval: number | undefined): number {
+  return interval ?? 60_000;
+}
+
+/**
+ * The vocabulary's resolution for a helpdesk's own name: the config's `resolutions` first, then the
+ * driver's defaults, both case-insensitive; `fixed` for a name nobody mapped (a solve is a fix unless
+ * somebody said otherwise).
+ */
+export function resolutionFor(
+  name: string | null | undefined,
+  configured: Record<string, Resolution> | undefined,
+  defaults: Record<string, Resolution>,
+): Resolution {
+  if (!name) return "fixed";
+  const wanted = name.trim().toLowerCase();
+  for (const map of [configured ?? {}, defaults]) {
+    for (const [own, resolution] of Object.entries(map)) if (own.trim().toLowerCase() === wanted) return resolution;
+  }
+  return "fixed";
+}
+
+/** An optional secret: inline or from a file, undefined when neither is given. */
+export function optionalSecret(inline: string | undefined, file: string | undefined, key: string): string | undefined {
+  if ((inline === undefined || inline === "") && !file) return undefined;
+  return resolveSecret(inline, file, key);
+}
+
+/** HMAC-SHA256 of `data` with `secret`, in the encoding a helpdesk signs with. */
+export function hmacSha256(secret: string, data: string | Buffer, encoding: "base64" | "hex"): string {
+  return createHmac("sha256", secret).update(data).digest(encoding);
+}
+
+/** Compares a signature a request carries with the expected one in constant time. */
+export function sameSignature(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given.trim());
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

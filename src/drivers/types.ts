@@ -1,3 +1,4 @@
+import type { Doorbell, DoorbellRequest, ObservedEvent, TicketActivity } from "../model/helpdesk-event.js";
 import type { TicketRef } from "../model/incident.js";
 import type { CommentUpdate, OpenTicket, ReopenUpdate, ResolveUpdate } from "../model/ticket-operation.js";
 
@@ -23,5 +24,29 @@ export interface HelpdeskDriver {
   reopen(ref: TicketRef, update: ReopenUpdate, ctx: DeliveryContext): Promise<TicketRef>;
   /** Finds the ticket stamped with this correlation key, for recovery after an unknown outcome. */
   findByKey(ticketKey: string): Promise<TicketRef | undefined>;
+  /** The way back: what agents do on its tickets. Absent for a helpdesk that cannot tell. */
+  readonly sync?: HelpdeskSync;
   close?(): Promise<void>;
+}
+
+/**
+ * How a helpdesk tells alertdesk what its agents did (docs/helpdesks/*.md). Every method reads; none
+ * writes to the helpdesk. Events come in the vocabulary of model/helpdesk-event.ts, the helpdesk's own
+ * statuses and resolutions mapped by the driver (its `resolutions:` config), oldest first, and never
+ * include alertdesk's own writes (the driver knows the user it writes as).
+ */
+export interface HelpdeskSync {
+  /**
+   * Activity on the helpdesk's tickets since `cursor` (its own format, opaque to alertdesk), or since
+   * `since` when there is no cursor yet. One page: `more` says another page is ready at once. Tickets
+   * alertdesk did not open may be in it; the sync ignores them. The returned cursor may overlap the
+   * last page (repeated events are stored once).
+   */
+  poll(cursor: string | undefined, since: Date): Promise<{ activity: TicketActivity[]; cursor: string; more?: boolean }>;
+  /** Every agent action on one ticket, oldest first (after a doorbell rang for it). */
+  readTicket(ref: TicketRef): Promise<ObservedEvent[]>;
+  /** Verifies an inbound webhook (signature, replay window); throws DoorbellRejected. Absent: the helpdesk has no webhooks. */
+  doorbell?(request: DoorbellRequest, now: Date): Doorbell;
+  /** How often to poll (ms); the helpdesk's `poll_interval`. */
+  readonly pollIntervalMs: number;
 }

@@ -43,3 +43,42 @@ export interface HelpdeskState {
 }
 
 export const UNKNOWN_HELPDESK_STATE: HelpdeskState = { status: null, assignee: null, firstResponseAt: null, resolution: null, syncedAt: null };
+
+/**
+ * One agent action as a helpdesk reported it, with the helpdesk's own id for it (an audit, a
+ * changelog entry, a transaction, a journal entry): the store keeps each id once, so the same action
+ * seen by a poll and by a doorbell, or read twice, takes effect once.
+ */
+export interface ObservedEvent {
+  id: string;
+  event: HelpdeskEvent;
+}
+
+/** What agents did on one ticket, oldest first; alertdesk's own writes are never in it (echo suppression). */
+export interface TicketActivity {
+  ticketId: string;
+  events: ObservedEvent[];
+}
+
+/** An inbound helpdesk webhook, as the intake hands it to the helpdesk's driver to verify. */
+export interface DoorbellRequest {
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+}
+
+/**
+ * A verified doorbell: which tickets to read again. A webhook is only a doorbell: alertdesk stores
+ * it, answers at once, and re-reads the tickets through the helpdesk's API.
+ */
+export interface Doorbell {
+  /** The helpdesk's delivery id (or a digest of the body): a repeated delivery is stored once. */
+  deliveryId: string;
+  ticketIds: string[];
+  /** A helpdesk with no API to read back (the generic webhook) sends the events themselves. */
+  activity?: TicketActivity[];
+}
+
+/** A doorbell that failed verification (bad or missing signature, outside the replay window): 401, nothing stored. */
+export class DoorbellRejected extends Error {
+  override readonly name = "DoorbellRejected";
+}

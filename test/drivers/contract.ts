@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HelpdeskDriver } from "../../src/drivers/types.js";
 import type { FailureReason } from "../../src/model/delivery-error.js";
 import { DeliveryError } from "../../src/model/delivery-error.js";
+import type { HelpdeskEvent, ObservedEvent, Resolution } from "../../src/model/helpdesk-event.js";
 import type { TicketRef } from "../../src/model/incident.js";
 import type { OpenTicket } from "../../src/model/ticket-operation.js";
 import { type FaultProxy, status } from "../fakes/fault-proxy.js";
@@ -32,7 +33,22 @@ export interface DriverHarness {
   countByKey(key: string): Promise<number>;
   /** A ticket id the helpdesk does not have. */
   missingId: string;
+  /** An agent acting in the helpdesk through its own API, for the way back (absent: the driver has no `sync`). */
+  agent?: AgentHarness;
   stop(): Promise<void>;
+}
+
+/** A second user of the helpdesk (not alertdesk's), acting on a ticket the way an agent would. */
+export interface AgentHarness {
+  /** Who alertdesk should see as the author of the agent's actions. */
+  author: string;
+  /** Who alertdesk should see as the assignee after `assign`. */
+  assignee: string;
+  comment(ref: TicketRef, text: string, isPublic: boolean): Promise<void>;
+  /** Assigns the ticket to the agent. */
+  assign(ref: TicketRef): Promise<void>;
+  /** Moves the ticket to the status, in the helpdesk's own terms (and its own name for the resolution). */
+  setStatus(ref: TicketRef, status: "active" | "pending" | "solved", resolution?: Resolution): Promise<void>;
 }
 
 let sequence = 0;
@@ -81,6 +97,11 @@ export interface ContractOptions {
   testTimeoutMs?: number;
   /** setup(), which may install and start the helpdesk (default 180 s). */
   setupTimeoutMs?: number;
+  /**
+   * Why the "way back" cases do not apply: a helpdesk with no API to read back (the generic webhook;
+   * its callbacks carry the events themselves, tested in its own file). Default: they apply.
+   */
+  wayBack?: { notApplicable: string };
 }
 
 export function describeDriverContract(name: string, setup: () => Promise<DriverHarness>, options: ContractOptions = {}): void {
@@ -194,6 +215,68 @@ export function describeDriverContract(name: string, setup: () => Promise<Driver
       const found = await h.driver.findByKey(t.ticketKey);
       if (!found) await h.driver.open(t, ctx(t.ticketKey, 2));
       expect(await h.countByKey(t.ticketKey)).toBe(1);
+    });
+
+    /** The events of `ref` in every page of polls from `cursor` until the helpdesk has no more. */
+    async function pollAll(cursor: string | undefined, since: Date, ticketId: string): Promise<{ events: ObservedEvent[]; cursor: string }> {
+      const sync = h.driver.sync;
+      if (!sync) throw new Error("no sync");
+      const events: ObservedEvent[] = [];
+      let at = cursor;
+      for (let page = 0; page < 50; page++) {
+        const got = await sync.poll(at, since);
+        for (const a of got.activity) if (a.ticketId === ticketId) events.push(...a.events);
+        at = got.cursor;
+        if (!got.more) break;
+      }
+      return { events, cursor: at as string };
+    }
+    const kinds = (events: ObservedEvent[]) => events.map((e) => e.event.kind);
+    const find = <K extends HelpdeskEvent["kind"]>(events: ObservedEvent[], kind: K) =>
+      events.map((e) => e.event).filter((e): e is Extract<HelpdeskEvent, { kind: K }> => e.kind === kind);
+
+    // Registered only where they apply: a skipped test is a failure here, not a pass.
+    const wayBack = (title: string, fn: () => Promise<void>) => {
+      if (options.wayBack === undefined) it(title, fn);
+    };
+    wayBack("way back: an agent comments, takes and solves a ticket → the driver reports each, and none of alertdesk's own writes", async () => {
+      if (!h.agent || !h.driver.sync) throw new Error("the harness has no agent, or the driver no sync");
+      h.proxy.disarm();
+      const open = openTicket();
+      const ref = await h.driver.open(open, ctx(open.ticketKey));
+      await h.driver.comment(ref, { op: "comment", body: para("alertdesk's own comment: 1 alert joined") }, ctx(open.ticketKey));
+      await h.agent.comment(ref, "Looking into it", false);
+      await h.agent.assign(ref);
+      await h.agent.setStatus(ref, "solved", "wont_fix");
+      const events = await h.driver.sync.readTicket(ref);
+      const comments = find(events, "commented");
+      expect(comments.map((c) => ({ author: c.author, public: c.public, looking: c.text.includes("Looking into it") }))).toEqual([
+        { author: h.agent.author, public: false, looking: true },
+      ]);
+      expect(find(events, "assigned").map((e) => e.assignee)).toContain(h.agent.assignee);
+      expect(find(events, "status_changed").at(-1)).toMatchObject({ status: "solved", resolution: "wont_fix" });
+      for (const e of events) expect(Number.isNaN(Date.parse(e.event.at))).toBe(false);
+      expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+      // Reading again reports the same actions under the same ids: the store keeps each once.
+      expect((await h.driver.sync.readTicket(ref)).map((e) => e.id)).toEqual(events.map((e) => e.id));
+    });
+
+    wayBack("way back: a poll sees what agents did, and its cursor moves on to what they do next", async () => {
+      if (!h.agent || !h.driver.sync) throw new Error("the harness has no agent, or the driver no sync");
+      h.proxy.disarm();
+      const since = new Date(Date.now() - 120_000);
+      const open = openTicket();
+      const ref = await h.driver.open(open, ctx(open.ticketKey));
+      await h.agent.comment(ref, "First look", true);
+      await h.agent.setStatus(ref, "active");
+      const first = await pollAll(undefined, since, ref.id);
+      expect(find(first.events, "commented").map((c) => [c.author, c.public, c.text.includes("First look")])).toEqual([[h.agent.author, true, true]]);
+      expect(kinds(first.events)).toContain("status_changed");
+      await h.agent.comment(ref, "Second look", false);
+      const second = await pollAll(first.cursor, since, ref.id);
+      const seen = new Set(first.events.map((e) => e.id));
+      const fresh = second.events.filter((e) => !seen.has(e.id));
+      expect(find(fresh, "commented").map((c) => c.text.includes("Second look"))).toEqual([true]);
     });
 
     it("an update to a ticket the helpdesk no longer has is not retried forever", async () => {
