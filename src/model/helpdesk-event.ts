@@ -19,6 +19,29 @@ export type Resolution = (typeof RESOLUTIONS)[number];
 export const ACKNOWLEDGING = ["comment", "assignment", "active"] as const;
 export type Acknowledging = (typeof ACKNOWLEDGING)[number];
 
+/** The agent-facing knobs of the governing rule (docs/rules.md, "Agents' decisions"). */
+export interface AgentPolicy {
+  /** verify: a solve while alerts still fire is checked against the monitoring after verifyAfterMs; accept: trusted. */
+  onAgentSolved: "verify" | "accept";
+  verifyAfterMs: number;
+  /** Reopens after a failed verification, per incident; then a comment asks a person to look. */
+  maxAutoReopens: number;
+  /** mute: re-fires within muteForMs change nothing after a won't-fix; ignore: a won't-fix is any solve. */
+  onWontFix: "mute" | "ignore";
+  muteForMs: number;
+  /** Which agent actions count as the first human response. */
+  acknowledging: readonly Acknowledging[];
+}
+
+export const DEFAULT_AGENT_POLICY: AgentPolicy = {
+  onAgentSolved: "verify",
+  verifyAfterMs: 5 * 60_000,
+  maxAutoReopens: 3,
+  onWontFix: "mute",
+  muteForMs: 7 * 24 * 3_600_000,
+  acknowledging: ["comment", "assignment", "active"],
+};
+
 const at = z.string().describe("When the agent did it (ISO 8601).");
 const author = z.string().min(1).describe("Who did it, as the helpdesk names them.");
 
@@ -82,3 +105,6 @@ export interface Doorbell {
 export class DoorbellRejected extends Error {
   override readonly name = "DoorbellRejected";
 }
+
+/** What alertdesk answers a doorbell: verified and stored (or a repeat), rejected, or for no such helpdesk. */
+export type DoorbellAnswer = { status: 202; outcome: "accepted" | "repeated"; tickets: number } | { status: 401 | 404; error: string };

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Alert, LabelSet, Source } from "./alert.js";
-import type { HelpdeskState } from "./helpdesk-event.js";
+import type { AgentPolicy, HelpdeskState } from "./helpdesk-event.js";
 import type { Category, EscalationStep, Level, Priority } from "./priority.js";
 
 /** What the resolve of an incident does to its ticket (the `on_resolved` rule key). */
@@ -96,6 +96,10 @@ export interface Incident {
   autoReopens?: number;
   /** An agent said won't fix: re-fires until then change nothing (ISO). */
   mutedUntil?: string;
+  /** The governing rule's agent-facing knobs (absent on incidents stored before they existed: the defaults). */
+  agentPolicy?: AgentPolicy;
+  /** The time of the latest status, assignment or priority change applied from the helpdesk: older ones arriving late change nothing. */
+  helpdeskVersion?: string;
   /** The governing rule's escalation steps (absent on incidents stored before escalation existed: the default). */
   escalation?: EscalationStep[];
   /** When the response clock started: the ticket's open, or its latest reopen (ISO). */

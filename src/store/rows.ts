@@ -1,5 +1,6 @@
 import type { LabelSet } from "../model/alert.js";
-import type { BuiltinStatus, BuiltinTicket } from "../model/builtin-tickets.js";
+import type { BuiltinComment, BuiltinStatus, BuiltinTicket } from "../model/builtin-tickets.js";
+import type { Resolution } from "../model/helpdesk-event.js";
 import type { Incident, TicketRef } from "../model/incident.js";
 import { labelSet } from "../model/labels.js";
 import type { Category, Priority } from "../model/priority.js";
@@ -193,16 +194,24 @@ export interface TicketRow {
   labels: string;
   tags: string;
   assignee_group: string | null;
+  assignee: string | null;
+  resolution: Resolution | null;
+  first_response_at: string | null;
+  follow_up_of: number | null;
   fields: string;
   created_at: string;
   updated_at: string;
 }
 
-export const TICKET_COLUMNS = "id, key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, created_at, updated_at";
+export const TICKET_COLUMNS =
+  "id, key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, assignee, resolution, first_response_at, follow_up_of, fields, created_at, updated_at";
 
 export interface CommentRow {
   ticket_id: number;
   body: string;
+  author: string;
+  /** SQLite keeps 0/1, PostgreSQL a boolean. */
+  public: number | boolean;
   created_at: string;
 }
 
@@ -211,10 +220,10 @@ export interface CommentRow {
  * were left out of a page that shows only the latest ones.
  */
 export function toBuiltinTickets(rows: TicketRow[], comments: CommentRow[], omitted: ReadonlyMap<number, number> = new Map()): BuiltinTicket[] {
-  const byTicket = new Map<number, { body: string; createdAt: string }[]>();
+  const byTicket = new Map<number, BuiltinComment[]>();
   for (const c of comments) {
     const list = byTicket.get(Number(c.ticket_id)) ?? [];
-    list.push({ body: c.body, createdAt: c.created_at });
+    list.push({ body: c.body, author: c.author, public: Boolean(c.public), createdAt: c.created_at });
     byTicket.set(Number(c.ticket_id), list);
   }
   return rows.map((r) => {
@@ -230,11 +239,15 @@ export function toBuiltinTickets(rows: TicketRow[], comments: CommentRow[], omit
       labels: labelsOf(JSON.parse(r.labels)),
       tags: JSON.parse(r.tags) as string[],
       assigneeGroup: r.assignee_group,
+      assignee: r.assignee,
+      resolution: r.resolution,
+      firstResponseAt: r.first_response_at,
       fields: JSON.parse(r.fields) as Record<string, string | number | boolean>,
       comments: byTicket.get(Number(r.id)) ?? [],
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     };
+    if (r.follow_up_of !== null) ticket.followUpOf = Number(r.follow_up_of);
     const left = omitted.get(Number(r.id));
     if (left) ticket.commentsOmitted = left;
     return ticket;

@@ -1,4 +1,5 @@
 import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
+import type { HelpdeskEvent, ObservedEvent } from "../model/helpdesk-event.js";
 import type { Incident, TicketRef } from "../model/incident.js";
 import type { TicketOperation } from "../model/ticket-operation.js";
 
@@ -130,12 +131,79 @@ export interface QueryStore {
   countOutbox(): Promise<Record<string, number>>;
 }
 
+/** What one way-back transaction may do: agents' events onto their incidents, atomically with the cursor. */
+export interface SyncTx {
+  /** The latest incident whose ticket this is, locked for the transaction (replicas take turns). */
+  incidentByTicket(helpdesk: string, ticketId: string): Promise<(Incident & { id: number }) | undefined>;
+  /** The incident, locked for the transaction. */
+  incidentById(id: number): Promise<(Incident & { id: number }) | undefined>;
+  /** Keeps the event once per (helpdesk, event id); false when it was seen before (a repeat changes nothing). */
+  recordEvent(incidentId: number, helpdesk: string, ticketId: string, observed: ObservedEvent, now: Date): Promise<boolean>;
+  updateIncident(incident: Incident & { id: number }): Promise<void>;
+  enqueue(incidentId: number, rows: readonly NewOutboxRow[], now: Date): Promise<void>;
+  /** Stores the helpdesk's poll cursor, if `owner` still holds its lease; false when another replica took it. */
+  saveCursor(helpdesk: string, owner: string, cursor: string, now: Date): Promise<boolean>;
+}
+
+/** A doorbell waiting to be answered by reading its ticket again. */
+export interface DoorbellRow {
+  id: number;
+  helpdesk: string;
+  ticketId: string;
+  attempts: number;
+}
+
+/** The way back's bookkeeping per helpdesk (sync lag and errors in /metrics). */
+export interface SyncStatus {
+  helpdesk: string;
+  cursor: string | null;
+  syncedAt: string | null;
+  lastError: string | null;
+}
+
+/** An agent's event as stored per ticket. */
+export interface StoredHelpdeskEvent {
+  eventId: string;
+  ticketId: string;
+  event: HelpdeskEvent;
+  receivedAt: string;
+}
+
+/** The way back's slice: agents' events, poll cursors and leases, doorbells, due verifications. */
+export interface SyncStore {
+  syncTransaction<T>(fn: (tx: SyncTx) => Promise<T>): Promise<T>;
+  /**
+   * Takes (or renews) the lease on polling `helpdesk` for `owner` until now + leaseMs; returns the
+   * stored cursor, or undefined while another replica holds the lease. Exactly one replica polls.
+   */
+  takePollLease(helpdesk: string, owner: string, now: Date, leaseMs: number): Promise<{ cursor: string | null } | undefined>;
+  /** Gives up this replica's poll leases (a graceful stop: the next process polls at once). */
+  releasePollLeases(owner: string): Promise<void>;
+  /** Records how the last poll went (null: it worked). */
+  notePoll(helpdesk: string, error: string | null, now: Date): Promise<void>;
+  /** Stores a verified doorbell once per (helpdesk, delivery id, ticket); false when it was a repeat. */
+  recordDoorbell(helpdesk: string, deliveryId: string, ticketIds: readonly string[], now: Date): Promise<boolean>;
+  /** Claims doorbells due now, leasing them for leaseMs. */
+  claimDoorbells(now: Date, limit: number, leaseMs: number): Promise<DoorbellRow[]>;
+  /** Done with a doorbell: answered, or given up on after too many attempts (the poller repairs it). */
+  finishDoorbell(id: number, now: Date): Promise<void>;
+  /** A doorbell whose ticket could not be read: again at `nextAttemptAt`. */
+  retryDoorbell(id: number, nextAttemptAt: Date): Promise<void>;
+  /** Ids of incidents whose verification of an agent's solve is due (verifyAt ≤ now). */
+  dueVerifications(now: Date, limit: number): Promise<number[]>;
+  /** Epoch ms of the earliest pending verification. */
+  nextVerificationAt(): Promise<number | undefined>;
+  syncStatus(): Promise<SyncStatus[]>;
+  /** The agents' events stored for an incident, oldest first. */
+  helpdeskEvents(incidentId: number): Promise<StoredHelpdeskEvent[]>;
+}
+
 /**
  * alertdesk's durable state: incidents, the outbox, and the built-in helpdesk's tickets.
  * Implemented by SQLite (embedded default) and PostgreSQL; one contract suite tests both.
  * Only the composition root holds the whole store; every consumer gets its slice.
  */
-export interface Store extends IngestStore, OutboxStore, ReplayStore, QueryStore, BuiltinTicketBook {
+export interface Store extends IngestStore, OutboxStore, ReplayStore, QueryStore, SyncStore, BuiltinTicketBook {
   readonly kind: string;
   /** Throws when the store cannot be used (readiness). */
   ping(): Promise<void>;

@@ -370,6 +370,139 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect(Object.getPrototypeOf(latest?.alerts[0]?.labels)).toBeNull();
     });
 
+    /** An incident whose ticket the helpdesk confirmed (as the outbox records it). */
+    async function ticketed(ticketId: string, helpdesk = "builtin"): Promise<number> {
+      const i = { ...incident(), helpdesk };
+      const id = await seed(store, [open(i)], i);
+      const [row] = (await store.claimDue(at(10), 100, 60_000)).filter((r) => r.incidentId === id);
+      if (!row) throw new Error("not claimed");
+      await store.complete(row.id, { ticket: { id: ticketId, url: `http://hd/${ticketId}` } }, at(11));
+      return id;
+    }
+    const commented = (id: string, text: string) => ({
+      id,
+      event: { kind: "commented" as const, at: at(20).toISOString(), author: "alice", public: true, text },
+    });
+
+    it("way back: the incident of a ticket, each event once per helpdesk and id, stored per ticket", async () => {
+      const ticket = `T${++keyCounter}`;
+      const id = await ticketed(ticket, "support");
+      const found = await store.syncTransaction((tx) => tx.incidentByTicket("support", ticket));
+      expect(found).toMatchObject({ id, ticket: { id: ticket } });
+      expect(await store.syncTransaction((tx) => tx.incidentByTicket("other", ticket))).toBeUndefined();
+      const first = await store.syncTransaction((tx) => tx.recordEvent(id, "support", ticket, commented(`e${ticket}`, "one"), at(21)));
+      const again = await store.syncTransaction((tx) => tx.recordEvent(id, "support", ticket, commented(`e${ticket}`, "one again"), at(22)));
+      // Another helpdesk may use the same event id for its own ticket.
+      const otherHelpdesk = await store.syncTransaction((tx) => tx.recordEvent(id, "jira", ticket, commented(`e${ticket}`, "two"), at(23)));
+      expect([first, again, otherHelpdesk]).toEqual([true, false, true]);
+      const events = await store.helpdeskEvents(id);
+      expect(events.map((e) => [e.eventId, e.ticketId, e.event.kind, e.event.kind === "commented" ? e.event.text : ""])).toEqual([
+        [`e${ticket}`, ticket, "commented", "one"],
+        [`e${ticket}`, ticket, "commented", "two"],
+      ]);
+      // A transaction that fails stores none of its events.
+      await expect(
+        store.syncTransaction(async (tx) => {
+          await tx.recordEvent(id, "support", ticket, commented(`lost${ticket}`, "x"), at(24));
+          throw new Error("boom");
+        }),
+      ).rejects.toThrow("boom");
+      expect((await store.helpdeskEvents(id)).map((e) => e.eventId)).not.toContain(`lost${ticket}`);
+    });
+
+    it("way back: one poller per helpdesk holds the lease; the cursor is saved only by the holder", async () => {
+      const helpdesk = `hd${++keyCounter}`;
+      expect(await store.takePollLease(helpdesk, "a", at(0), 60_000)).toEqual({ cursor: null });
+      expect(await store.takePollLease(helpdesk, "b", at(1), 60_000)).toBeUndefined();
+      expect(await store.syncTransaction((tx) => tx.saveCursor(helpdesk, "a", "c1", at(2)))).toBe(true);
+      expect(await store.syncTransaction((tx) => tx.saveCursor(helpdesk, "b", "cX", at(2)))).toBe(false);
+      expect(await store.takePollLease(helpdesk, "a", at(3), 60_000)).toEqual({ cursor: "c1" });
+      // The holder died: its lease runs out, and the next replica continues from its cursor.
+      expect(await store.takePollLease(helpdesk, "b", at(64), 60_000)).toEqual({ cursor: "c1" });
+      expect(await store.syncTransaction((tx) => tx.saveCursor(helpdesk, "a", "stale", at(65)))).toBe(false);
+      await store.notePoll(helpdesk, "HTTP 503", at(66));
+      const status = (await store.syncStatus()).find((x) => x.helpdesk === helpdesk);
+      expect(status).toEqual({ helpdesk, cursor: "c1", syncedAt: at(2).toISOString(), lastError: "HTTP 503" });
+    });
+
+    it("way back: doorbells are stored once per delivery and ticket, claimed by one, retried, finished", async () => {
+      const helpdesk = `bell${++keyCounter}`;
+      expect(await store.recordDoorbell(helpdesk, "d1", ["7", "8", "7"], at(0))).toBe(true);
+      expect(await store.recordDoorbell(helpdesk, "d1", ["7", "8"], at(1))).toBe(false);
+      const claimed = (await store.claimDoorbells(at(2), 100, 60_000)).filter((d) => d.helpdesk === helpdesk);
+      expect(claimed.map((d) => [d.ticketId, d.attempts])).toEqual([
+        ["7", 1],
+        ["8", 1],
+      ]);
+      expect((await store.claimDoorbells(at(3), 100, 60_000)).filter((d) => d.helpdesk === helpdesk)).toEqual([]);
+      const [seven, eight] = claimed as [(typeof claimed)[0], (typeof claimed)[0]];
+      await store.finishDoorbell(seven.id, at(4));
+      await store.retryDoorbell(eight.id, at(30));
+      expect((await store.claimDoorbells(at(29), 100, 60_000)).filter((d) => d.helpdesk === helpdesk)).toEqual([]);
+      expect((await store.claimDoorbells(at(30), 100, 60_000)).filter((d) => d.helpdesk === helpdesk).map((d) => [d.ticketId, d.attempts])).toEqual([["8", 2]]);
+    });
+
+    it("way back: due verifications by time, and the incident they belong to, updated with the outbox rows", async () => {
+      const ticket = `V${++keyCounter}`;
+      const id = await ticketed(ticket);
+      const due = at(600).toISOString();
+      await store.syncTransaction(async (tx) => {
+        const i = await tx.incidentById(id);
+        if (!i) throw new Error("missing");
+        await tx.updateIncident({ ...i, verifyAt: due });
+      });
+      expect(await store.dueVerifications(at(599), 100)).not.toContain(id);
+      expect(await store.dueVerifications(at(600), 100)).toContain(id);
+      expect(await store.nextVerificationAt()).toBeLessThanOrEqual(at(600).getTime());
+      await store.syncTransaction(async (tx) => {
+        const i = await tx.incidentById(id);
+        if (!i) throw new Error("missing");
+        const { verifyAt: _done, ...rest } = i;
+        await tx.updateIncident({ ...rest, id });
+        await tx.enqueue(id, [{ helpdesk: "builtin", operation: { op: "reopen", body: [], priority: "P2" } }], at(600));
+      });
+      expect(await store.dueVerifications(at(10_000), 1000)).not.toContain(id);
+      expect((await ofIncident(id)).map((d) => d.op)).toEqual(["reopen", "open"]);
+    });
+
+    it("built-in helpdesk: an agent's acts change the ticket and are recorded as activity; closed is final; a follow-up links it", async () => {
+      const t = {
+        key: `ad-agent-${++keyCounter}`,
+        subject: "s",
+        body: "b",
+        priority: "P3" as const,
+        category: "function" as const,
+        dueAt: "d",
+        labels: {},
+        tags: [],
+        fields: {},
+      };
+      const { id } = await store.createTicket(t, at(0));
+      const before = (await store.activitySince(0, 100_000)).at(-1)?.id ?? 0;
+      const commentedBy = await store.agentAct(id, { author: "alice", comment: { body: "on it", public: false } }, at(1));
+      expect(commentedBy).toMatchObject({ ticket: { firstResponseAt: at(1).toISOString(), comments: [{ body: "on it", author: "alice", public: false }] } });
+      await store.agentAct(id, { author: "alice", assignee: "bob", priority: "P2" }, at(2));
+      const solved = await store.agentAct(id, { author: "bob", status: "solved", resolution: "wont_fix" }, at(3));
+      expect(solved).toMatchObject({
+        ticket: { status: "solved", resolution: "wont_fix", assignee: "bob", priority: "P2", firstResponseAt: at(1).toISOString() },
+      });
+      const activity = (await store.activitySince(before, 100)).filter((a) => a.ticketId === id);
+      expect(activity.map((a) => a.event.kind)).toEqual(["commented", "assigned", "priority_changed", "status_changed"]);
+      expect((await store.ticketActivity(id)).map((a) => a.id)).toEqual(activity.map((a) => a.id));
+      expect(await store.agentAct(999_999, { author: "a", status: "open" }, at(4))).toBeUndefined();
+      await store.agentAct(id, { author: "bob", status: "closed" }, at(5));
+      expect(await store.agentAct(id, { author: "bob", status: "open" }, at(6))).toEqual({ refused: expect.stringContaining("closed") });
+      // alertdesk's reopen of a closed ticket: the comment lands, the status stays, and it says so.
+      expect(await store.updateTicket(id, { comment: "fired again", idempotencyKey: `${t.key}/r`, status: "open", priority: "P1" }, at(7))).toEqual({
+        reopened: false,
+      });
+      const followUp = await store.createFollowUp(id, { comment: "fired again", idempotencyKey: `${t.key}/f`, priority: "P1" }, at(8));
+      expect(await store.createFollowUp(id, { comment: "fired again", idempotencyKey: `${t.key}/f`, priority: "P1" }, at(9))).toEqual(followUp);
+      const [closed, next] = [await store.getTicket(id), await store.getTicket(followUp.id)];
+      expect(closed?.status).toBe("closed");
+      expect(next).toMatchObject({ status: "open", priority: "P1", followUpOf: id, subject: "s", comments: [{ body: "fired again", author: "alertdesk" }] });
+    });
+
     it("answers ping while open", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -10,11 +10,11 @@ import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
  * query is checked without being listed here.
  */
 
-const source = readFileSync(new URL("../../src/store/sqlite/store.ts", import.meta.url), "utf8");
+const source = ["store.ts", "sync.ts"].map((f) => readFileSync(new URL(`../../src/store/sqlite/${f}`, import.meta.url), "utf8")).join("\n");
 // The writer's statements (db) and the read API's (reader): a page of a list must cost the same whatever the table's size.
 const statements = [...source.matchAll(/(\w+): (?:db|reader)\.prepare(?:<(?:[^<>]|<[^<>]*>)*>)?\(\s*(?:\/\/[^\n]*\n\s*)*(`[^`]*`|"[^"]*")/g)].map((m) => ({
   name: m[1] as string,
-  sql: (m[2] as string).slice(1, -1),
+  sql: (m[2] as string).slice(1, -1).replaceAll("${TICKET_COLUMNS}", "*"),
 }));
 
 function plan(db: Database.Database, sql: string): string[] {
@@ -49,6 +49,10 @@ describe("SQLite query plans", () => {
         "ticketSizes",
         "ticketSizesByStatus",
         "latestComments",
+        "byTicket",
+        "dueDoorbells",
+        "dueVerifications",
+        "activitySince",
       ]),
     );
   });
@@ -56,6 +60,7 @@ describe("SQLite query plans", () => {
   it.each(statements.map((s) => [s.name, s.sql]))("%s never scans a whole table", (_name, sql) => {
     const details = plan(db, sql);
     // A scan of a subquery's result reads what the subquery produced (at most its LIMIT), no table.
-    expect(details.filter((d) => /^SCAN /.test(d) && !/^SCAN \(subquery-\d+\)$/.test(d))).toEqual([]);
+    // helpdesk_sync holds one row per configured helpdesk: reading it whole costs the same at any scale.
+    expect(details.filter((d) => /^SCAN /.test(d) && !/^SCAN \(subquery-\d+\)$/.test(d) && !/^SCAN helpdesk_sync\b/.test(d))).toEqual([]);
   });
 });

@@ -68,4 +68,62 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX builtin_tickets_status ON builtin_tickets (status, id);
   `,
+  // The way back (SQLite's migration 4 says what each table is for).
+  `
+  ALTER TABLE incidents ADD COLUMN verify_at BIGINT;
+  CREATE INDEX incidents_verify ON incidents (verify_at) WHERE verify_at IS NOT NULL;
+  CREATE INDEX incidents_ticket ON incidents (helpdesk, ticket_id);
+
+  CREATE TABLE helpdesk_events (
+    id BIGSERIAL PRIMARY KEY,
+    helpdesk TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    UNIQUE (helpdesk, event_id)
+  );
+  CREATE INDEX helpdesk_events_incident ON helpdesk_events (incident_id, id);
+
+  CREATE TABLE helpdesk_sync (
+    helpdesk TEXT PRIMARY KEY,
+    cursor TEXT,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    synced_at TEXT,
+    last_error TEXT
+  );
+
+  CREATE TABLE helpdesk_doorbells (
+    id BIGSERIAL PRIMARY KEY,
+    helpdesk TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until BIGINT,
+    received_at BIGINT NOT NULL,
+    done_at BIGINT,
+    UNIQUE (helpdesk, delivery_id, ticket_id)
+  );
+  CREATE INDEX helpdesk_doorbells_due ON helpdesk_doorbells (state, next_attempt_at);
+
+  ALTER TABLE builtin_tickets ADD COLUMN assignee TEXT;
+  ALTER TABLE builtin_tickets ADD COLUMN resolution TEXT;
+  ALTER TABLE builtin_tickets ADD COLUMN first_response_at TEXT;
+  ALTER TABLE builtin_tickets ADD COLUMN follow_up_of BIGINT;
+  ALTER TABLE builtin_comments ADD COLUMN author TEXT NOT NULL DEFAULT 'alertdesk';
+  ALTER TABLE builtin_comments ADD COLUMN public BOOLEAN NOT NULL DEFAULT FALSE;
+  CREATE TABLE builtin_activity (
+    id BIGSERIAL PRIMARY KEY,
+    ticket_id BIGINT NOT NULL REFERENCES builtin_tickets (id),
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX builtin_activity_ticket ON builtin_activity (ticket_id, id);
+  CREATE INDEX builtin_tickets_follow_up ON builtin_tickets (follow_up_of) WHERE follow_up_of IS NOT NULL;
+  `,
 ];

@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import pg from "pg";
-import type { BuiltinTicket, NewBuiltinTicket, TicketQuery } from "../../model/builtin-tickets.js";
+import { agentChange, type BuiltinTicket, type NewBuiltinTicket, type TicketQuery } from "../../model/builtin-tickets.js";
+import type { HelpdeskEvent } from "../../model/helpdesk-event.js";
 import type { Incident } from "../../model/incident.js";
 import {
   beforeId,
@@ -23,6 +25,7 @@ import {
 } from "../rows.js";
 import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, Page, PageQuery, Store } from "../types.js";
 import { PG_MIGRATIONS } from "./migrations.js";
+import { pgSyncStore, pgSyncTx } from "./sync.js";
 
 /**
  * The store for several replicas: PostgreSQL. No home-made coordination: an advisory transaction
@@ -77,6 +80,11 @@ async function migrate(client: pg.PoolClient): Promise<void> {
   }
 }
 
+/** An incident's due verification as the store indexes it (epoch ms), or null. */
+function verifyAt(incident: Incident): number | null {
+  return incident.verifyAt === undefined ? null : Date.parse(incident.verifyAt);
+}
+
 function ingestTx(c: Q): IngestTx {
   return {
     async latestIncidents(keys) {
@@ -91,21 +99,22 @@ function ingestTx(c: Q): IngestTx {
     },
     async insertIncident(i: Incident) {
       const res = await c.query<{ id: number }>(
-        `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-        [i.dedupKey, i.seq, i.ticketKey, i.state, i.priority, i.helpdesk, i.openedAt, i.updatedAt, incidentData(i)],
+        `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data, verify_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+        [i.dedupKey, i.seq, i.ticketKey, i.state, i.priority, i.helpdesk, i.openedAt, i.updatedAt, incidentData(i), verifyAt(i)],
       );
       return Number(res.rows[0]?.id);
     },
     async updateIncident(i) {
       // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
-      await c.query("UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5 WHERE id = $1", [
+      await c.query("UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5, verify_at = $7 WHERE id = $1", [
         i.id,
         i.state,
         i.priority,
         i.updatedAt,
         incidentData(i),
         i.dedupKey,
+        verifyAt(i),
       ]);
     },
     async enqueue(incidentId, rows, now) {
@@ -243,8 +252,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     const rows = (await pool.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets WHERE id = ANY($1) ORDER BY id DESC`, [page.items])).rows;
     const latest = (
       await pool.query<CommentRow>(
-        `SELECT c.ticket_id, c.body, c.created_at FROM unnest($1::bigint[]) AS t(id)
-         CROSS JOIN LATERAL (SELECT ticket_id, body, created_at, id FROM builtin_comments WHERE ticket_id = t.id ORDER BY id DESC LIMIT $2) c
+        `SELECT c.ticket_id, c.body, c.author, c.public, c.created_at FROM unnest($1::bigint[]) AS t(id)
+         CROSS JOIN LATERAL (SELECT ticket_id, body, author, public, created_at, id FROM builtin_comments WHERE ticket_id = t.id ORDER BY id DESC LIMIT $2) c
          ORDER BY c.id`,
         [page.items, comments],
       )
@@ -267,6 +276,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     kind: "postgres",
     ordersWrites: false,
     transaction: (fn) => inTransaction((c) => fn(ingestTx(c))),
+    syncTransaction: (fn) =>
+      inTransaction((c) => {
+        const ingest = ingestTx(c);
+        return fn({ ...pgSyncTx(c), updateIncident: ingest.updateIncident, enqueue: ingest.enqueue });
+      }),
+    ...pgSyncStore(pool, inTransaction),
 
     claimDue: (now, limit, leaseMs) =>
       inTransaction(async (c) => {
@@ -387,23 +402,101 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       }),
     updateTicket: (id, update, now) =>
       inTransaction(async (c) => {
-        const exists = await c.query("SELECT id FROM builtin_tickets WHERE id = $1 FOR UPDATE", [id]);
-        if (!exists.rowCount) return false;
+        const exists = await c.query<{ status: string }>("SELECT status FROM builtin_tickets WHERE id = $1 FOR UPDATE", [id]);
+        const current = exists.rows[0];
+        if (!current) return false;
+        const closed = current.status === "closed";
         const iso = now.toISOString();
         const added = await c.query(
           "INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING",
           [id, update.comment, update.idempotencyKey, iso],
         );
+        // A closed ticket is final: the comment lands, the status stays.
         if (added.rowCount) {
           await c.query("UPDATE builtin_tickets SET status = COALESCE($1, status), priority = COALESCE($2, priority), updated_at = $3 WHERE id = $4", [
-            update.status ?? null,
-            update.priority ?? null,
+            closed ? null : (update.status ?? null),
+            closed ? null : (update.priority ?? null),
             iso,
             id,
           ]);
         }
-        return true;
+        return closed && update.status === "open" ? { reopened: false as const } : true;
       }),
+    createFollowUp: (closedId, update, now) =>
+      inTransaction(async (c) => {
+        await c.query("SELECT id FROM builtin_tickets WHERE id = $1 FOR UPDATE", [closedId]);
+        const iso = now.toISOString();
+        const existing = await c.query<{ id: number }>("SELECT id FROM builtin_tickets WHERE follow_up_of = $1 ORDER BY id DESC LIMIT 1", [closedId]);
+        let id = existing.rows[0]?.id;
+        if (id === undefined) {
+          const created = await c.query<{ id: number }>(
+            `INSERT INTO builtin_tickets (key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, follow_up_of, created_at, updated_at)
+             SELECT key || '~' || id, subject, body, $2, 'open', category, due_at, labels, tags, assignee_group, fields, id, $3, $3 FROM builtin_tickets WHERE id = $1
+             RETURNING id`,
+            [closedId, update.priority, iso],
+          );
+          id = created.rows[0]?.id as number;
+        }
+        await c.query(
+          "INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING",
+          [id, update.comment, update.idempotencyKey, iso],
+        );
+        return { id: Number(id) };
+      }),
+    getTicket: async (id) => {
+      const t = await pool.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets WHERE id = $1`, [id]);
+      if (!t.rows[0]) return undefined;
+      const comments = await pool.query<CommentRow>(
+        "SELECT ticket_id, body, author, public, created_at FROM builtin_comments WHERE ticket_id = $1 ORDER BY id",
+        [id],
+      );
+      return toBuiltinTickets(t.rows, comments.rows)[0];
+    },
+    agentAct: (id, act, now) =>
+      inTransaction(async (c) => {
+        const t = (await c.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets WHERE id = $1 FOR UPDATE`, [id])).rows[0];
+        if (!t) return undefined;
+        const change = agentChange(
+          { status: t.status, assignee: t.assignee, priority: t.priority, resolution: t.resolution, firstResponseAt: t.first_response_at },
+          act,
+          now,
+        );
+        if ("refused" in change) return change;
+        const iso = now.toISOString();
+        if (act.comment) {
+          await c.query("INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at, author, public) VALUES ($1, $2, $3, $4, $5, $6)", [
+            id,
+            act.comment.body,
+            `agent/${randomUUID()}`,
+            iso,
+            act.author,
+            act.comment.public,
+          ]);
+        }
+        const { set } = change;
+        await c.query(
+          "UPDATE builtin_tickets SET status = $2, assignee = $3, priority = $4, resolution = $5, first_response_at = $6, updated_at = $7 WHERE id = $1",
+          [id, set.status, set.assignee, set.priority, set.resolution, set.firstResponseAt, iso],
+        );
+        for (const e of change.events)
+          await c.query("INSERT INTO builtin_activity (ticket_id, data, created_at) VALUES ($1, $2, $3)", [id, JSON.stringify(e), iso]);
+        const row = (await c.query<TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets WHERE id = $1`, [id])).rows;
+        const comments = (
+          await c.query<CommentRow>("SELECT ticket_id, body, author, public, created_at FROM builtin_comments WHERE ticket_id = $1 ORDER BY id", [id])
+        ).rows;
+        return { ticket: toBuiltinTickets(row, comments)[0] as BuiltinTicket };
+      }),
+    async activitySince(afterId, limit) {
+      const res = await pool.query<{ id: number; ticket_id: number; data: string }>(
+        "SELECT id, ticket_id, data FROM builtin_activity WHERE id > $1 ORDER BY id LIMIT $2",
+        [afterId, limit],
+      );
+      return res.rows.map((a) => ({ id: Number(a.id), ticketId: Number(a.ticket_id), event: JSON.parse(a.data) as HelpdeskEvent }));
+    },
+    async ticketActivity(ticketId) {
+      const res = await pool.query<{ id: number; data: string }>("SELECT id, data FROM builtin_activity WHERE ticket_id = $1 ORDER BY id", [ticketId]);
+      return res.rows.map((a) => ({ id: Number(a.id), event: JSON.parse(a.data) as HelpdeskEvent }));
+    },
     async findTicketByKey(key) {
       const res = await pool.query<{ id: number }>("SELECT id FROM builtin_tickets WHERE key = $1", [key]);
       return res.rows[0] ? { id: Number(res.rows[0].id) } : undefined;

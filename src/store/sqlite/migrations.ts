@@ -68,4 +68,63 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_state ON outbox (state, id);
   CREATE INDEX builtin_tickets_status ON builtin_tickets (status, id);
   `,
+  // The way back: agents' events per ticket, poll cursors and leases, doorbells, due verifications;
+  // the built-in helpdesk's agents (assignee, resolution, first response, comment authors, activity).
+  `
+  ALTER TABLE incidents ADD COLUMN verify_at INTEGER;
+  CREATE INDEX incidents_verify ON incidents (verify_at) WHERE verify_at IS NOT NULL;
+  CREATE INDEX incidents_ticket ON incidents (helpdesk, ticket_id);
+
+  CREATE TABLE helpdesk_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    helpdesk TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    UNIQUE (helpdesk, event_id)
+  );
+  CREATE INDEX helpdesk_events_incident ON helpdesk_events (incident_id, id);
+
+  CREATE TABLE helpdesk_sync (
+    helpdesk TEXT PRIMARY KEY,
+    cursor TEXT,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    synced_at TEXT,
+    last_error TEXT
+  );
+
+  CREATE TABLE helpdesk_doorbells (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    helpdesk TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until INTEGER,
+    received_at INTEGER NOT NULL,
+    done_at INTEGER,
+    UNIQUE (helpdesk, delivery_id, ticket_id)
+  );
+  CREATE INDEX helpdesk_doorbells_due ON helpdesk_doorbells (state, next_attempt_at);
+
+  ALTER TABLE builtin_tickets ADD COLUMN assignee TEXT;
+  ALTER TABLE builtin_tickets ADD COLUMN resolution TEXT;
+  ALTER TABLE builtin_tickets ADD COLUMN first_response_at TEXT;
+  ALTER TABLE builtin_tickets ADD COLUMN follow_up_of INTEGER;
+  ALTER TABLE builtin_comments ADD COLUMN author TEXT NOT NULL DEFAULT 'alertdesk';
+  ALTER TABLE builtin_comments ADD COLUMN public INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE builtin_activity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL REFERENCES builtin_tickets (id),
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX builtin_activity_ticket ON builtin_activity (ticket_id, id);
+  CREATE INDEX builtin_tickets_follow_up ON builtin_tickets (follow_up_of) WHERE follow_up_of IS NOT NULL;
+  `,
 ];

@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { BuiltinTicket, NewBuiltinTicket, TicketQuery } from "../../model/builtin-tickets.js";
+import { agentChange, type BuiltinTicket, type NewBuiltinTicket, type TicketQuery } from "../../model/builtin-tickets.js";
+import type { HelpdeskEvent } from "../../model/helpdesk-event.js";
 import type { Incident } from "../../model/incident.js";
 import {
   beforeId,
@@ -16,6 +18,7 @@ import {
   incidentData,
   LOOKAHEAD,
   type SizedRow,
+  TICKET_COLUMNS,
   type TicketRow,
   toBuiltinTickets,
   toDeliveryView,
@@ -24,7 +27,13 @@ import {
 } from "../rows.js";
 import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, Page, PageQuery, Store } from "../types.js";
 import { MIGRATIONS } from "./migrations.js";
+import { createSqliteSync } from "./sync.js";
 import { createSqliteWriter } from "./writer.js";
+
+/** An incident's due verification as the store indexes it (epoch ms), or null. */
+function verifyAt(incident: Incident): number | null {
+  return incident.verifyAt === undefined ? null : Date.parse(incident.verifyAt);
+}
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:" for a throwaway store (simulate, tests). */
@@ -66,6 +75,9 @@ function takeOwnership(db: Database.Database, path: string): string {
   }
   writeFileSync(pidFile, `${process.pid}\n`);
   db.prepare("UPDATE outbox SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL").run();
+  // The way back's poll leases and doorbell claims of the dead predecessor, likewise.
+  db.prepare("UPDATE helpdesk_sync SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL").run();
+  db.prepare("UPDATE helpdesk_doorbells SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL").run();
   return pidFile;
 }
 
@@ -124,12 +136,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const q = {
     latest: db.prepare<[string], IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE dedup_key = ? ORDER BY seq DESC LIMIT 1"),
     insertIncident: db.prepare(
-      `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data)
-       VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @data)`,
+      `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, verify_at, data)
+       VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @verifyAt, @data)`,
     ),
     // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
     updateIncident: db.prepare(
-      "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, data = @data WHERE id = @id",
+      "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, verify_at = @verifyAt, data = @data WHERE id = @id",
     ),
     enqueue: db.prepare(
       `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
@@ -181,8 +193,35 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       "INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
     ),
     touchTicket: db.prepare("UPDATE builtin_tickets SET status = COALESCE(?, status), priority = COALESCE(?, priority), updated_at = ? WHERE id = ?"),
+    ticketForUpdate: db.prepare<[number], TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets WHERE id = ?`),
+    allComments: db.prepare<[number], CommentRow>("SELECT ticket_id, body, author, public, created_at FROM builtin_comments WHERE ticket_id = ? ORDER BY id"),
+    agentComment: db.prepare("INSERT INTO builtin_comments (ticket_id, body, idempotency_key, created_at, author, public) VALUES (?, ?, ?, ?, ?, ?)"),
+    agentSet: db.prepare(
+      "UPDATE builtin_tickets SET status = @status, assignee = @assignee, priority = @priority, resolution = @resolution, first_response_at = @firstResponseAt, updated_at = @now WHERE id = @id",
+    ),
+    activity: db.prepare("INSERT INTO builtin_activity (ticket_id, data, created_at) VALUES (?, ?, ?)"),
+    activitySince: db.prepare<[number, number], { id: number; ticket_id: number; data: string }>(
+      "SELECT id, ticket_id, data FROM builtin_activity WHERE id > ? ORDER BY id LIMIT ?",
+    ),
+    ticketActivity: db.prepare<[number], { id: number; data: string }>("SELECT id, data FROM builtin_activity WHERE ticket_id = ? ORDER BY id"),
+    followUpOf: db.prepare<[number], { id: number }>("SELECT id FROM builtin_tickets WHERE follow_up_of = ? ORDER BY id DESC LIMIT 1"),
+    createFollowUp: db.prepare(
+      `INSERT INTO builtin_tickets (key, subject, body, priority, status, category, due_at, labels, tags, assignee_group, fields, follow_up_of, created_at, updated_at)
+       SELECT key || '~' || id, subject, body, @priority, 'open', category, due_at, labels, tags, assignee_group, fields, id, @now, @now FROM builtin_tickets WHERE id = @id`,
+    ),
   };
 
+  const updateIncident = (incident: Incident & { id: number }) => {
+    q.updateIncident.run({
+      id: incident.id,
+      dedupKey: incident.dedupKey,
+      state: incident.state,
+      priority: incident.priority,
+      updatedAt: incident.updatedAt,
+      verifyAt: verifyAt(incident),
+      data: incidentData(incident),
+    });
+  };
   const tx: IngestTx = {
     async latestIncidents(keys) {
       const out = new Map<string, Incident>();
@@ -202,19 +241,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         helpdesk: incident.helpdesk,
         openedAt: incident.openedAt,
         updatedAt: incident.updatedAt,
+        verifyAt: verifyAt(incident),
         data: incidentData(incident),
       });
       return Number(info.lastInsertRowid);
     },
     async updateIncident(incident) {
-      q.updateIncident.run({
-        id: incident.id,
-        dedupKey: incident.dedupKey,
-        state: incident.state,
-        priority: incident.priority,
-        updatedAt: incident.updatedAt,
-        data: incidentData(incident),
-      });
+      updateIncident(incident);
     },
     async enqueue(incidentId, rows, now) {
       const t = now.getTime();
@@ -224,6 +257,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return q.cancelPending.run(incidentId).changes;
     },
   };
+
+  const sync = createSqliteSync(db, reader, write, updateIncident, tx.enqueue);
+  const syncTx = { ...tx, ...sync.tx };
 
   // The read API's lists, a page at a time: first the candidates' ids and stored sizes (octet_length
   // reads a row's size without its text), then only the rows that fit the page, one by id.
@@ -260,9 +296,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               + (SELECT COALESCE(SUM(b), 0) FROM (SELECT octet_length(c.body) AS b FROM builtin_comments c WHERE c.ticket_id = t.id ORDER BY c.id DESC LIMIT @comments)) AS bytes
        FROM builtin_tickets t WHERE t.status = @status AND t.id < @before ORDER BY t.id DESC LIMIT @limit`,
     ),
-    ticket: reader.prepare<[number], TicketRow>("SELECT * FROM builtin_tickets WHERE id = ?"),
+    ticket: reader.prepare<[number], TicketRow>(`SELECT ${TICKET_COLUMNS} FROM builtin_tickets WHERE id = ?`),
     latestComments: reader.prepare<[{ ticket: number; comments: number }], CommentRow>(
-      "SELECT ticket_id, body, created_at FROM builtin_comments WHERE ticket_id = @ticket ORDER BY id DESC LIMIT @comments",
+      "SELECT ticket_id, body, author, public, created_at FROM builtin_comments WHERE ticket_id = @ticket ORDER BY id DESC LIMIT @comments",
     ),
     commentCount: reader.prepare<[number], { n: number }>("SELECT COUNT(*) AS n FROM builtin_comments WHERE ticket_id = ?"),
   };
@@ -329,6 +365,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     kind: "sqlite",
     ordersWrites: true,
     transaction: (fn) => write(() => fn(tx)),
+    syncTransaction: (fn) => write(() => fn(syncTx)),
+    ...sync.store,
 
     claimDue: (now, limit, leaseMs) =>
       write(() => {
@@ -406,12 +444,50 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       }),
     updateTicket: (id, update, now) =>
       write(() => {
-        if (!q.ticketExists.get(id)) return false;
+        const ticket = q.ticketForUpdate.get(id);
+        if (!ticket) return false;
         const iso = now.toISOString();
+        const closed = ticket.status === "closed";
         const added = q.addComment.run(id, update.comment, update.idempotencyKey, iso).changes > 0;
-        if (added) q.touchTicket.run(update.status ?? null, update.priority ?? null, iso, id);
-        return true;
+        // A closed ticket is final: the comment lands, the status stays.
+        if (added) q.touchTicket.run(closed ? null : (update.status ?? null), closed ? null : (update.priority ?? null), iso, id);
+        return closed && update.status === "open" ? { reopened: false as const } : true;
       }),
+    createFollowUp: (closedId, update, now) =>
+      write(() => {
+        const existing = q.followUpOf.get(closedId);
+        const iso = now.toISOString();
+        const id = existing ? existing.id : Number(q.createFollowUp.run({ id: closedId, priority: update.priority, now: iso }).lastInsertRowid);
+        q.addComment.run(id, update.comment, update.idempotencyKey, iso);
+        return { id: Number(id) };
+      }),
+    async getTicket(id) {
+      const t = q.ticketForUpdate.get(id);
+      return t ? toBuiltinTickets([t], q.allComments.all(id))[0] : undefined;
+    },
+    agentAct: (id, act, now) =>
+      write(() => {
+        const t = q.ticketForUpdate.get(id);
+        if (!t) return undefined;
+        const change = agentChange(
+          { status: t.status, assignee: t.assignee, priority: t.priority, resolution: t.resolution, firstResponseAt: t.first_response_at },
+          act,
+          now,
+        );
+        if ("refused" in change) return change;
+        const iso = now.toISOString();
+        if (act.comment) q.agentComment.run(id, act.comment.body, `agent/${randomUUID()}`, iso, act.author, act.comment.public ? 1 : 0);
+        q.agentSet.run({ id, now: iso, ...change.set });
+        for (const e of change.events) q.activity.run(id, JSON.stringify(e), iso);
+        const ticket = toBuiltinTickets([q.ticketForUpdate.get(id) as TicketRow], q.allComments.all(id))[0] as BuiltinTicket;
+        return { ticket };
+      }),
+    async activitySince(afterId, limit) {
+      return q.activitySince.all(afterId, limit).map((a) => ({ id: Number(a.id), ticketId: Number(a.ticket_id), event: JSON.parse(a.data) as HelpdeskEvent }));
+    },
+    async ticketActivity(ticketId) {
+      return q.ticketActivity.all(ticketId).map((a) => ({ id: Number(a.id), event: JSON.parse(a.data) as HelpdeskEvent }));
+    },
     async findTicketByKey(key) {
       return q.ticketByKey.get(key);
     },
