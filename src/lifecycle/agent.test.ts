@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { HelpdeskEvent } from "../model/helpdesk-event.js";
+import { type AgentPolicy, DEFAULT_AGENT_POLICY } from "../model/helpdesk-event.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
-import { type AgentPolicy, applyHelpdeskEvent, DEFAULT_AGENT_POLICY, isMuted, verifySolve } from "./agent.js";
+import { applyHelpdeskEvent, isMuted, verifySolve } from "./agent.js";
 
 const T0 = Date.parse("2026-12-01T10:00:00Z");
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString();

@@ -1,4 +1,4 @@
-import type { Acknowledging, HelpdeskEvent, HelpdeskState } from "../model/helpdesk-event.js";
+import type { Acknowledging, AgentPolicy, HelpdeskEvent, HelpdeskState } from "../model/helpdesk-event.js";
 import { UNKNOWN_HELPDESK_STATE } from "../model/helpdesk-event.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
 
@@ -8,29 +8,6 @@ import type { AlertRecord, Incident } from "../model/incident.js";
  * echoes by the sync), the incident's policy and the time in; the next incident, the actions and one
  * named reason out.
  */
-
-/** The agent-facing knobs of the governing rule (docs/rules.md, "Agents' decisions"). */
-export interface AgentPolicy {
-  /** verify: a solve while alerts still fire is checked against the monitoring after verifyAfterMs; accept: trusted. */
-  onAgentSolved: "verify" | "accept";
-  verifyAfterMs: number;
-  /** Reopens after a failed verification, per incident; then a comment asks a person to look. */
-  maxAutoReopens: number;
-  /** mute: re-fires within muteForMs change nothing after a won't-fix; ignore: a won't-fix is any solve. */
-  onWontFix: "mute" | "ignore";
-  muteForMs: number;
-  /** Which agent actions count as the first human response. */
-  acknowledging: readonly Acknowledging[];
-}
-
-export const DEFAULT_AGENT_POLICY: AgentPolicy = {
-  onAgentSolved: "verify",
-  verifyAfterMs: 5 * 60_000,
-  maxAutoReopens: 3,
-  onWontFix: "mute",
-  muteForMs: 7 * 24 * 3_600_000,
-  acknowledging: ["comment", "assignment", "active"],
-};
 
 /** What alertdesk does on the ticket because of what an agent did or what the verification found. */
 export type AgentAction =

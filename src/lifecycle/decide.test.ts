@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../model/alert.js";
+import { DEFAULT_AGENT_POLICY } from "../model/helpdesk-event.js";
 import type { Incident, OnResolved } from "../model/incident.js";
 import type { Priority } from "../model/priority.js";
 import type { AlertDecision } from "../rules/evaluate.js";
@@ -47,6 +48,7 @@ function obs(o: Obs): Observation {
     flapWindowMs: 3_600_000,
     testNotifications: "record",
     escalation: [],
+    agentPolicy: DEFAULT_AGENT_POLICY,
     matched: [],
     tags: [],
     fields: {},

@@ -2,6 +2,7 @@ import type { Alert, LabelSet, Source } from "../model/alert.js";
 import { type AlertRecord, type Incident, type TicketRef, ticketKeyFor } from "../model/incident.js";
 import { higherPriority, isHigher, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 import type { AlertDecision } from "../rules/evaluate.js";
+import { isMuted } from "./agent.js";
 
 /** An alert of one notification with what the rules decided for it. */
 export interface Observation {
@@ -47,7 +48,14 @@ export type TicketAction =
       refire?: boolean;
       flap?: Flap;
     }
-  | { kind: "resolve"; solve: boolean; resolved: AlertRecord[]; flap?: Flap }
+  | {
+      kind: "resolve";
+      solve: boolean;
+      resolved: AlertRecord[];
+      flap?: Flap;
+      /** An agent solved the ticket before the alerts resolved: the comment confirms it (no second solve). */
+      confirms?: { solvedAt: string };
+    }
   | { kind: "reopen"; refired: AlertRecord[]; raisedFrom?: Priority; flap?: Flap }
   /** Withdraws the incident's deferred open: it resolved before open_after passed. */
   | { kind: "cancel" };
@@ -69,7 +77,9 @@ export type Reason =
   | "open deferred"
   | "deferred open updated"
   | "resolved before open_after"
-  | "flapping";
+  | "flapping"
+  | "muted"
+  | "ticket closed";
 
 export interface Step {
   reason: Reason;
@@ -151,6 +161,7 @@ function setKnobs(incident: Incident, d: AlertDecision): void {
   incident.flapThreshold = d.flapThreshold;
   incident.flapWindowMs = d.flapWindowMs;
   incident.escalation = [...d.escalation];
+  incident.agentPolicy = d.agentPolicy;
 }
 
 /** Strongest "nothing to do" reason among the changes. */
@@ -190,8 +201,30 @@ interface Change {
 export function decide(prev: Incident | undefined, input: StepInput, now: Date): Step {
   const known = new Map(prev?.alerts.map((a) => [a.fingerprint, a]));
   const changes: Change[] = input.observations.map((o) => ({ o, change: classify(o.alert, known.get(o.alert.fingerprint), o.decision) }));
+  if (prev && isMuted(prev, now)) return decideMuted(prev, input, changes, now);
   if (!prev || prev.state === "resolved") return decideQuietKey(prev, input, changes, now);
   return decideFiringIncident(prev, input, changes, now);
+}
+
+/**
+ * An agent said won't fix and the mute has not run out: the incident records what the monitoring
+ * says, and nothing reaches the helpdesk (no open, reopen or comment).
+ */
+function decideMuted(prev: Incident, input: StepInput, changes: Change[], now: Date): Step {
+  const kinds = changes.map((c) => c.change);
+  if (!kinds.some((k) => k === "joined" || k === "refired" || k === "resolved" || k === "recorded")) return nothing(quietReason(kinds));
+  const nowIso = now.toISOString();
+  const alerts = merge(prev.alerts, changes, nowIso);
+  const firing = alerts.some((a) => a.status === "firing");
+  const incident: Incident = { ...prev, alerts, truncatedAlerts: input.truncatedAlerts, updatedAt: nowIso, state: firing ? "firing" : "resolved" };
+  if (firing) delete incident.resolvedAt;
+  else incident.resolvedAt ??= nowIso;
+  return { reason: "muted", incident, created: false, actions: [] };
+}
+
+/** The priority alertdesk gives the incident now: the agent's, once an agent set one (never raised over). */
+function ownedPriority(incident: Incident, alerts: AlertRecord[], floor: Priority): Priority {
+  return incident.agentPriority ?? topPriority(alerts, floor);
 }
 
 /** Nothing to store, nothing to send. */
@@ -210,8 +243,11 @@ function decideQuietKey(prev: Incident | undefined, input: StepInput, changes: C
   const top = governing(firing.map((c) => c.o));
   const refired = firing.map((c) => toRecord(c.o, now.toISOString()));
   const withinWindow = prev?.resolvedAt !== undefined && now.getTime() - Date.parse(prev.resolvedAt) <= top.decision.reopenWithinMs;
-  if (prev && withinWindow) return refire(prev, input, changes, refired, top, now);
-  return openIncident(prev, input, refired, top, now);
+  // A closed ticket is final: the re-fire opens a follow-up that links it, as after the window.
+  const closed = prev?.helpdeskState?.status === "closed";
+  if (prev && withinWindow && !closed) return refire(prev, input, changes, refired, top, now);
+  const step = openIncident(prev, input, refired, top, now);
+  return closed && withinWindow && step.reason === "refired after window" ? { ...step, reason: "ticket closed" } : step;
 }
 
 /** A new incident: the key's first, or the next one after the reopen window passed (it links the previous ticket). */
@@ -299,7 +335,7 @@ function updateDeferredOpen(
     delete incident.deferredUntil;
     return { reason: "resolved before open_after", incident, created: false, actions: [{ kind: "cancel" }] };
   }
-  incident.priority = topPriority(incident.alerts, prev.priority);
+  incident.priority = ownedPriority(prev, incident.alerts, prev.priority);
   if (isHigher(incident.priority, prev.priority)) setDue(incident, now, input.responseTargets);
   if (change.joined.length === 0 && change.resolved.length === 0 && incident.priority === prev.priority) {
     return { reason: "recorded", incident, created: false, actions: [] };
@@ -320,13 +356,23 @@ function resolveIncident(incident: Incident, resolved: AlertRecord[], now: Date)
     return { reason: "flapping", incident, created: false, actions: [{ kind: "resolve", solve: false, resolved, flap }] };
   }
   delete incident.keptOpen;
+  if (incident.agentSolvedAt !== undefined) {
+    // The agent's solve holds: the monitoring confirms it, and the ticket is not solved a second time.
+    delete incident.verifyAt;
+    return {
+      reason: "all resolved",
+      incident,
+      created: false,
+      actions: [{ kind: "resolve", solve: false, resolved, confirms: { solvedAt: incident.agentSolvedAt } }],
+    };
+  }
   return { reason: "all resolved", incident, created: false, actions: [{ kind: "resolve", solve: incident.onResolved === "solve", resolved }] };
 }
 
 /** Some alerts still fire: one comment for what joined or resolved, and for a raised priority. */
 function updateTicket(prev: Incident, incident: Incident, change: { joined: AlertRecord[]; resolved: AlertRecord[] }, input: StepInput, now: Date): Step {
   const { joined, resolved } = change;
-  const priority = topPriority(incident.alerts, prev.priority);
+  const priority = ownedPriority(prev, incident.alerts, prev.priority);
   const raised = isHigher(priority, prev.priority);
   if (raised) {
     incident.priority = priority;
@@ -355,7 +401,7 @@ function flapOf(incident: Incident, now: Date): Flap | undefined {
 function refire(prev: Incident, input: StepInput, changes: Change[], refired: AlertRecord[], top: Observation, now: Date): Step {
   const nowIso = now.toISOString();
   const alerts = merge(prev.alerts, changes, nowIso);
-  const priority = topPriority(alerts, prev.priority);
+  const priority = ownedPriority(prev, alerts, prev.priority);
   const raised = isHigher(priority, prev.priority);
   const d = top.decision;
   const recent = [...(prev.refiredAt ?? []), nowIso].filter((t) => now.getTime() - Date.parse(t) <= d.flapWindowMs);
@@ -373,6 +419,11 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
     escalations: [],
   };
   delete incident.resolvedAt;
+  // The agent's solve (or won't-fix, once its mute ran out) no longer stands: the ticket is active again.
+  delete incident.agentSolvedAt;
+  delete incident.verifyAt;
+  delete incident.mutedUntil;
+  if (incident.helpdeskState) incident.helpdeskState = { ...incident.helpdeskState, status: "active", resolution: null };
   setKnobs(incident, d);
   if (raised) setDue(incident, now, input.responseTargets);
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Alert, LabelSet, Notification } from "../model/alert.js";
 import { parseValue } from "../model/alert.js";
+import type { AgentPolicy } from "../model/helpdesk-event.js";
 import type { FieldValue, OnResolved, TestNotifications } from "../model/incident.js";
 import { formatLabelSet } from "../model/labels.js";
 import { type Category, type EscalationStep, higherPriority, type Level, type Priority } from "../model/priority.js";
@@ -33,6 +34,8 @@ export interface AlertDecision {
   testNotifications: TestNotifications;
   /** The escalation steps when nobody responds (`escalation:`). */
   escalation: readonly EscalationStep[];
+  /** What alertdesk does when agents act on the ticket (`on_agent_solved`, `verify_after`, …). */
+  agentPolicy: AgentPolicy;
   /** Undefined: the service's default helpdesk. */
   helpdesk?: string;
   assigneeGroup?: string;
@@ -92,6 +95,7 @@ export function evaluate(alert: Alert, rules: RuleSet): AlertDecision {
     flapWindowMs: first?.flapWindowMs ?? d.flapWindowMs,
     testNotifications: first?.testNotifications ?? d.testNotifications,
     escalation: first?.escalation ?? d.escalation,
+    agentPolicy: { ...d.agentPolicy, ...first?.agentPolicy },
     tags: [...new Set([...(d.tags ?? []), ...matched.flatMap((r) => r.tags ?? [])])],
     fields: Object.assign({}, d.fields, ...matched.map((r) => r.fields ?? {})) as Record<string, FieldValue>,
   };

@@ -4,6 +4,7 @@ import { isNode, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
 import { formatPath } from "../model/field-path.js";
+import { type Acknowledging, type AgentPolicy, DEFAULT_AGENT_POLICY } from "../model/helpdesk-event.js";
 import type { FieldValue, OnResolved, TestNotifications } from "../model/incident.js";
 import { type Category, DEFAULT_ESCALATION, type EscalationStep, ITIL_MATRIX, type Level, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 import { type Condition, compileCondition } from "./condition.js";
@@ -43,6 +44,8 @@ export interface CompiledRule extends Routing {
   flapWindowMs?: number;
   testNotifications?: TestNotifications;
   escalation?: EscalationStep[];
+  /** The agent-facing keys the rule sets; the defaults' fill the rest. */
+  agentPolicy?: Partial<AgentPolicy>;
   /** Where the rule is written, for messages. */
   origin: string;
   /** `file:line:col` of the rule. */
@@ -61,6 +64,26 @@ export interface RuleDefaults extends Routing {
   flapWindowMs: number;
   testNotifications: TestNotifications;
   escalation: readonly EscalationStep[];
+  agentPolicy: AgentPolicy;
+}
+
+/** The agent-facing keys of a rules entry (defaults or a rule). */
+function agentPolicyOf(r: {
+  on_agent_solved?: AgentPolicy["onAgentSolved"] | undefined;
+  verify_after?: number | undefined;
+  max_auto_reopens?: number | undefined;
+  on_wont_fix?: AgentPolicy["onWontFix"] | undefined;
+  mute_for?: number | undefined;
+  first_response?: Acknowledging[] | undefined;
+}): Partial<AgentPolicy> {
+  const policy: Partial<AgentPolicy> = {};
+  if (r.on_agent_solved) policy.onAgentSolved = r.on_agent_solved;
+  if (r.verify_after !== undefined) policy.verifyAfterMs = r.verify_after;
+  if (r.max_auto_reopens !== undefined) policy.maxAutoReopens = r.max_auto_reopens;
+  if (r.on_wont_fix) policy.onWontFix = r.on_wont_fix;
+  if (r.mute_for !== undefined) policy.muteForMs = r.mute_for;
+  if (r.first_response) policy.acknowledging = [...new Set(r.first_response)];
+  return policy;
 }
 
 /** A level taken from a label (through an optional map), else a default. */
@@ -96,6 +119,7 @@ export const BUILTIN_DEFAULTS: RuleDefaults = {
   flapWindowMs: 3_600_000,
   testNotifications: "record",
   escalation: DEFAULT_ESCALATION,
+  agentPolicy: DEFAULT_AGENT_POLICY,
 };
 
 /** A parsed escalation step as the lifecycle uses it. */
@@ -266,6 +290,7 @@ function compileDefaults(parsed: ParsedFile[]): RuleDefaults {
     if (d.flap_window !== undefined) defaults.flapWindowMs = d.flap_window;
     if (d.test_notifications) defaults.testNotifications = d.test_notifications;
     if (d.escalation) defaults.escalation = d.escalation.map(compileStep);
+    defaults.agentPolicy = { ...defaults.agentPolicy, ...agentPolicyOf(d) };
     Object.assign(defaults, routingOf(d));
   }
   return defaults;
@@ -394,6 +419,8 @@ export function compileRules(sources: { file: string; text: string; displayName?
       if (r.flap_window !== undefined) rule.flapWindowMs = r.flap_window;
       if (r.test_notifications) rule.testNotifications = r.test_notifications;
       if (r.escalation) rule.escalation = r.escalation.map(compileStep);
+      const policy = agentPolicyOf(r);
+      if (Object.keys(policy).length > 0) rule.agentPolicy = policy;
       for (const key of ["title", "description"] as const) {
         const source = r[key];
         if (source === undefined) continue;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { duration } from "../model/duration.js";
+import { ACKNOWLEDGING } from "../model/helpdesk-event.js";
 import { ON_RESOLVED, TEST_NOTIFICATIONS } from "../model/incident.js";
 import { CATEGORIES, LEVELS, PRIORITIES } from "../model/priority.js";
 
@@ -45,6 +46,24 @@ const lifecycleKeys = {
     .array(escalationStep)
     .optional()
     .describe("Steps when nobody responds within the response target; default one step at 100% that comments; [] turns it off."),
+  on_agent_solved: z
+    .enum(["verify", "accept"])
+    .optional()
+    .describe("An agent solves while alerts still fire: verify (default: checked against the monitoring after verify_after) or accept."),
+  verify_after: duration.optional().describe("How long after an agent's solve the monitoring is asked whether the alerts still fire (default 5m)."),
+  max_auto_reopens: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Reopens after a failed verification, per incident (default 3); then a comment asks a person to look."),
+  on_wont_fix: z.enum(["mute", "ignore"]).optional().describe("An agent says won't fix: mute (default: re-fires within mute_for change nothing) or ignore."),
+  mute_for: duration.optional().describe("How long a won't-fix mutes the incident's re-fires (default 7d)."),
+  first_response: z
+    .array(z.enum(ACKNOWLEDGING))
+    .min(1)
+    .optional()
+    .describe("Which agent actions count as the first human response: comment, assignment, active (default all three)."),
   test_notifications: z
     .enum(TEST_NOTIFICATIONS)
     .optional()

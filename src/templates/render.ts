@@ -1,3 +1,4 @@
+import type { AgentAction } from "../lifecycle/agent.js";
 import type { Flap, TicketAction } from "../lifecycle/decide.js";
 import type { Block, Doc } from "../model/doc.js";
 import { formatDuration } from "../model/duration.js";
@@ -242,6 +243,14 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
           .map((a) => a.endsAt ?? incident.resolvedAt ?? incident.updatedAt)
           .sort()
           .at(-1) ?? incident.updatedAt;
+      if (action.confirms) {
+        doc.push({
+          kind: "paragraph",
+          text: `Monitoring confirms: all ${all.length} alert${all.length === 1 ? "" : "s"} stopped firing at ${utc(ended)}, after the ticket was solved at ${utc(action.confirms.solvedAt)}. The incident lasted ${formatDuration(Date.parse(ended) - Date.parse(started))}.`,
+        });
+        if (action.resolved.length > 0) doc.push({ kind: "list", items: capped(action.resolved, (a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
+        break;
+      }
       doc.push({
         kind: "paragraph",
         text: `Resolved: all ${all.length} alert${all.length === 1 ? "" : "s"} stopped firing. The incident lasted ${formatDuration(Date.parse(ended) - Date.parse(started))} (${utc(started)} to ${utc(ended)}).`,
@@ -264,4 +273,30 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
     }
   }
   return doc;
+}
+
+/**
+ * What a verification of an agent's solve found: the reopen's comment (`Verification failed:`) or,
+ * once the reopen budget is spent, the comment that asks a person to look.
+ */
+export function renderVerification(action: AgentAction, incident: Incident): Doc {
+  const all = incident.alerts;
+  const n = action.firing.length;
+  const list: Block = { kind: "list", items: capped(action.firing, (a) => alertLine(a, all)) };
+  if (action.kind === "verification failed") {
+    return [
+      {
+        kind: "paragraph",
+        text: `Verification failed: ${n} alert${n === 1 ? "" : "s"} still fire${n === 1 ? "s" : ""} after the ticket was solved; reopened (automatic reopen ${action.attempt} of ${action.max}).`,
+      },
+      list,
+    ];
+  }
+  return [
+    {
+      kind: "paragraph",
+      text: `Verification failed: ${n} alert${n === 1 ? "" : "s"} still fire${n === 1 ? "s" : ""} after the ticket was solved, and alertdesk has reopened it ${action.max} times already. It will not reopen it again: please look at the monitoring and decide.`,
+    },
+    list,
+  ];
 }
