@@ -7,6 +7,7 @@ import { createHttpApp } from "./http/app.js";
 import { adminAuth, isLoopback, type LocalCaller, readAuth } from "./http/auth.js";
 import { createHttpServer, type HttpServer } from "./http/tls.js";
 import { createHealthRouter } from "./intake/health.js";
+import { createHelpdeskWebhookRouter } from "./intake/helpdesk-webhooks.js";
 import { createWebhookRouter } from "./intake/webhooks.js";
 import type { Notification } from "./model/alert.js";
 import { createLogger, type Logger } from "./observability/logger.js";
@@ -18,6 +19,7 @@ import type { ReloadStatus, RuleSet } from "./rules/load.js";
 import { createRulesReloader, type RulesReloader } from "./rules/reloader.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/types.js";
+import { createSyncer, type Syncer } from "./sync/syncer.js";
 
 export interface ServiceOptions {
   config: ServiceConfig;
@@ -25,6 +27,8 @@ export interface ServiceOptions {
   log?: Logger;
   /** Start the outbox worker (default true); tests of the intake alone may turn it off. */
   deliver?: boolean;
+  /** Start the way back's loop (default true); tests that drive it with an injected clock call syncer.runOnce() instead. */
+  sync?: boolean;
   /**
    * Which peer addresses count as this machine for the endpoints that answer on loopback only when
    * no credential is configured (default: loopback). Tests say "nobody" to see what the network sees,
@@ -39,6 +43,8 @@ export interface RunningService {
   store: Store;
   metrics: Metrics;
   worker: OutboxWorker;
+  /** The way back: polls, doorbells, verifications. */
+  syncer: Syncer;
   drivers: ReadonlyMap<string, HelpdeskDriver>;
   ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]>;
   /** The rules in force. */
@@ -84,6 +90,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
             rule: i.rule,
             dueAt: i.dueAt,
           })),
+        syncedAt: async () => (await store.syncStatus()).map((s) => ({ helpdesk: s.helpdesk, syncedAt: s.syncedAt })),
         clock,
       },
       [...drivers.keys()],
@@ -120,6 +127,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     },
   });
 
+  const syncer = createSyncer({ store, drivers, metrics, log, clock, kickOutbox: () => worker.kick() });
+
   async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
     const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile
     const planned = plan(notification, current, config.defaultHelpdesk);
@@ -134,7 +143,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       metrics.templateErrors.inc({ rule: f.rule, template: f.template });
       log.warn({ rule: f.rule, template: f.template, err: f.error }, "template failed; used the default text");
     }
-    for (const o of outcomes) metrics.lifecycleSteps.inc({ reason: o.reason });
+    for (const o of outcomes) {
+      metrics.lifecycleSteps.inc({ reason: o.reason });
+      if (o.reason === "muted") metrics.mutedNotifications.inc();
+    }
     if (outcomes.some((o) => o.actions.length > 0)) worker.kick();
     return outcomes;
   }
@@ -172,6 +184,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         ...(config.webhookToken ? { webhookToken: config.webhookToken } : {}),
         ...(config.webhookBasicAuth ? { webhookBasicAuth: config.webhookBasicAuth } : {}),
       }),
+      createHelpdeskWebhookRouter({ receive: (name, request) => syncer.receiveDoorbell(name, request), log }),
       createHealthRouter({
         metrics,
         notReady: async () => {
@@ -186,6 +199,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         rules: () => ({ rules: rules.current(), lastReload: rules.lastReload() }),
         reload: () => reload("POST /-/reload"),
         kick: () => worker.kick(),
+        onAgentAct: () => syncer.kick("builtin"),
         adminAuth: adminAuth(config.adminToken, isLocal),
         readAuth: reads,
       }),
@@ -207,6 +221,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     throw err;
   });
   if (options.deliver !== false) worker.start();
+  if (options.sync !== false) syncer.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info(
@@ -230,6 +245,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     store,
     metrics,
     worker,
+    syncer,
     drivers,
     ingest,
     rules: () => rules.current(),
@@ -243,6 +259,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         await closed;
         clearTimeout(force);
         await committer.drain();
+        await syncer.stop();
         await worker.stop();
         await store.close();
         log.info("alertdesk stopped");

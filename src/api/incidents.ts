@@ -1,6 +1,7 @@
 import type { Router } from "express";
 import { z } from "zod";
 import { badRequest } from "../http/respond.js";
+import { UNKNOWN_HELPDESK_STATE } from "../model/helpdesk-event.js";
 import type { Incident } from "../model/incident.js";
 import type { QueryStore } from "../store/types.js";
 import { pageAnswer, pageParams, pageQuery } from "./paging.js";
@@ -36,6 +37,13 @@ export function incidentView(i: Incident) {
     deferredUntil: i.deferredUntil ?? null,
     cancelled: i.cancelled ?? false,
     keptOpenFlapping: i.keptOpen ?? false,
+    /** What the two-way sync knows of the ticket (null fields until something is known). */
+    helpdeskState: { ...UNKNOWN_HELPDESK_STATE, ...i.helpdeskState },
+    agentPriority: i.agentPriority ?? null,
+    agentSolvedAt: i.agentSolvedAt ?? null,
+    verifyAt: i.verifyAt ?? null,
+    autoReopens: i.autoReopens ?? 0,
+    mutedUntil: i.mutedUntil ?? null,
   };
 }
 

@@ -4,21 +4,23 @@ import type { QueryStore, ReplayStore } from "../store/types.js";
 import { addDeliveryRoutes } from "./deliveries.js";
 import { addIncidentRoutes } from "./incidents.js";
 import { addRuleRoutes, type RuleRoutesDeps } from "./rules.js";
-import { addTicketRoutes } from "./tickets.js";
+import { addAgentRoutes, addTicketRoutes } from "./tickets.js";
 
 export interface ApiDeps extends RuleRoutesDeps {
-  store: QueryStore & ReplayStore & Pick<BuiltinTicketBook, "pageTickets">;
+  store: QueryStore & ReplayStore & Pick<BuiltinTicketBook, "pageTickets" | "agentAct">;
   clock: () => Date;
   /** Wakes the outbox worker (after a replay). */
   kick: () => void;
+  /** Wakes the way back (after an agent acted through the built-in helpdesk's API). */
+  onAgentAct: () => void;
 
   /** Guards every read (GET and HEAD) of this router: `readAuth` of http/auth.ts. */
   readAuth: RequestHandler;
 }
 
 /**
- * The read path: incidents, deliveries, rules and the built-in helpdesk's tickets, plus the two
- * operator actions (replay dead letters, reload rules). Apart from the write path: it reads the
+ * The read path: incidents, deliveries, rules and the built-in helpdesk's tickets, plus the
+ * operator actions (replay dead letters, reload rules) and the built-in helpdesk's agent API. Apart from the write path: it reads the
  * store through its query slice and never runs the pipeline. Reads need what `readAuth` asks for;
  * the two actions need the admin token (or loopback, without one).
  */
@@ -32,5 +34,6 @@ export function createApiRouter(deps: ApiDeps): Router {
   addDeliveryRoutes(router, { store: deps.store, clock: deps.clock, kick: deps.kick, adminAuth: deps.adminAuth });
   addRuleRoutes(router, { rules: deps.rules, reload: deps.reload, adminAuth: deps.adminAuth });
   addTicketRoutes(router, { tickets: deps.store, clock: deps.clock });
+  addAgentRoutes(router, { tickets: deps.store, clock: deps.clock, adminAuth: deps.adminAuth, onAgentAct: deps.onAgentAct });
   return router;
 }

@@ -30,7 +30,8 @@ export interface HelpdeskDriver {
 }
 
 /**
- * How a helpdesk tells alertdesk what its agents did (docs/helpdesks/*.md). Every method reads; none
+ * How a helpdesk tells alertdesk what its agents did (docs/helpdesks/*.md). A helpdesk with no API
+ * to read (the generic webhook) polls nothing and reads nothing: its callbacks carry the events. Every method reads; none
  * writes to the helpdesk. Events come in the vocabulary of model/helpdesk-event.ts, the helpdesk's own
  * statuses and resolutions mapped by the driver (its `resolutions:` config), oldest first, and never
  * include alertdesk's own writes (the driver knows the user it writes as).

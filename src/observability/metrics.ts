@@ -25,6 +25,12 @@ export interface Metrics {
   templateErrors: Counter<"rule" | "template">;
   incidentResponseDue: Gauge<"priority" | "ticket_key" | "rule">;
   commitBatchSize: Histogram;
+  helpdeskEvents: Counter<"helpdesk" | "event">;
+  helpdeskSyncErrors: Counter<"helpdesk">;
+  helpdeskSyncLag: Gauge<"helpdesk">;
+  doorbells: Counter<"helpdesk" | "outcome">;
+  verifications: Counter<"outcome">;
+  mutedNotifications: Counter;
 }
 
 /** A firing incident's response target, for the due-time gauge. */
@@ -41,6 +47,8 @@ export interface MetricsSources {
   countOutbox?: () => Promise<Record<string, number>>;
   /** Firing incidents with their due times, read on every scrape. */
   dueIncidents?: () => Promise<DueIncident[]>;
+  /** When each helpdesk's way back last succeeded (ISO, null: never), read on every scrape. */
+  syncedAt?: () => Promise<{ helpdesk: string; syncedAt: string | null }[]>;
   clock?: () => Date;
 }
 
@@ -184,12 +192,56 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers: r,
     }),
+    helpdeskEvents: new Counter({
+      name: "alertdesk_helpdesk_events_total",
+      help: "Agents' actions learnt from a helpdesk, by event (commented, assigned, status_changed, priority_changed, repeated, late).",
+      labelNames: ["helpdesk", "event"],
+      registers: r,
+    }),
+    helpdeskSyncErrors: new Counter({
+      name: "alertdesk_helpdesk_sync_errors_total",
+      help: "Polls and ticket reads of the way back that failed, by helpdesk.",
+      labelNames: ["helpdesk"],
+      registers: r,
+    }),
+    helpdeskSyncLag: new Gauge({
+      name: "alertdesk_helpdesk_sync_lag_seconds",
+      help: "Seconds since alertdesk last read a helpdesk's activity successfully (its poll).",
+      labelNames: ["helpdesk"],
+      registers: r,
+      async collect() {
+        if (!sources.syncedAt) return;
+        const rows = await sources.syncedAt().catch(() => undefined);
+        if (!rows) return;
+        const now = (sources.clock ?? (() => new Date()))().getTime();
+        for (const row of rows) if (row.syncedAt) this.set({ helpdesk: row.helpdesk }, Math.max(0, (now - Date.parse(row.syncedAt)) / 1000));
+      },
+    }),
+    doorbells: new Counter({
+      name: "alertdesk_helpdesk_doorbells_total",
+      help: "Inbound helpdesk webhooks (POST /webhooks/helpdesk/{name}), by outcome (accepted, repeated, rejected, unknown_helpdesk).",
+      labelNames: ["helpdesk", "outcome"],
+      registers: r,
+    }),
+    verifications: new Counter({
+      name: "alertdesk_verifications_total",
+      help: "Verifications of agents' solves against the monitoring, by outcome (passed, failed, given_up, confirmed).",
+      labelNames: ["outcome"],
+      registers: r,
+    }),
+    mutedNotifications: new Counter({
+      name: "alertdesk_muted_notifications_total",
+      help: "Notifications about incidents an agent marked won't fix, within mute_for: recorded, nothing sent to the helpdesk.",
+      registers: r,
+    }),
   };
   for (const helpdesk of helpdesks) {
     for (const reason of FAILURE_REASONS) metrics.deliveryFailures.inc({ helpdesk, reason }, 0);
     for (const action of TICKET_ACTIONS) metrics.tickets.inc({ helpdesk, action }, 0);
     metrics.deliveryDeadLetters.inc({ helpdesk }, 0);
+    metrics.helpdeskSyncErrors.inc({ helpdesk }, 0);
   }
+  for (const outcome of ["passed", "failed", "given_up", "confirmed"]) metrics.verifications.inc({ outcome }, 0);
   for (const source of ["alertmanager", "grafana"]) {
     for (const outcome of ["accepted", "invalid", "unauthorized", "too_large", "unavailable"]) {
       metrics.notificationsReceived.inc({ source, outcome }, 0);

@@ -222,7 +222,7 @@ describe("read APIs", () => {
     expect(await byKey.json()).toEqual({ incidents: [] });
   });
 
-  it.each(["/api/tickets?status=closed", "/api/tickets?limit=0", "/api/incidents?state=open", "/api/deliveries?bogus=1"])(
+  it.each(["/api/tickets?status=done", "/api/tickets?limit=0", "/api/incidents?state=open", "/api/deliveries?bogus=1"])(
     "answers 400 to a bad query: %s",
     async (path) => {
       svc = await startTestService();

@@ -35,6 +35,10 @@ export interface TestService extends RunningService {
   replay(name: string, path?: string): Promise<Response>;
   /** Runs the outbox until nothing is due. */
   deliverAll(): Promise<void>;
+  /** One round of the way back (polls, doorbells, due verifications), then the outbox until nothing is due. */
+  sync(): Promise<void>;
+  /** A request with a JSON body and any method (the agent API's PATCH). */
+  send(method: string, path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   tickets(): Promise<BuiltinTicket[]>;
   cleanup(): Promise<void>;
 }
@@ -83,6 +87,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     clock: options.realClock ? () => new Date() : () => holder.now,
     log: createLogger({ level: "debug", destination }),
     deliver: options.background === true,
+    sync: options.background === true,
     ...(options.remoteCallers ? { isLocalCaller: () => false } : {}),
   });
   const t: TestService = Object.assign(Object.create(null) as object, service, {
@@ -107,6 +112,13 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     },
     async deliverAll() {
       for (let i = 0; i < 1000 && (await service.worker.runOnce()) > 0; i++);
+    },
+    async sync() {
+      await service.syncer.runOnce();
+      await t.deliverAll();
+    },
+    send(method: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+      return fetch(`${service.url}${path}`, { method, body: JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
     },
     async tickets() {
       return (await service.store.listTickets({ limit: 10_000 })).sort((a, b) => a.id - b.id);

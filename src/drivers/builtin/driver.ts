@@ -1,8 +1,35 @@
 import type { BuiltinTicketBook } from "../../model/builtin-tickets.js";
 import { DeliveryError } from "../../model/delivery-error.js";
 import { toText } from "../../model/doc.js";
+import type { HelpdeskEvent, ObservedEvent, TicketActivity } from "../../model/helpdesk-event.js";
 import type { TicketRef } from "../../model/incident.js";
-import type { HelpdeskDriver } from "../types.js";
+import type { HelpdeskDriver, HelpdeskSync } from "../types.js";
+
+/** Agents' acts read back per page of the way back. */
+const PAGE = 500;
+
+/**
+ * The built-in helpdesk's way back: the agent API records every act in the store (builtin_activity),
+ * and the sync reads them like any helpdesk's audit log. alertdesk's own writes are never recorded
+ * there, so nothing echoes. The API wakes the sync at once; the interval is only the safety net.
+ */
+function builtinSync(book: BuiltinTicketBook): HelpdeskSync {
+  const observed = (a: { id: number; event: HelpdeskEvent }): ObservedEvent => ({ id: `activity:${a.id}`, event: a.event });
+  return {
+    pollIntervalMs: 5_000,
+    async poll(cursor) {
+      const after = cursor === undefined ? 0 : Number(cursor);
+      const rows = await book.activitySince(Number.isSafeInteger(after) ? after : 0, PAGE);
+      const byTicket = new Map<number, ObservedEvent[]>();
+      for (const a of rows) byTicket.set(a.ticketId, [...(byTicket.get(a.ticketId) ?? []), observed(a)]);
+      const activity: TicketActivity[] = [...byTicket].map(([id, events]) => ({ ticketId: String(id), events }));
+      return { activity, cursor: String(rows.at(-1)?.id ?? after), more: rows.length === PAGE };
+    },
+    async readTicket(r) {
+      return (await book.ticketActivity(ticketId(r))).map(observed);
+    },
+  };
+}
 
 function ticketId(ref: TicketRef): number {
   const id = Number(ref.id);
@@ -20,6 +47,7 @@ export function createBuiltinDriver(options: { name?: string; book: BuiltinTicke
   const update = async (r: TicketRef, change: Parameters<BuiltinTicketBook["updateTicket"]>[1]) => {
     const found = await book.updateTicket(ticketId(r), change, clock());
     if (!found) throw new DeliveryError(`[builtin] ticket ${r.id} not found`, { retryable: false, reason: "noTicket" });
+    return found;
   };
   return {
     name: options.name ?? "builtin",
@@ -49,12 +77,17 @@ export function createBuiltinDriver(options: { name?: string; book: BuiltinTicke
       await update(r, { comment: toText(u.body), idempotencyKey: ctx.idempotencyKey, ...(u.solve ? { status: "solved" as const } : {}) });
     },
     async reopen(r, u, ctx) {
-      await update(r, { comment: toText(u.body), idempotencyKey: ctx.idempotencyKey, status: "open", priority: u.priority });
-      return r;
+      const comment = toText(u.body);
+      const done = await update(r, { comment, idempotencyKey: ctx.idempotencyKey, status: "open", priority: u.priority });
+      if (done === true) return r;
+      // A closed ticket is final: the re-fire goes on a follow-up that links it.
+      const followUp = await book.createFollowUp(ticketId(r), { comment, idempotencyKey: `${ctx.idempotencyKey}/follow-up`, priority: u.priority }, clock());
+      return ref(followUp.id);
     },
     async findByKey(key) {
       const found = await book.findTicketByKey(key);
       return found ? ref(found.id) : undefined;
     },
+    sync: builtinSync(book),
   };
 }

@@ -1,0 +1,214 @@
+import { randomUUID } from "node:crypto";
+import type { HelpdeskDriver, HelpdeskSync } from "../drivers/types.js";
+import { type DoorbellAnswer, DoorbellRejected, type DoorbellRequest, type TicketActivity } from "../model/helpdesk-event.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { SyncStore } from "../store/types.js";
+import { type ActivityOutcome, applyActivity, runVerification } from "./apply.js";
+
+/**
+ * The way back's loop: polls every helpdesk that can tell (one replica at a time, by lease), answers
+ * doorbells by reading their tickets again, and runs due verifications of agents' solves. Everything
+ * it learns goes through one store transaction per ticket, so a crash at any point loses nothing and
+ * repeats nothing (event ids are stored once; the cursor is saved after the events).
+ */
+
+export interface SyncerOptions {
+  store: SyncStore;
+  drivers: ReadonlyMap<string, HelpdeskDriver>;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => Date;
+  /** Wakes the outbox worker after a verification enqueued a reopen or a comment. */
+  kickOutbox: () => void;
+  /** This replica's name in the poll leases (default: a random id). */
+  owner?: string;
+  /** How often the loop looks for due work (default 1 s). */
+  tickMs?: number;
+  /** The first poll of a helpdesk reads this far back (default 1 h). */
+  lookbackMs?: number;
+}
+
+export interface Syncer {
+  start(): void;
+  /** Waits for the round in progress, then stops. */
+  stop(): Promise<void>;
+  /** Polls `helpdesk` (or every one) and works off doorbells and verifications, soon. */
+  kick(helpdesk?: string): void;
+  /** One round now: polls that are due (or kicked), doorbells, verifications. */
+  runOnce(): Promise<void>;
+  /** An inbound webhook for the helpdesk `name`: verified and stored before it is answered. */
+  receiveDoorbell(name: string, request: DoorbellRequest): Promise<DoorbellAnswer>;
+}
+
+const DOORBELLS_PER_ROUND = 50;
+const VERIFICATIONS_PER_ROUND = 100;
+/** Pages of one helpdesk's activity per round, so one busy helpdesk cannot hold the loop. */
+const PAGES_PER_ROUND = 20;
+/** A doorbell whose ticket cannot be read is tried this often, then left to the poller. */
+const DOORBELL_ATTEMPTS = 10;
+
+export function createSyncer(options: SyncerOptions): Syncer {
+  const { store, drivers, metrics, log, clock } = options;
+  const owner = options.owner ?? randomUUID();
+  const tickMs = options.tickMs ?? 1000;
+  const lookbackMs = options.lookbackMs ?? 3_600_000;
+  const syncs = [...drivers.values()].flatMap((d) => (d.sync ? [{ name: d.name, sync: d.sync }] : []));
+  const nextPollAt = new Map<string, number>();
+  const kicked = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+
+  const count = (helpdesk: string, outcome: ActivityOutcome) => {
+    for (const a of outcome.applied) metrics.helpdeskEvents.inc({ helpdesk, event: a.event });
+    if (outcome.repeated > 0) metrics.helpdeskEvents.inc({ helpdesk, event: "repeated" }, outcome.repeated);
+    if (outcome.late > 0) metrics.helpdeskEvents.inc({ helpdesk, event: "late" }, outcome.late);
+    if (outcome.applied.length > 0)
+      log.info({ helpdesk, ticket: outcome.ticketId, incident: outcome.incidentId, applied: outcome.applied }, "agents' actions applied");
+  };
+
+  async function applyAll(helpdesk: string, activity: readonly TicketActivity[]): Promise<void> {
+    for (const a of activity) {
+      if (a.events.length === 0) continue;
+      const outcome = await store.syncTransaction((tx) => applyActivity(tx, helpdesk, a, clock()));
+      count(helpdesk, outcome);
+    }
+  }
+
+  async function poll(name: string, sync: HelpdeskSync): Promise<void> {
+    const now = clock();
+    // The lease outlives a slow poll, and a dead replica's lease runs out so another takes over.
+    const lease = await store.takePollLease(name, owner, now, Math.max(60_000, 3 * sync.pollIntervalMs));
+    if (!lease) return;
+    let cursor = lease.cursor ?? undefined;
+    try {
+      for (let page = 0; page < PAGES_PER_ROUND; page++) {
+        const got = await sync.poll(cursor, new Date(now.getTime() - lookbackMs));
+        await applyAll(name, got.activity);
+        const saved = await store.syncTransaction((tx) => tx.saveCursor(name, owner, got.cursor, clock()));
+        if (!saved) return; // another replica took the lease: it polls from here
+        cursor = got.cursor;
+        if (!got.more) break;
+      }
+      await store.notePoll(name, null, clock());
+    } catch (err) {
+      metrics.helpdeskSyncErrors.inc({ helpdesk: name });
+      log.warn({ helpdesk: name, err: (err as Error).message }, "poll of the helpdesk failed; retried at the next interval");
+      await store.notePoll(name, (err as Error).message, clock()).catch(() => {});
+    }
+  }
+
+  async function answerDoorbells(): Promise<void> {
+    const due = await store.claimDoorbells(clock(), DOORBELLS_PER_ROUND, 60_000);
+    for (const d of due) {
+      const sync = drivers.get(d.helpdesk)?.sync;
+      try {
+        if (sync) await applyAll(d.helpdesk, [{ ticketId: d.ticketId, events: await sync.readTicket({ id: d.ticketId }) }]);
+        await store.finishDoorbell(d.id, clock());
+      } catch (err) {
+        metrics.helpdeskSyncErrors.inc({ helpdesk: d.helpdesk });
+        const giveUp = d.attempts >= DOORBELL_ATTEMPTS;
+        log.warn(
+          { helpdesk: d.helpdesk, ticket: d.ticketId, attempts: d.attempts, err: (err as Error).message },
+          giveUp ? "doorbell given up; the poller repairs it" : "ticket read failed; retried",
+        );
+        if (giveUp) await store.finishDoorbell(d.id, clock());
+        else await store.retryDoorbell(d.id, new Date(clock().getTime() + Math.min(300_000, 2 ** d.attempts * 1000)));
+      }
+    }
+  }
+
+  async function verify(): Promise<void> {
+    const due = await store.dueVerifications(clock(), VERIFICATIONS_PER_ROUND);
+    let enqueued = false;
+    for (const id of due) {
+      const outcome = await store.syncTransaction((tx) => runVerification(tx, id, clock()));
+      if (outcome === "not due") continue;
+      metrics.verifications.inc({ outcome });
+      log.info({ incident: id, outcome }, "verification of an agent's solve");
+      enqueued ||= outcome !== "passed";
+    }
+    if (enqueued) options.kickOutbox();
+  }
+
+  async function round(): Promise<void> {
+    const now = clock().getTime();
+    for (const { name, sync } of syncs) {
+      if (!kicked.has(name) && (nextPollAt.get(name) ?? 0) > now) continue;
+      kicked.delete(name);
+      nextPollAt.set(name, now + sync.pollIntervalMs);
+      await poll(name, sync);
+    }
+    await answerDoorbells();
+    await verify();
+  }
+
+  function runOnce(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await round().catch((err: unknown) => log.error({ err: (err as Error).message }, "way-back round failed"));
+        } while (again && !stopped);
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  }
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      void runOnce().finally(schedule);
+    }, tickMs);
+    timer.unref();
+  };
+
+  return {
+    start() {
+      stopped = false;
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+      await store.releasePollLeases(owner).catch((err: unknown) => log.warn({ err: (err as Error).message }, "poll leases not released; they run out"));
+    },
+    kick(helpdesk) {
+      for (const s of syncs) if (helpdesk === undefined || s.name === helpdesk) kicked.add(s.name);
+      if (!stopped) void runOnce();
+    },
+    runOnce,
+    async receiveDoorbell(name, request) {
+      const driver = drivers.get(name);
+      if (!driver) return { status: 404, error: `no helpdesk named "${name}" is configured` };
+      const sync = driver.sync;
+      if (!sync?.doorbell) return { status: 404, error: `helpdesk "${name}" (${driver.type}) takes no webhooks; its activity is polled` };
+      let doorbell: ReturnType<NonNullable<HelpdeskSync["doorbell"]>>;
+      try {
+        doorbell = sync.doorbell(request, clock());
+      } catch (err) {
+        if (!(err instanceof DoorbellRejected)) throw err;
+        metrics.doorbells.inc({ helpdesk: name, outcome: "rejected" });
+        return { status: 401, error: err.message };
+      }
+      // Stored before the answer: a doorbell acknowledged is never lost, even if alertdesk dies now.
+      // Events carried in the body are applied first: if that fails the sender retries, and the
+      // events are stored once however often it does.
+      if (doorbell.activity) await applyAll(name, doorbell.activity);
+      const tickets = doorbell.ticketIds.length > 0 ? doorbell.ticketIds : (doorbell.activity ?? []).map((a) => a.ticketId);
+      const fresh = await store.recordDoorbell(name, doorbell.deliveryId, tickets, clock());
+      metrics.doorbells.inc({ helpdesk: name, outcome: fresh ? "accepted" : "repeated" });
+      if (fresh) void runOnce();
+      return { status: 202, outcome: fresh ? "accepted" : "repeated", tickets: tickets.length };
+    },
+  };
+}
