@@ -2,12 +2,14 @@ import { z } from "zod";
 import { DeliveryError } from "../../model/delivery-error.js";
 import { type Doc, toAdf, toWiki } from "../../model/doc.js";
 import { duration } from "../../model/duration.js";
+import { TICKET_STATUSES } from "../../model/helpdesk-event.js";
 import type { TicketRef } from "../../model/incident.js";
 import { PRIORITIES, type Priority } from "../../model/priority.js";
-import { basicAuth, type Credentials, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { basicAuth, type Credentials, commonKeys, optionalSecret, parseRate, priorityMap, resolveSecret, syncKeys, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
+import { createJiraSync } from "./sync.js";
 
 /**
  * Jira Cloud (REST v3, ADF) and Data Center (REST v2, wiki markup). Facts:
@@ -17,6 +19,7 @@ import type { HelpdeskDriver } from "../types.js";
  *   eventually consistent, so a lookup is retried before the outbox creates again.
  * - Fields humans edit are left alone: updates are comments; the priority is only ever raised, and
  *   never over one a human set higher.
+ * - The way back (what agents did) is in sync.ts: changelog and comments, docs/helpdesks/jira.md.
  */
 
 export const jiraConfigSchema = z
@@ -44,6 +47,13 @@ export const jiraConfigSchema = z
     resolution: z.string().optional().describe("Resolution set by the resolve transition, when its screen has the field."),
     search_retries: z.number().int().min(0).max(20).default(3).describe("Lookups retried before creating again (search is eventually consistent)."),
     search_retry_delay: duration.default(1000),
+    status_map: z
+      .record(z.string(), z.enum(TICKET_STATUSES))
+      .optional()
+      .describe(
+        "The way back: status names → new | active | pending | solved | closed | cancelled, over the status category (To Do new, In Progress active, Done solved). Default: Waiting for customer and Pending → pending.",
+      ),
+    ...syncKeys,
     ...commonKeys,
   })
   .strict()
@@ -72,7 +82,9 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
     // Cloud: Basic email:token; Data Center: a personal access token as Bearer.
     credentials = config.email ? basicAuth(config.email, token) : { authorization: `Bearer ${token}`, secrets: [token] };
   }
-  const { authorization, secrets } = credentials;
+  const webhookSecret = optionalSecret(config.webhook_secret, config.webhook_secret_file, "webhook_secret");
+  const { authorization } = credentials;
+  const secrets = [...credentials.secrets, ...(webhookSecret !== undefined ? [webhookSecret] : [])];
   const base = config.url.replace(/\/+$/, "");
   const http = createHttpClient({
     name: `jira ${name}`,
@@ -144,6 +156,18 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
     await call("raise priority", { method: "PUT", url: issuePath(id), data: { fields: { priority: { name: priorityName(wanted) } } } });
   }
 
+  const way = createJiraSync({
+    name,
+    cloud,
+    project: config.project,
+    call: (what, req) => call(what, req),
+    priorityName,
+    statusMap: config.status_map,
+    resolutions: config.resolutions,
+    pollInterval: config.poll_interval,
+    webhookSecret,
+  });
+
   async function search(key: string): Promise<string | undefined> {
     const jql = config.key_label
       ? `project = "${config.project}" AND labels = "${key.replace(/["\\]/g, "\\$&")}" ORDER BY created ASC`
@@ -164,6 +188,7 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
   return {
     name,
     type: "jira",
+    sync: way.sync,
     async open(t) {
       const data = (await call("create issue", {
         method: "POST",
@@ -180,7 +205,8 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
             ...Object.fromEntries(Object.entries(t.fields).filter(([k]) => /^customfield_\d+$/.test(k))),
           },
         },
-      })) as { key: string };
+      })) as { id?: string; key: string };
+      if (data.id) way.noteCreated(data.id);
       return ref(data.key);
     },
     async comment(r, u) {

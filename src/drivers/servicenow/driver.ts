@@ -4,16 +4,19 @@ import { toText } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
 import type { Level, Priority } from "../../model/priority.js";
 import type { OpenTicket } from "../../model/ticket-operation.js";
-import { basicAuth, commonKeys, parseRate, resolveSecret, timeoutMs } from "../config.js";
+import { basicAuth, commonKeys, optionalSecret, parseRate, resolveSecret, syncKeys, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
+import { FINAL_STATES, LEVEL, PAIR } from "./fields.js";
+import { CORRELATION_DISPLAY, createServicenowSync } from "./sync.js";
 
 /**
  * ServiceNow incidents through the Table API. Facts: docs/helpdesk-apis.md §3.
  * ServiceNow computes priority from impact × urgency, so the driver sends those (the matrix's levels,
  * or the pair that gives the ticket's priority in the base-system lookup) and never priority itself.
  * The dedup key is `correlation_id`; updates are work notes; closed (7) and canceled (8) are final.
+ * The way back (what agents do) is `sync.ts`, docs/helpdesks/servicenow.md.
  */
 
 export const servicenowConfigSchema = z
@@ -31,16 +34,11 @@ export const servicenowConfigSchema = z
     close_code: z.string().default("Solution provided").describe("Resolution code on resolve; the choices vary by release."),
     category_map: z.record(z.string(), z.string()).optional().describe("alertdesk category → ServiceNow incident category."),
     ...commonKeys,
+    ...syncKeys,
   })
   .strict();
 
 export type ServicenowConfig = z.infer<typeof servicenowConfigSchema>;
-
-const LEVEL: Record<Level, string> = { high: "1", medium: "2", low: "3" };
-/** Impact and urgency whose base-system lookup gives the priority (1 Critical … 4 Low). */
-const PAIR: Record<Priority, [string, string]> = { P1: ["1", "1"], P2: ["1", "2"], P3: ["2", "2"], P4: ["2", "3"] };
-
-const FINAL_STATES = new Set(["7", "8"]);
 
 interface Incident {
   sys_id: string;
@@ -48,15 +46,23 @@ interface Incident {
   state?: string;
 }
 
-export function createServicenowDriver(name: string, config: ServicenowConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
+export interface ServicenowDeps {
+  clock?: () => Date;
+  /** Incidents per poll page; tests page through a few. */
+  pollPageSize?: number;
+}
+
+export function createServicenowDriver(name: string, config: ServicenowConfig, deps: ServicenowDeps = {}): HelpdeskDriver {
   const { authorization: auth, secrets } = basicAuth(config.username, resolveSecret(config.password, config.password_file, "password"));
+  const webhookSecret = optionalSecret(config.webhook_secret, config.webhook_secret_file, "webhook_secret");
   const base = config.url.replace(/\/+$/, "");
   const http = createHttpClient({
     name: `servicenow ${name}`,
     baseURL: base,
     headers: { Authorization: auth, "Content-Type": "application/json" },
     timeoutMs: timeoutMs(config.timeout),
-    secrets,
+    // The webhook secret never goes to ServiceNow; it is masked anyway, should an answer ever echo it.
+    secrets: webhookSecret === undefined ? secrets : [...secrets, webhookSecret],
     ...(deps.clock ? { clock: deps.clock } : {}),
     limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
   });
@@ -103,7 +109,7 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
         description: toText(t.body),
         ...levels(t.priority, t.impact, t.urgency),
         correlation_id: t.ticketKey,
-        correlation_display: "alertdesk",
+        correlation_display: CORRELATION_DISPLAY,
         ...(config.caller_id ? { caller_id: config.caller_id } : {}),
         ...(t.assigneeGroup ? { assignment_group: t.assigneeGroup } : {}),
         ...(category ? { category } : {}),
@@ -114,9 +120,21 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
     return ref(res.data.result.sys_id);
   }
 
+  const sync = createServicenowSync({
+    name,
+    http,
+    table: config.table,
+    username: config.username,
+    resolutions: config.resolutions,
+    pollInterval: config.poll_interval,
+    webhookSecret,
+    pollPageSize: deps.pollPageSize,
+  });
+
   return {
     name,
     type: "servicenow",
+    sync,
     open: (t) => create("create incident", t),
     async comment(r, u) {
       await patch("work note", r.id, { work_notes: toText(u.body), ...(u.priority ? levels(u.priority) : {}) });

@@ -2,16 +2,18 @@ import { z } from "zod";
 import { DeliveryError } from "../../model/delivery-error.js";
 import { toHtml } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
-import type { Priority } from "../../model/priority.js";
+import { PRIORITIES, type Priority } from "../../model/priority.js";
 import type { OpenTicket } from "../../model/ticket-operation.js";
-import { commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { commonKeys, optionalSecret, parseRate, pollIntervalMs, priorityMap, resolveSecret, syncKeys, timeoutMs } from "../config.js";
 import { createHttpClient, type HttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
+import { createZendeskSync } from "./sync.js";
 
 /**
  * Zendesk Support: tickets API v2. Facts: docs/helpdesk-apis.md §1 and
- * developer.zendesk.com/api-reference/ticketing/tickets/tickets/.
+ * developer.zendesk.com/api-reference/ticketing/tickets/tickets/. The way back (what agents do):
+ * sync.ts and docs/helpdesks/zendesk.md.
  */
 
 const ZENDESK_PRIORITIES = ["urgent", "high", "normal", "low"] as const;
@@ -29,6 +31,17 @@ export const zendeskConfigSchema = z
     custom_fields: z.record(z.string(), z.number().int()).optional().describe("Rule field name → Zendesk custom field id."),
     assignee_id: z.number().int().optional().describe("Set on solve when Zendesk needs an assignee to solve."),
     public_comments: z.boolean().default(false).describe("Comments visible to the requester (default: internal notes)."),
+    resolution_field: z
+      .number()
+      .int()
+      .optional()
+      .describe("Id of a drop-down ticket field whose option tag names the resolution of a solve (docs/helpdesks/zendesk.md)."),
+    resolution_tag_prefix: z
+      .string()
+      .regex(/^[a-z0-9_\-:/.]*$/, "must be a Zendesk tag prefix: lowercase letters, digits, _ - : / .")
+      .optional()
+      .describe('Without the field, a tag "<prefix><name>" names the resolution (default "resolution_"; "" turns tags off).'),
+    ...syncKeys,
     ...commonKeys,
   })
   .strict();
@@ -66,6 +79,10 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: {
     limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
   });
   const priority = (p: Priority) => config.priority_map?.[p] ?? DEFAULT_PRIORITY[p];
+  // Read back, a Zendesk priority is the most urgent of alertdesk's that map onto it; one the map
+  // does not use is read as the default map reads it.
+  const priorityOf = (zendesk: string): Priority | undefined =>
+    PRIORITIES.find((p) => priority(p) === zendesk) ?? PRIORITIES.find((p) => DEFAULT_PRIORITY[p] === zendesk);
   const ref = (id: number | string): TicketRef => ({ id: String(id), url: `${base}/agent/tickets/${id}` });
   const comment = (body: Parameters<typeof toHtml>[0]) => ({ html_body: toHtml(body), public: config.public_comments });
 
@@ -103,9 +120,22 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: {
     throw http.failure(what, res);
   }
 
+  const sync = createZendeskSync({
+    label: `zendesk ${name}`,
+    http,
+    priorityOf,
+    resolutions: config.resolutions,
+    resolutionField: config.resolution_field,
+    resolutionTagPrefix: config.resolution_tag_prefix ?? "resolution_",
+    webhookSecret: optionalSecret(config.webhook_secret, config.webhook_secret_file, "webhook_secret"),
+    pollIntervalMs: pollIntervalMs(config.poll_interval),
+    now: deps.clock ?? (() => new Date()),
+  });
+
   return {
     name,
     type: "zendesk",
+    sync,
     async open(t, ctx) {
       // Zendesk returns the original ticket for a repeated Idempotency-Key with the same body (2 h).
       const res = await http.request<{ ticket: ZendeskTicket }>("create ticket", {
