@@ -121,7 +121,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   }
 
   async function raw<T>(what: string, config: AxiosRequestConfig): Promise<AxiosResponse<T>> {
-    await options.limiter?.take();
+    const answered = (await options.limiter?.take()) ?? (() => {});
     try {
       const res = await instance.request<T>(config);
       if (res.status === 429 || res.status === 503) {
@@ -138,6 +138,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         retryable: true,
         reason: timeout ? "timeout" : "network",
       });
+    } finally {
+      answered();
     }
   }
 

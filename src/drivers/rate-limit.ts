@@ -1,11 +1,13 @@
 /**
  * A helpdesk's request pacing: at most `ratePerSecond` requests, evenly spaced (so no window of any
  * length sees more than the configured rate), and a pause for everybody after a 429's Retry-After.
- * Every request of a driver takes a slot, lookups included.
+ * When a pause ends, one request goes first and the others wait for its answer: a helpdesk still
+ * limiting gets one request per Retry-After, not the whole backlog (deliveries and the way back's
+ * polls share the limiter). Every request of a driver takes a slot, lookups included.
  */
 export interface RateLimiter {
-  /** Waits until a request may be sent. */
-  take(): Promise<void>;
+  /** Waits until a request may be sent; call the returned function once its answer is in. */
+  take(): Promise<() => void>;
   /** No request before `ms` from now (Retry-After). */
   pause(ms: number): void;
 }
@@ -18,6 +20,22 @@ export function createRateLimiter(ratePerSecond: number | undefined, now: () => 
   const interval = ratePerSecond && ratePerSecond > 0 ? 1020 / ratePerSecond : 0;
   let nextSlot = 0;
   let pausedUntil = 0;
+  /** After a pause, the next request is a probe; the others wait for its answer. */
+  let probeNext = false;
+  let probing: Promise<void> | undefined;
+  const nothing = () => {};
+  const admit = (): (() => void) => {
+    if (!probeNext) return nothing;
+    probeNext = false;
+    let finish = nothing;
+    probing = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    return () => {
+      probing = undefined;
+      finish();
+    };
+  };
   return {
     async take() {
       for (;;) {
@@ -26,17 +44,22 @@ export function createRateLimiter(ratePerSecond: number | undefined, now: () => 
           await sleep(pausedUntil - t);
           continue;
         }
-        if (interval === 0) return;
+        if (probing) {
+          await probing;
+          continue;
+        }
+        if (interval === 0) return admit();
         const at = Math.max(t, nextSlot);
         nextSlot = at + interval;
         if (at > t) await sleep(at - t);
-        // A pause that began while this request waited for its slot still holds it back.
-        if (now() < pausedUntil) continue;
-        return;
+        // A pause (or a probe) that began while this request waited for its slot still holds it back.
+        if (now() < pausedUntil || probing) continue;
+        return admit();
       }
     },
     pause(ms) {
       pausedUntil = Math.max(pausedUntil, now() + ms);
+      probeNext = true;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Request, type Response } from "express";
@@ -60,5 +61,18 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A callback as a receiver would send it, signed with `secret` at `seconds`. */
+export function signedCallback(body: unknown, secret: string, seconds: number): { headers: Record<string, string>; rawBody: Buffer } {
+  const raw = typeof body === "string" ? body : JSON.stringify(body);
+  const timestamp = String(seconds);
+  return {
+    headers: {
+      "x-alertdesk-timestamp": timestamp,
+      "x-alertdesk-signature": `sha256=${createHmac("sha256", secret).update(`${timestamp}.${raw}`).digest("hex")}`,
+    },
+    rawBody: Buffer.from(raw),
   };
 }

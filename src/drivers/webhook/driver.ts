@@ -7,12 +7,14 @@ import { commonKeys, parseRate, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
+import { webhookSync } from "./callback.js";
 
 /**
  * A generic webhook: every operation is one POST of JSON (docs/helpdesks.md shows the body). With a
  * secret, `X-Alertdesk-Signature: sha256=<hex HMAC of "<timestamp>.<body>">` and
  * `X-Alertdesk-Timestamp` let the receiver check it came from alertdesk. The receiver should treat
  * `idempotencyKey` as the operation's identity: a retry after an unknown outcome sends it again.
+ * The receiver tells alertdesk what agents did by calling back, signed the same way (callback.ts).
  */
 
 export const webhookConfigSchema = z
@@ -89,5 +91,6 @@ export function createWebhookDriver(name: string, config: WebhookConfig, deps: {
     async findByKey() {
       return undefined;
     },
+    sync: webhookSync(secret),
   };
 }
