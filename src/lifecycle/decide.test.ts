@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../model/alert.js";
-import { DEFAULT_AGENT_POLICY } from "../model/helpdesk-event.js";
+import { DEFAULT_AGENT_POLICY, UNKNOWN_HELPDESK_STATE } from "../model/helpdesk-event.js";
 import type { Incident, OnResolved } from "../model/incident.js";
 import type { Priority } from "../model/priority.js";
 import type { AlertDecision } from "../rules/evaluate.js";
-import { decide, type Observation, type Reason, type StepInput, type TicketAction } from "./decide.js";
+import { decide, type Observation, type Reason, type Step, type StepInput, type TicketAction } from "./decide.js";
 
 const T0 = Date.parse("2026-11-25T05:00:00Z");
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
@@ -485,5 +485,142 @@ describe("flap damping details", () => {
   it("a deferred open is due open_after after the earliest firing alert started", () => {
     const step = decide(undefined, input({ fp: "a", start: -5, openAfter: 60 }), at(0));
     expect(step.actions).toEqual([{ kind: "open", notBefore: iso(55) }]);
+  });
+});
+
+describe("agents' decisions in the lifecycle", () => {
+  const firing = () => history([firingA]) as Incident;
+  const resolved = () => history([firingA, resolvedA]) as Incident;
+  const muted = (i: Incident, until: number) => ({
+    ...i,
+    mutedUntil: iso(until),
+    helpdeskState: { ...UNKNOWN_HELPDESK_STATE, status: "solved" as const, resolution: "wont_fix" as const },
+  });
+  const table: {
+    why: string;
+    prev: () => Incident;
+    now: number;
+    observations: Obs[];
+    reason: Reason;
+    actions: TicketAction["kind"][];
+    check?: (step: Step) => void;
+  }[] = [
+    {
+      why: "won't fix, muted: an alert joining comments nothing",
+      prev: () => muted(firing(), 10_000),
+      now: 10,
+      observations: [
+        { fp: "a", start: -5 },
+        { fp: "b", start: 8 },
+      ],
+      reason: "muted",
+      actions: [],
+      check: (s) => expect(s.incident?.alerts.map((a) => a.fingerprint)).toEqual(["a", "b"]),
+    },
+    {
+      why: "won't fix, muted: a re-fire within the window reopens nothing",
+      prev: () => muted(resolved(), 10_000),
+      now: 60,
+      observations: [{ fp: "a", start: 58 }],
+      reason: "muted",
+      actions: [],
+      check: (s) => expect(s.incident?.state).toBe("firing"),
+    },
+    {
+      why: "won't fix, muted: a re-fire after the reopen window opens no new ticket either",
+      prev: () => muted(resolved(), 100_000),
+      now: 9000,
+      observations: [{ fp: "a", start: 8990 }],
+      reason: "muted",
+      actions: [],
+      check: (s) => expect(s.created).toBe(false),
+    },
+    {
+      why: "won't fix, muted: the resolve solves nothing",
+      prev: () => muted(firing(), 10_000),
+      now: 30,
+      observations: [{ fp: "a", status: "resolved", start: -5, end: 28 }],
+      reason: "muted",
+      actions: [],
+      check: (s) => expect(s.incident?.state).toBe("resolved"),
+    },
+    {
+      why: "the mute ran out: a re-fire reopens as before, and the won't-fix no longer stands",
+      prev: () => muted(resolved(), 50),
+      now: 60,
+      observations: [{ fp: "a", start: 58 }],
+      reason: "refired within window",
+      actions: ["reopen"],
+      check: (s) => {
+        expect(s.incident?.mutedUntil).toBeUndefined();
+        expect(s.incident?.helpdeskState).toMatchObject({ status: "active", resolution: null });
+      },
+    },
+    {
+      why: "an agent's priority is never raised: a P1 alert joining comments without a raise",
+      prev: () => ({ ...firing(), priority: "P4" as const, agentPriority: "P4" as const }),
+      now: 10,
+      observations: [
+        { fp: "a", start: -5 },
+        { fp: "b", start: 8, priority: "P1" },
+      ],
+      reason: "alerts joined",
+      actions: ["comment"],
+      check: (s) => {
+        expect(s.incident?.priority).toBe("P4");
+        expect(s.actions[0]).not.toHaveProperty("raisedFrom");
+      },
+    },
+    {
+      why: "an agent's priority is kept by a reopen too",
+      prev: () => ({ ...resolved(), priority: "P4" as const, agentPriority: "P4" as const }),
+      now: 60,
+      observations: [{ fp: "a", start: 58, priority: "P1" }],
+      reason: "refired within window",
+      actions: ["reopen"],
+      check: (s) => expect(s.incident?.priority).toBe("P4"),
+    },
+    {
+      why: "a closed ticket is final: a re-fire within the window opens a follow-up that links it",
+      prev: () => ({ ...resolved(), ticket: { id: "7" }, helpdeskState: { ...UNKNOWN_HELPDESK_STATE, status: "closed" as const } }),
+      now: 60,
+      observations: [{ fp: "a", start: 58 }],
+      reason: "ticket closed",
+      actions: ["open"],
+      check: (s) => {
+        expect(s.created).toBe(true);
+        expect(s.actions[0]).toMatchObject({ kind: "open", previous: { ticket: { id: "7" } } });
+      },
+    },
+    {
+      why: "the alerts resolve after an agent's solve: the monitoring confirms it, no second solve",
+      prev: () => ({ ...firing(), agentSolvedAt: iso(20), verifyAt: iso(320), helpdeskState: { ...UNKNOWN_HELPDESK_STATE, status: "solved" as const } }),
+      now: 30,
+      observations: [{ fp: "a", status: "resolved", start: -5, end: 28 }],
+      reason: "all resolved",
+      actions: ["resolve"],
+      check: (s) => {
+        expect(s.actions[0]).toMatchObject({ kind: "resolve", solve: false, confirms: { solvedAt: iso(20) } });
+        expect(s.incident?.verifyAt).toBeUndefined();
+      },
+    },
+    {
+      why: "a re-fire after an agent's solve reopens, and the solve no longer stands",
+      prev: () => ({ ...resolved(), agentSolvedAt: iso(20), helpdeskState: { ...UNKNOWN_HELPDESK_STATE, status: "solved" as const } }),
+      now: 60,
+      observations: [{ fp: "a", start: 58 }],
+      reason: "refired within window",
+      actions: ["reopen"],
+      check: (s) => {
+        expect(s.incident?.agentSolvedAt).toBeUndefined();
+        expect(s.incident?.helpdeskState?.status).toBe("active");
+      },
+    },
+  ];
+  it.each(table.map((r) => [r.why, r] as const))("%s", (_why, row) => {
+    const step = decide(row.prev(), input(...row.observations), at(row.now));
+    expect(step.reason).toBe(row.reason);
+    expect(step.actions.map((a) => a.kind)).toEqual(row.actions);
+    row.check?.(step);
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
 import { startTestService, type TestService } from "../kit/service.js";
@@ -198,6 +201,30 @@ describe("verification of an agent's solve", () => {
     await s.sync();
     expect((await ticketOf(s)).comments).toHaveLength(reopened.comments.length);
     expect((await incident(s, "DiskFull")).helpdeskState.status).toBe("active");
+  });
+
+  it("is durable: a verification that came due while alertdesk was stopped happens at the next start, once", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "alertdesk-verify-"));
+    try {
+      let s = await startTestService({ rules: RULES, dataDir });
+      s.now = at(0);
+      await alert(s, "DiskFull", { a: "firing" }, 0);
+      const t = await ticketOf(s);
+      await act(s, t.id, { status: "solved", author: "alice" }, 10);
+      await s.cleanup();
+      s = await startTestService({ rules: RULES, dataDir });
+      svc = s;
+      s.now = at(40);
+      await s.sync();
+      await s.sync();
+      const after = await ticketOf(s);
+      expect(after.status).toBe("open");
+      expect(texts(after).filter((c) => c.startsWith("Verification failed:"))).toHaveLength(1);
+    } finally {
+      await svc?.cleanup();
+      svc = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it("at most max_auto_reopens times; then one comment asks a person to look, and the ticket stays solved", async () => {
