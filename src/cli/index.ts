@@ -14,7 +14,7 @@ program
 program
   .command("serve")
   .description(
-    "Run the service: webhooks on PORT (default 9095), state in ALERTDESK_DATA_DIR (default ./data), rules from ALERTDESK_RULES (default ./rules). SIGHUP reloads the rules.",
+    "Run the service: webhooks on PORT (default 9095), state in ALERTDESK_DATA_DIR (default ./data), rules from ALERTDESK_RULES (default ./rules). SIGHUP reloads the rules. It also learns what agents do on its tickets: doorbells at POST /webhooks/helpdesk/{name}, a poller per helpdesk, the built-in helpdesk's agent API (docs/helpdesks.md).",
   )
   .option("-c, --config <file>", "config file (overrides ALERTDESK_CONFIG)")
   .action(async (opts: { config?: string }) => {
