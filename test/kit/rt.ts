@@ -9,6 +9,8 @@ import { parseKeyValues } from "./key-values.js";
 
 const run = promisify(execFile);
 const BOOTSTRAP = new URL("../rt/bootstrap.pl", import.meta.url).pathname;
+/** The installer of alertdesk's doorbell scrip, the one docs/helpdesks/rt.md gives to operators. */
+const DOORBELL_SCRIP = new URL("../../src/drivers/rt/doorbell-scrip.pl", import.meta.url).pathname;
 const HOST = "127.0.0.1";
 const PACKAGES = ["request-tracker5", "rt5-standalone", "rt5-db-sqlite", "dbconfig-no-thanks", "w3m", "curl"];
 const RT_SERVER = "/usr/share/request-tracker5/libexec/rt-server";
@@ -32,23 +34,50 @@ request-tracker5 request-tracker5/handle-siteconfig-permissions boolean false
 request-tracker5 request-tracker5/install-cronjobs boolean false
 `;
 
+/** An RT user of the instance and an auth token of it (`Authorization: token <token>`). */
+export interface RtUser {
+  name: string;
+  token: string;
+}
+
 /** A real Request Tracker 5 (Debian's packages) on loopback, with its own instance directory. */
 export interface RtInstance {
   url: string;
   restUrl: string;
+  /** root's token (SuperUser). */
   token: string;
   user: string;
   password: string;
   queue: string;
   dedupField: string;
   instanceDir: string;
+  /** A second, privileged user acting as an agent on the queue: replies, comments, takes, resolves. */
+  agent: RtUser;
+  /** A user with only the rights docs/helpdesks/rt.md lists for alertdesk. */
+  integration: RtUser;
   stop(): Promise<void>;
+}
+
+/** Where RT's doorbell scrip posts (src/drivers/rt/doorbell-scrip.pl), and with which secret. */
+export interface RtDoorbellOptions {
+  url: string;
+  secret: string;
+  /** alertdesk's RT user, whose own writes ring no doorbell (default: the integration user). */
+  alertdeskUser?: string;
 }
 
 /** A Perl string literal for RT_SiteConfig.pm. */
 const perl = (s: string) => `'${s.replace(/[\\']/g, "\\$&")}'`;
 
-function siteConfig(dir: string, port: number): string {
+function siteConfig(dir: string, port: number, doorbell?: RtDoorbellOptions & { alertdeskUser: string; dedupField: string }): string {
+  const ring = doorbell
+    ? `# Read by the scrip "alertdesk doorbell" (src/drivers/rt/doorbell-scrip.pl).
+Set($AlertdeskDoorbellURL, ${perl(doorbell.url)});
+Set($AlertdeskDoorbellSecret, ${perl(doorbell.secret)});
+Set($AlertdeskUser, ${perl(doorbell.alertdeskUser)});
+Set($AlertdeskDedupField, ${perl(doorbell.dedupField)});
+`
+    : "";
   return `# Written by test/kit/rt.ts for a throwaway test instance; RT_SITE_CONFIG points here.
 Set($rtname, 'rt.example.test');
 Set($Organization, 'example.test');
@@ -69,7 +98,7 @@ Set($LogToSTDERR, 'error');
 Set($LogDir, ${perl(join(dir, "log"))});
 Set($LogToFile, 'info');
 Set($LogToFileNamed, 'rt.log');
-1;
+${ring}1;
 `;
 }
 
@@ -98,15 +127,18 @@ async function stopServer(pidFile: string, graceMs: number): Promise<void> {
 /**
  * Installs RT when missing (Debian's request-tracker5 on SQLite with its Starlet server, about 25 s),
  * then creates a fresh instance in `instanceDir` (its own RT_SiteConfig.pm, database, logs, a fake
- * sendmail), bootstraps it with test/rt/bootstrap.pl (queue, dedup custom field, an auth token for
- * root), and serves it on 127.0.0.1:`port`. `stop()` stops it and deletes the instance.
+ * sendmail), bootstraps it with test/rt/bootstrap.pl (queue, dedup custom field, an agent and a
+ * least-privileged alertdesk user, auth tokens for them and root), with `doorbell` installs the
+ * doorbell scrip, and serves it on 127.0.0.1:`port`. `stop()` stops it and deletes the instance.
  */
-export async function startRt(options: { port?: number; instanceDir?: string } = {}): Promise<RtInstance> {
+export async function startRt(options: { port?: number; instanceDir?: string; doorbell?: RtDoorbellOptions } = {}): Promise<RtInstance> {
   const port = options.port ?? 18180;
   const dir = (options.instanceDir ?? `/tmp/alertdesk-rt-${port}`).replace(/\/+$/, "");
   if (!isAbsolute(dir) || dir === "") throw new Error(`RT instance directory must be an absolute path: ${dir}`);
   const queue = process.env.RT_QUEUE ?? "General";
   const dedupField = process.env.RT_DEDUP_CF ?? "DedupKey";
+  const agentName = process.env.RT_AGENT ?? "agent";
+  const integrationName = process.env.RT_INTEGRATION ?? "alertdesk";
   const pidFile = join(dir, "rt-server.pid");
 
   await ensurePackages(PACKAGES, { preseed: PRESEED });
@@ -125,13 +157,16 @@ export async function startRt(options: { port?: number; instanceDir?: string } =
   writeFileSync(join(dir, MARKER), "");
   const mbox = join(dir, "log", "outgoing-mail.mbox");
   writeFileSync(join(dir, "bin", "fake-sendmail"), `#!/bin/sh\n{ echo "From rt@localhost $(date -u)"; cat; echo; } >> '${mbox}'\n`, { mode: 0o755 });
-  writeFileSync(join(dir, "etc", "RT_SiteConfig.pm"), siteConfig(dir, port));
+  const doorbell = options.doorbell && { ...options.doorbell, alertdeskUser: options.doorbell.alertdeskUser ?? integrationName, dedupField };
+  writeFileSync(join(dir, "etc", "RT_SiteConfig.pm"), siteConfig(dir, port, doorbell), { mode: 0o600 });
   const env = {
     ...process.env,
     RT_SITE_CONFIG: join(dir, "etc", "RT_SiteConfig.pm"),
     RT_SITE_CONFIG_DIR: join(dir, "etc", "RT_SiteConfig.d"),
     RT_QUEUE: queue,
     RT_DEDUP_CF: dedupField,
+    RT_AGENT: agentName,
+    RT_INTEGRATION: integrationName,
   };
   const step = async (what: string, command: string, args: string[], log: string): Promise<string> => {
     try {
@@ -153,8 +188,13 @@ export async function startRt(options: { port?: number; instanceDir?: string } =
   } finally {
     rmSync(passwordFile, { force: true });
   }
-  const token = parseKeyValues(await step("bootstrap", "perl", [BOOTSTRAP], "bootstrap.log")).RT_TOKEN;
+  const printed = parseKeyValues(await step("bootstrap", "perl", [BOOTSTRAP], "bootstrap.log"));
+  const token = printed.RT_TOKEN;
   if (!token) throw new Error("RT bootstrap printed no RT_TOKEN");
+  const agent = { name: printed.RT_AGENT ?? "", token: printed.RT_AGENT_TOKEN ?? "" };
+  const integration = { name: printed.RT_INTEGRATION ?? "", token: printed.RT_INTEGRATION_TOKEN ?? "" };
+  if (!agent.name || !agent.token || !integration.name || !integration.token) throw new Error("RT bootstrap printed no agent or integration user and token");
+  if (doorbell) await step("doorbell scrip", "perl", [DOORBELL_SCRIP], "doorbell-scrip.log");
 
   const server = startDaemon("rt-server", RT_SERVER, ["--host", HOST, "--port", String(port), "--max-workers", String(WORKERS)], {
     logFile: join(dir, "log", "server.log"),
@@ -178,11 +218,11 @@ export async function startRt(options: { port?: number; instanceDir?: string } =
     await stop();
     throw err;
   }
-  const instance = { url, restUrl: `${url}/REST/2.0`, token, user: "root", password, queue, dedupField, instanceDir: dir };
+  const instance = { url, restUrl: `${url}/REST/2.0`, token, user: "root", password, queue, dedupField, instanceDir: dir, agent, integration };
   // The same as KEY=VALUE lines, for poking at a running instance by hand (`set -a; . rt.env`).
   writeFileSync(
     join(dir, "rt.env"),
-    `RT_URL=${instance.url}\nRT_REST_URL=${instance.restUrl}\nRT_TOKEN=${token}\nRT_USER=root\nRT_PASSWORD=${password}\nRT_QUEUE=${queue}\nRT_DEDUP_CF=${dedupField}\nRT_PID=${server.pid}\nRT_INSTANCE_DIR=${dir}\n`,
+    `RT_URL=${instance.url}\nRT_REST_URL=${instance.restUrl}\nRT_TOKEN=${token}\nRT_USER=root\nRT_PASSWORD=${password}\nRT_QUEUE=${queue}\nRT_DEDUP_CF=${dedupField}\nRT_AGENT=${agent.name}\nRT_AGENT_TOKEN=${agent.token}\nRT_INTEGRATION=${integration.name}\nRT_INTEGRATION_TOKEN=${integration.token}\nRT_PID=${server.pid}\nRT_INSTANCE_DIR=${dir}\n`,
     { mode: 0o600 },
   );
   return { ...instance, stop };

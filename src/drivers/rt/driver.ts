@@ -2,11 +2,12 @@ import { z } from "zod";
 import { DeliveryError } from "../../model/delivery-error.js";
 import { toText } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
-import type { Priority } from "../../model/priority.js";
-import { basicAuth, type Credentials, commonKeys, parseRate, priorityMap, resolveSecret, timeoutMs } from "../config.js";
+import { PRIORITIES, type Priority } from "../../model/priority.js";
+import { basicAuth, type Credentials, commonKeys, optionalSecret, parseRate, priorityMap, resolveSecret, syncKeys, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
+import { createRtSync } from "./sync.js";
 
 /**
  * Request Tracker 5, REST2. Facts: docs/helpdesk-apis.md §4 (checked against the real RT 5.0.3
@@ -14,6 +15,7 @@ import type { HelpdeskDriver } from "../types.js";
  * - Updates are comments, never correspondence: a correspond reopens a resolved ticket.
  * - RT answers 200 to a PUT even when the change failed: the status is read back.
  * - An unknown custom field is dropped silently on create: the dedup field is checked once.
+ * The way back (what agents do) is `sync.ts`, docs/helpdesks/rt.md.
  */
 
 export const rtConfigSchema = z
@@ -28,7 +30,13 @@ export const rtConfigSchema = z
     queue: z.string().min(1).default("General"),
     dedup_field: z.string().min(1).default("DedupKey").describe("The ticket custom field that carries the dedup key."),
     priority_map: priorityMap(z.number().int().min(0).max(255)).optional().describe("Default P1 100, P2 75, P3 50, P4 25."),
+    user: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The RT user alertdesk writes as, whose actions are never reported back (default: username, or the token's owner)."),
     ...commonKeys,
+    ...syncKeys,
   })
   .strict();
 
@@ -36,16 +44,19 @@ export type RtConfig = z.infer<typeof rtConfigSchema>;
 
 const DEFAULT_PRIORITY: Record<Priority, number> = { P1: 100, P2: 75, P3: 50, P4: 25 };
 
-export function createRtDriver(name: string, config: RtConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
+export function createRtDriver(name: string, config: RtConfig, deps: { clock?: () => Date; settleMs?: number } = {}): HelpdeskDriver {
   const base = config.url.replace(/\/+$/, "");
   let credentials: Credentials;
+  let token: string | undefined;
   if (config.username) {
     credentials = basicAuth(config.username, resolveSecret(config.password, config.password_file, "password"));
   } else {
-    const token = resolveSecret(config.token, config.token_file, "token");
+    token = resolveSecret(config.token, config.token_file, "token");
     credentials = { authorization: `token ${token}`, secrets: [token] };
   }
-  const { authorization, secrets } = credentials;
+  const webhookSecret = optionalSecret(config.webhook_secret, config.webhook_secret_file, "webhook_secret");
+  const { authorization } = credentials;
+  const secrets = webhookSecret === undefined ? credentials.secrets : [...credentials.secrets, webhookSecret];
   const http = createHttpClient({
     name: `rt ${name}`,
     baseURL: `${base}/REST/2.0`,
@@ -55,7 +66,8 @@ export function createRtDriver(name: string, config: RtConfig, deps: { clock?: (
     ...(deps.clock ? { clock: deps.clock } : {}),
     limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
   });
-  const priority = (p: Priority) => config.priority_map?.[p] ?? DEFAULT_PRIORITY[p];
+  const priorities = Object.fromEntries(PRIORITIES.map((p) => [p, config.priority_map?.[p] ?? DEFAULT_PRIORITY[p]])) as Record<Priority, number>;
+  const priority = (p: Priority) => priorities[p];
   const ref = (id: number | string): TicketRef => ({ id: String(id), url: `${base}/Ticket/Display.html?id=${id}` });
   const text = (body: Parameters<typeof toText>[0]) => ({ Content: toText(body), ContentType: "text/plain" });
   let fieldChecked = false;
@@ -103,9 +115,23 @@ export function createRtDriver(name: string, config: RtConfig, deps: { clock?: (
     }
   }
 
+  const sync = createRtSync({
+    name,
+    http,
+    user: config.user ?? config.username,
+    token,
+    priorities,
+    resolutions: config.resolutions,
+    pollInterval: config.poll_interval,
+    webhookSecret,
+    ...(deps.settleMs !== undefined ? { settleMs: deps.settleMs } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+
   return {
     name,
     type: "rt",
+    sync,
     async open(t) {
       await ensureDedupField();
       const res = await http.request<{ id: string | number }>("create ticket", {
