@@ -13,7 +13,8 @@ export interface HelpdeskWebhookDeps {
  * `POST /webhooks/helpdesk/{name}`: doorbells from the helpdesk named `{name}` in the config. The
  * helpdesk's driver verifies the signature on the raw bytes (so the body is never parsed first);
  * a verified doorbell is stored before the 202, and the ticket is re-read through the API later.
- * No bearer token: helpdesks sign their webhooks instead, and a bad signature is 401 with nothing stored.
+ * No bearer token: helpdesks sign their webhooks instead, and a bad signature is 401 with nothing
+ * stored; a signed body alertdesk cannot use is 400, and events for a ticket no incident has (yet) 409.
  */
 export function createHelpdeskWebhookRouter(deps: HelpdeskWebhookDeps): Router {
   const router = Router();

@@ -150,6 +150,22 @@ describe("applyHelpdeskEvent", () => {
       "agent reopened",
       { verifyAt: undefined, agentSolvedAt: undefined },
     ],
+    [
+      "an agent taking a won't-fix back ends its mute",
+      { ...incident({ state: { ...solved, resolution: "wont_fix" } }), mutedUntil: iso(7200) },
+      { kind: "status_changed", at: iso(120), status: "active" },
+      policy(),
+      "agent reopened",
+      { mutedUntil: undefined },
+    ],
+    [
+      "a won't-fix solved again as a fix ends the mute and is verified",
+      { ...incident({ state: { ...solved, resolution: "wont_fix" } }), mutedUntil: iso(7200) },
+      { kind: "status_changed", at: iso(120), status: "solved", resolution: "fixed" },
+      policy(),
+      "agent solved, verifying",
+      { mutedUntil: undefined, verifyAt: iso(390) },
+    ],
   ])("%s", (_why, before, event, p, reason, shows) => {
     const step = applyHelpdeskEvent(before, event, p, at(90));
     expect(step.reason).toBe(reason);

@@ -84,14 +84,16 @@ function statusChanged(
   if (!SOLVED.has(event.status)) {
     const next = noted(incident, { status: event.status, resolution: null }, event.status === "active" && acks.has("active"), event, now);
     if (!wasSolved) return { reason: "agent changed status", incident: next, actions: [] };
-    // The agent took the ticket back: no verification of a solve that no longer stands.
+    // The agent took the ticket back: no verification of a solve, and no mute of a won't-fix, that no longer stands.
     delete next.verifyAt;
     delete next.agentSolvedAt;
+    delete next.mutedUntil;
     return { reason: "agent reopened", incident: next, actions: [] };
   }
   const next = noted(incident, { status: event.status, resolution: event.resolution ?? null }, false, event, now);
   next.agentSolvedAt = event.at;
   delete next.verifyAt;
+  delete next.mutedUntil; // a solve that is not a won't-fix ends an earlier mute; a won't-fix sets it again below
   if (event.resolution === "wont_fix" && policy.onWontFix === "mute") {
     next.mutedUntil = new Date(now.getTime() + policy.muteForMs).toISOString();
     return { reason: "won't fix, muted", incident: next, actions: [] };
@@ -120,6 +122,7 @@ export function verifySolve(incident: Incident, policy: AgentPolicy, now: Date):
   next.autoReopens = done + 1;
   delete next.agentSolvedAt;
   next.helpdeskState = { ...UNKNOWN_HELPDESK_STATE, ...next.helpdeskState, status: "active", resolution: null, syncedAt: now.toISOString() };
+  next.helpdeskVersions = { ...next.helpdeskVersions, status_changed: now.toISOString() };
   return {
     reason: "verification failed",
     incident: next,

@@ -424,6 +424,8 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
   delete incident.verifyAt;
   delete incident.mutedUntil;
   if (incident.helpdeskState) incident.helpdeskState = { ...incident.helpdeskState, status: "active", resolution: null };
+  // alertdesk's reopen is the newest status: an agent's solve from before it, arriving late, changes nothing.
+  incident.helpdeskVersions = { ...incident.helpdeskVersions, status_changed: nowIso };
   setKnobs(incident, d);
   if (raised) setDue(incident, now, input.responseTargets);
 

@@ -157,7 +157,7 @@ export interface BuiltinTicketBook {
   /** An agent's act (agentChange), applied and recorded for the way back in one transaction. */
   agentAct(id: number, act: AgentAct, now: Date): Promise<{ ticket: BuiltinTicket } | { refused: string } | undefined>;
   /** Agents' acts recorded after `afterId` (the way back's cursor), oldest first. */
-  activitySince(afterId: number, limit: number): Promise<{ id: number; ticketId: number; event: HelpdeskEvent }[]>;
+  activitySince(afterId: number, limit: number): Promise<{ id: number; ticketId: number; ticketKey: string; event: HelpdeskEvent }[]>;
   /** Agents' acts on one ticket, oldest first. */
   ticketActivity(ticketId: number): Promise<{ id: number; event: HelpdeskEvent }[]>;
   /** A page of tickets, newest first; `next` is the `before` of the following page, null on the last. */

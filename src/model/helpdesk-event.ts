@@ -42,7 +42,10 @@ export const DEFAULT_AGENT_POLICY: AgentPolicy = {
   acknowledging: ["comment", "assignment", "active"],
 };
 
-const at = z.string().describe("When the agent did it (ISO 8601).");
+const at = z
+  .string()
+  .refine((t) => !Number.isNaN(Date.parse(t)), "must be a time (ISO 8601)")
+  .describe("When the agent did it (ISO 8601).");
 const author = z.string().min(1).describe("Who did it, as the helpdesk names them.");
 
 /** One agent action on a ticket. */
@@ -80,6 +83,8 @@ export interface ObservedEvent {
 /** What agents did on one ticket, oldest first; alertdesk's own writes are never in it (echo suppression). */
 export interface TicketActivity {
   ticketId: string;
+  /** The ticket's correlation key, when the helpdesk knows it: finds the incident before the ticket's id is recorded on it. */
+  ticketKey?: string;
   events: ObservedEvent[];
 }
 
@@ -104,7 +109,13 @@ export interface Doorbell {
 /** A doorbell that failed verification (bad or missing signature, outside the replay window): 401, nothing stored. */
 export class DoorbellRejected extends Error {
   override readonly name = "DoorbellRejected";
+  /** 401: not from the helpdesk (signature, replay window); 400: signed, but a body alertdesk cannot use. */
+  readonly status: 400 | 401;
+  constructor(message: string, options: { status?: 400 | 401; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.status = options.status ?? 401;
+  }
 }
 
 /** What alertdesk answers a doorbell: verified and stored (or a repeat), rejected, or for no such helpdesk. */
-export type DoorbellAnswer = { status: 202; outcome: "accepted" | "repeated"; tickets: number } | { status: 401 | 404; error: string };
+export type DoorbellAnswer = { status: 202; outcome: "accepted" | "repeated"; tickets: number } | { status: 400 | 401 | 404 | 409; error: string };

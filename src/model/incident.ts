@@ -98,8 +98,11 @@ export interface Incident {
   mutedUntil?: string;
   /** The governing rule's agent-facing knobs (absent on incidents stored before they existed: the defaults). */
   agentPolicy?: AgentPolicy;
-  /** The time of the latest status, assignment or priority change applied from the helpdesk: older ones arriving late change nothing. */
-  helpdeskVersion?: string;
+  /**
+   * Per kind of change (status, assignment, priority), the time of the latest one applied from the
+   * helpdesk or made by alertdesk (a reopen): an older one of that kind arriving late changes nothing.
+   */
+  helpdeskVersions?: Partial<Record<"status_changed" | "assigned" | "priority_changed", string>>;
   /** The governing rule's escalation steps (absent on incidents stored before escalation existed: the default). */
   escalation?: EscalationStep[];
   /** When the response clock started: the ticket's open, or its latest reopen (ISO). */

@@ -25,7 +25,13 @@ export const ticketOperationSchema = z.discriminatedUnion("op", [
     urgency: z.enum(LEVELS).optional(),
   }),
   z.object({ op: z.literal("comment"), body: docSchema, priority: z.enum(PRIORITIES).optional() }),
-  z.object({ op: z.literal("resolve"), body: docSchema, solve: z.boolean() }),
+  z.object({
+    op: z.literal("resolve"),
+    body: docSchema,
+    solve: z.boolean(),
+    /** An agent holds the ticket: a driver that assigns on solve (Zendesk's assignee_id) must leave it. */
+    assigned: z.boolean().optional(),
+  }),
   z.object({ op: z.literal("reopen"), body: docSchema, priority: z.enum(PRIORITIES) }),
 ]);
 export type TicketOperation = z.infer<typeof ticketOperationSchema>;

@@ -219,13 +219,13 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
     }),
     doorbells: new Counter({
       name: "alertdesk_helpdesk_doorbells_total",
-      help: "Inbound helpdesk webhooks (POST /webhooks/helpdesk/{name}), by outcome (accepted, repeated, rejected, unknown_helpdesk).",
+      help: "Inbound helpdesk webhooks (POST /webhooks/helpdesk/{name}), by outcome (accepted, repeated, rejected, unknown_ticket, unknown_helpdesk).",
       labelNames: ["helpdesk", "outcome"],
       registers: r,
     }),
     verifications: new Counter({
       name: "alertdesk_verifications_total",
-      help: "Verifications of agents' solves against the monitoring, by outcome (passed, failed, given_up, confirmed).",
+      help: "Verifications of agents' solves against the monitoring, by outcome (passed, failed, given_up).",
       labelNames: ["outcome"],
       registers: r,
     }),
@@ -241,7 +241,7 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
     metrics.deliveryDeadLetters.inc({ helpdesk }, 0);
     metrics.helpdeskSyncErrors.inc({ helpdesk }, 0);
   }
-  for (const outcome of ["passed", "failed", "given_up", "confirmed"]) metrics.verifications.inc({ outcome }, 0);
+  for (const outcome of ["passed", "failed", "given_up"]) metrics.verifications.inc({ outcome }, 0);
   for (const source of ["alertmanager", "grafana"]) {
     for (const outcome of ["accepted", "invalid", "unauthorized", "too_large", "unavailable"]) {
       metrics.notificationsReceived.inc({ source, outcome }, 0);

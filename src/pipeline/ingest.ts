@@ -148,7 +148,15 @@ function renderAction(action: Exclude<TicketAction, { kind: "cancel" }>, inciden
           : { op: "comment", body: renderComment(action, incident) },
       };
     case "resolve":
-      return { helpdesk, operation: { op: "resolve", body: renderComment(action, incident), solve: action.solve } };
+      return {
+        helpdesk,
+        operation: {
+          op: "resolve",
+          body: renderComment(action, incident),
+          solve: action.solve,
+          ...(incident.helpdeskState?.assignee ? { assigned: true } : {}),
+        },
+      };
     case "reopen":
       return { helpdesk, operation: { op: "reopen", body: renderComment(action, incident), priority: incident.priority } };
   }

@@ -133,8 +133,12 @@ export interface QueryStore {
 
 /** What one way-back transaction may do: agents' events onto their incidents, atomically with the cursor. */
 export interface SyncTx {
-  /** The latest incident whose ticket this is, locked for the transaction (replicas take turns). */
-  incidentByTicket(helpdesk: string, ticketId: string): Promise<(Incident & { id: number }) | undefined>;
+  /**
+   * The latest incident whose ticket this is, locked for the transaction (replicas take turns); by
+   * its correlation key when no incident has the ticket's id yet (the delivery that created it has
+   * not recorded it).
+   */
+  incidentByTicket(helpdesk: string, ticketId: string, ticketKey?: string): Promise<(Incident & { id: number }) | undefined>;
   /** The incident, locked for the transaction. */
   incidentById(id: number): Promise<(Incident & { id: number }) | undefined>;
   /** Keeps the event once per (helpdesk, event id); false when it was seen before (a repeat changes nothing). */

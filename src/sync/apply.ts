@@ -22,31 +22,40 @@ export interface ActivityOutcome {
   late: number;
 }
 
-/** Changes whose order matters: a late one must not undo a newer one. Comments only add. */
+/** Changes whose order matters: a late one must not undo a newer one of its kind. Comments only add. */
+type Ordered = "status_changed" | "assigned" | "priority_changed";
 const ORDERED = new Set<HelpdeskEvent["kind"]>(["status_changed", "assigned", "priority_changed"]);
+
+/** How far ahead of alertdesk's clock a helpdesk's time may be: beyond it, the time counts as now (a skewed clock must not make every later change look late). */
+const MAX_SKEW_MS = 5 * 60_000;
 
 export async function applyActivity(tx: SyncTx, helpdesk: string, activity: TicketActivity, now: Date): Promise<ActivityOutcome> {
   const outcome: ActivityOutcome = { ticketId: activity.ticketId, applied: [], repeated: 0, late: 0 };
-  const found = await tx.incidentByTicket(helpdesk, activity.ticketId);
+  const found = await tx.incidentByTicket(helpdesk, activity.ticketId, activity.ticketKey);
   if (!found) return outcome;
   outcome.incidentId = found.id;
   let incident: Incident & { id: number } = found;
   const policy = incident.agentPolicy ?? DEFAULT_AGENT_POLICY;
+  const timeOf = (at: string) => {
+    const t = Date.parse(at);
+    return Number.isNaN(t) ? now.getTime() : Math.min(t, now.getTime() + MAX_SKEW_MS);
+  };
   // Oldest first, by the helpdesk's clock; equal times keep the helpdesk's order.
-  const events = activity.events.map((e, i) => ({ e, i, t: Date.parse(e.event.at) })).sort((a, b) => a.t - b.t || a.i - b.i);
+  const events = activity.events.map((e, i) => ({ e, i, t: timeOf(e.event.at) })).sort((a, b) => a.t - b.t || a.i - b.i);
   for (const { e, t } of events) {
     if (!(await tx.recordEvent(incident.id, helpdesk, activity.ticketId, e, now))) {
       outcome.repeated++;
       continue;
     }
-    const ordered = ORDERED.has(e.event.kind);
-    if (ordered && incident.helpdeskVersion !== undefined && t < Date.parse(incident.helpdeskVersion)) {
+    const kind = ORDERED.has(e.event.kind) ? (e.event.kind as Ordered) : undefined;
+    const version = kind ? incident.helpdeskVersions?.[kind] : undefined;
+    if (kind && version !== undefined && t < timeOf(version)) {
       outcome.late++;
       continue;
     }
     const step = applyHelpdeskEvent(incident, e.event, policy, now);
     incident = { ...step.incident, id: incident.id };
-    if (ordered) incident.helpdeskVersion = e.event.at;
+    if (kind) incident.helpdeskVersions = { ...incident.helpdeskVersions, [kind]: new Date(t).toISOString() };
     outcome.applied.push({ event: e.event.kind, reason: step.reason });
   }
   if (outcome.applied.length > 0) await tx.updateIncident(incident);

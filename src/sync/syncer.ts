@@ -41,7 +41,7 @@ export interface Syncer {
   receiveDoorbell(name: string, request: DoorbellRequest): Promise<DoorbellAnswer>;
 }
 
-const DOORBELLS_PER_ROUND = 50;
+const DOORBELLS_PER_ROUND = 10;
 const VERIFICATIONS_PER_ROUND = 100;
 /** Pages of one helpdesk's activity per round, so one busy helpdesk cannot hold the loop. */
 const PAGES_PER_ROUND = 20;
@@ -69,12 +69,16 @@ export function createSyncer(options: SyncerOptions): Syncer {
       log.info({ helpdesk, ticket: outcome.ticketId, incident: outcome.incidentId, applied: outcome.applied }, "agents' actions applied");
   };
 
-  async function applyAll(helpdesk: string, activity: readonly TicketActivity[]): Promise<void> {
+  /** Applies each ticket's events; returns the tickets no incident has (a ticket alertdesk did not open, or not yet recorded). */
+  async function applyAll(helpdesk: string, activity: readonly TicketActivity[]): Promise<string[]> {
+    const unknown: string[] = [];
     for (const a of activity) {
       if (a.events.length === 0) continue;
       const outcome = await store.syncTransaction((tx) => applyActivity(tx, helpdesk, a, clock()));
+      if (outcome.incidentId === undefined) unknown.push(a.ticketId);
       count(helpdesk, outcome);
     }
+    return unknown;
   }
 
   async function poll(name: string, sync: HelpdeskSync): Promise<void> {
@@ -101,7 +105,8 @@ export function createSyncer(options: SyncerOptions): Syncer {
   }
 
   async function answerDoorbells(): Promise<void> {
-    const due = await store.claimDoorbells(clock(), DOORBELLS_PER_ROUND, 60_000);
+    // A lease long enough for the round's reads on a slow helpdesk, so no other replica reads them meanwhile.
+    const due = await store.claimDoorbells(clock(), DOORBELLS_PER_ROUND, 5 * 60_000);
     for (const d of due) {
       const sync = drivers.get(d.helpdesk)?.sync;
       try {
@@ -133,7 +138,11 @@ export function createSyncer(options: SyncerOptions): Syncer {
     if (enqueued) options.kickOutbox();
   }
 
+  // Verifications first, then doorbells, then polls: a slow helpdesk's poll must not delay the
+  // cheap, timed work behind it.
   async function round(): Promise<void> {
+    await verify();
+    await answerDoorbells();
     const now = clock().getTime();
     for (const { name, sync } of syncs) {
       if (!kicked.has(name) && (nextPollAt.get(name) ?? 0) > now) continue;
@@ -141,8 +150,6 @@ export function createSyncer(options: SyncerOptions): Syncer {
       nextPollAt.set(name, now + sync.pollIntervalMs);
       await poll(name, sync);
     }
-    await answerDoorbells();
-    await verify();
   }
 
   function runOnce(): Promise<void> {
@@ -189,7 +196,10 @@ export function createSyncer(options: SyncerOptions): Syncer {
     runOnce,
     async receiveDoorbell(name, request) {
       const driver = drivers.get(name);
-      if (!driver) return { status: 404, error: `no helpdesk named "${name}" is configured` };
+      if (!driver) {
+        metrics.doorbells.inc({ helpdesk: "(unknown)", outcome: "unknown_helpdesk" });
+        return { status: 404, error: `no helpdesk named "${name}" is configured` };
+      }
       const sync = driver.sync;
       if (!sync?.doorbell) return { status: 404, error: `helpdesk "${name}" (${driver.type}) takes no webhooks; its activity is polled` };
       let doorbell: ReturnType<NonNullable<HelpdeskSync["doorbell"]>>;
@@ -198,12 +208,20 @@ export function createSyncer(options: SyncerOptions): Syncer {
       } catch (err) {
         if (!(err instanceof DoorbellRejected)) throw err;
         metrics.doorbells.inc({ helpdesk: name, outcome: "rejected" });
-        return { status: 401, error: err.message };
+        return { status: err.status, error: err.message };
       }
       // Stored before the answer: a doorbell acknowledged is never lost, even if alertdesk dies now.
       // Events carried in the body are applied first: if that fails the sender retries, and the
       // events are stored once however often it does.
-      if (doorbell.activity) await applyAll(name, doorbell.activity);
+      if (doorbell.activity) {
+        const unknown = await applyAll(name, doorbell.activity);
+        // Not acknowledged: the sender retries, and by then the ticket's id may be recorded (its
+        // create's answer can take a while after a lost one). What was applied is stored once.
+        if (unknown.length > 0) {
+          metrics.doorbells.inc({ helpdesk: name, outcome: "unknown_ticket" });
+          return { status: 409, error: `no incident has ticket ${unknown.join(", ")} (yet); send it again later` };
+        }
+      }
       const tickets = doorbell.ticketIds.length > 0 ? doorbell.ticketIds : (doorbell.activity ?? []).map((a) => a.ticketId);
       const fresh = await store.recordDoorbell(name, doorbell.deliveryId, tickets, clock());
       metrics.doorbells.inc({ helpdesk: name, outcome: fresh ? "accepted" : "repeated" });

@@ -172,6 +172,19 @@ describe("zendesk specifics", () => {
     expect((await h.driver.findByKey(t.ticketKey))?.id).toBe(follow.id);
   });
 
+  it("the configured assignee_id fills an empty assignee on solve, and never replaces an agent's", async () => {
+    const withAssignee = createZendeskDriver("support", { ...config(fake, h.proxy.url), assignee_id: fake.user.id });
+    const solve = (ref: TicketRef, assigned: boolean) =>
+      withAssignee.resolve(ref, { op: "resolve", body: [], solve: true, ...(assigned ? { assigned } : {}) }, ctx(`ad-solve-${ref.id}`));
+    const nobody = await open();
+    await solve(nobody, false);
+    expect(fake.tickets.find((t) => String(t.id) === nobody.id)?.assignee_id).toBe(fake.user.id);
+    const taken = await open();
+    await fake.agent.assign(Number(taken.id));
+    await solve(taken, true);
+    expect(fake.tickets.find((t) => String(t.id) === taken.id)?.assignee_id).toBe(fake.agentUser.id);
+  });
+
   it("a comment on a closed ticket is a permanent failure (gone), not an endless retry", async () => {
     const t = openTicket();
     const ref = await h.driver.open(t, { idempotencyKey: `${t.ticketKey}/1`, attempt: 1, ticketKey: t.ticketKey });

@@ -96,6 +96,31 @@ describe("doorbells: the generic webhook's signed callbacks", () => {
     expect(metrics).toContain('alertdesk_helpdesk_doorbells_total{helpdesk="hook",outcome="repeated"} 1');
   });
 
+  it("late changes count per kind: an older assignment arriving after a newer status still applies, an older status does not", async () => {
+    const { s, ticketId } = await start();
+    s.now = new Date("2026-11-25T06:01:00Z");
+    const status = [{ id: "s1", kind: "status_changed", at: "2026-11-25T06:00:40Z", author: "alice", status: "pending" }];
+    expect((await post(s, call(ticketId, "d1", status))).status).toBe(202);
+    const older = [
+      { id: "a1", kind: "assigned", at: "2026-11-25T06:00:10Z", author: "alice", assignee: "bob" },
+      { id: "s0", kind: "status_changed", at: "2026-11-25T06:00:05Z", author: "alice", status: "active" },
+    ];
+    expect((await post(s, call(ticketId, "d2", older))).status).toBe(202);
+    expect((await incidentOf(s, "HookAlert")).helpdeskState).toMatchObject({ status: "pending", assignee: "bob" });
+  });
+
+  it("a signed body alertdesk cannot use is 400; events for a ticket no incident has are 409 and not acknowledged", async () => {
+    const { s, ticketId } = await start();
+    s.now = new Date("2026-11-25T06:01:00Z");
+    const bad = await post(s, call(ticketId, "d1", [{ id: "x", kind: "commented", at: "yesterday", author: "a", public: true, text: "t" }]));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/tickets\[0\]\.events\[0\]\.at/);
+    const unknown = call("no-such-ticket", "d2", [{ id: "y", kind: "commented", at: "2026-11-25T06:00:10Z", author: "a", public: true, text: "t" }]);
+    expect((await post(s, unknown)).status).toBe(409);
+    // Not stored as a doorbell: the same delivery is looked at again when the receiver retries.
+    expect((await post(s, unknown)).status).toBe(409);
+  });
+
   it("a forged signature is 401 and stores nothing; an unknown helpdesk and one without webhooks are 404", async () => {
     const { s, ticketId } = await start();
     s.now = new Date("2026-11-25T06:01:00Z");

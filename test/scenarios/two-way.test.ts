@@ -268,6 +268,18 @@ describe("verification of an agent's solve", () => {
     expect((await incident(s, "DiskFull")).verifyAt).toBeNull();
   });
 
+  it("an agent taking the ticket back before verify_after cancels the verification", async () => {
+    const s = await start();
+    await alert(s, "DiskFull", { a: "firing" }, 0);
+    const t = await ticketOf(s);
+    await act(s, t.id, { status: "solved", author: "alice" }, 10);
+    await act(s, t.id, { status: "open", author: "alice" }, 12);
+    expect((await incident(s, "DiskFull")).verifyAt).toBeNull();
+    s.now = at(30);
+    await s.sync();
+    expect(texts(await ticketOf(s)).some((c) => c.startsWith("Verification failed:"))).toBe(false);
+  });
+
   it("on_agent_solved: accept trusts the agent: no verification, no reopen", async () => {
     const s = await start();
     await alert(s, "Trusted", { a: "firing" }, 0);

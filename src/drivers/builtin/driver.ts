@@ -5,8 +5,9 @@ import type { HelpdeskEvent, ObservedEvent, TicketActivity } from "../../model/h
 import type { TicketRef } from "../../model/incident.js";
 import type { HelpdeskDriver, HelpdeskSync } from "../types.js";
 
-/** Agents' acts read back per page of the way back. */
+/** Agents' acts read back per page of the way back, and how many of the last page are read again. */
 const PAGE = 500;
+const OVERLAP = 100;
 
 /**
  * The built-in helpdesk's way back: the agent API records every act in the store (builtin_activity),
@@ -18,12 +19,20 @@ function builtinSync(book: BuiltinTicketBook): HelpdeskSync {
   return {
     pollIntervalMs: 5_000,
     async poll(cursor) {
-      const after = cursor === undefined ? 0 : Number(cursor);
-      const rows = await book.activitySince(Number.isSafeInteger(after) ? after : 0, PAGE);
-      const byTicket = new Map<number, ObservedEvent[]>();
-      for (const a of rows) byTicket.set(a.ticketId, [...(byTicket.get(a.ticketId) ?? []), observed(a)]);
-      const activity: TicketActivity[] = [...byTicket].map(([id, events]) => ({ ticketId: String(id), events }));
-      return { activity, cursor: String(rows.at(-1)?.id ?? after), more: rows.length === PAGE };
+      const last = cursor === undefined ? 0 : Number(cursor);
+      const after = Number.isSafeInteger(last) ? last : 0;
+      // On PostgreSQL two acts can commit out of id order: each poll reads the last OVERLAP ids
+      // again, so one that became visible late is still seen (repeats are stored once).
+      const rows = await book.activitySince(Math.max(0, after - OVERLAP), PAGE + OVERLAP);
+      const byTicket = new Map<number, { key: string; events: ObservedEvent[] }>();
+      for (const a of rows) {
+        const entry = byTicket.get(a.ticketId) ?? { key: a.ticketKey, events: [] };
+        entry.events.push(observed(a));
+        byTicket.set(a.ticketId, entry);
+      }
+      const activity: TicketActivity[] = [...byTicket].map(([id, t]) => ({ ticketId: String(id), ticketKey: t.key, events: t.events }));
+      const next = Math.max(after, rows.at(-1)?.id ?? after);
+      return { activity, cursor: String(next), more: rows.filter((r) => r.id > after).length >= PAGE };
     },
     async readTicket(r) {
       return (await book.ticketActivity(ticketId(r))).map(observed);

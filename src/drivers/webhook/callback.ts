@@ -45,12 +45,12 @@ export function verifyCallback(secret: string | undefined, request: DoorbellRequ
   try {
     json = JSON.parse(request.rawBody.toString("utf8"));
   } catch (err) {
-    throw new DoorbellRejected(`the body is not JSON: ${(err as Error).message}`);
+    throw new DoorbellRejected(`the body is not JSON: ${(err as Error).message}`, { status: 400 });
   }
   const parsed = callbackSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new DoorbellRejected(`${formatPath(issue?.path ?? []) || "body"}: ${issue?.message ?? "invalid"}`);
+    throw new DoorbellRejected(`${formatPath(issue?.path ?? []) || "body"}: ${issue?.message ?? "invalid"}`, { status: 400 });
   }
   const activity: TicketActivity[] = parsed.data.tickets.map((t) => ({
     ticketId: t.id,

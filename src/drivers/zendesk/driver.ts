@@ -152,7 +152,8 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: {
     async resolve(r, u) {
       await update(u.solve ? "solve" : "comment on resolve", r.id, {
         comment: comment(u.body),
-        ...(u.solve ? { status: "solved", ...(config.assignee_id ? { assignee_id: config.assignee_id } : {}) } : {}),
+        // An agent's assignment is theirs: the configured assignee only fills an empty one.
+        ...(u.solve ? { status: "solved", ...(config.assignee_id && !u.assigned ? { assignee_id: config.assignee_id } : {}) } : {}),
       });
     },
     async reopen(r, u, ctx) {

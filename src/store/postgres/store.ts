@@ -487,11 +487,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         return { ticket: toBuiltinTickets(row, comments)[0] as BuiltinTicket };
       }),
     async activitySince(afterId, limit) {
-      const res = await pool.query<{ id: number; ticket_id: number; data: string }>(
-        "SELECT id, ticket_id, data FROM builtin_activity WHERE id > $1 ORDER BY id LIMIT $2",
+      const res = await pool.query<{ id: number; ticket_id: number; key: string; data: string }>(
+        "SELECT a.id, a.ticket_id, t.key, a.data FROM builtin_activity a JOIN builtin_tickets t ON t.id = a.ticket_id WHERE a.id > $1 ORDER BY a.id LIMIT $2",
         [afterId, limit],
       );
-      return res.rows.map((a) => ({ id: Number(a.id), ticketId: Number(a.ticket_id), event: JSON.parse(a.data) as HelpdeskEvent }));
+      return res.rows.map((a) => ({ id: Number(a.id), ticketId: Number(a.ticket_id), ticketKey: a.key, event: JSON.parse(a.data) as HelpdeskEvent }));
     },
     async ticketActivity(ticketId) {
       const res = await pool.query<{ id: number; data: string }>("SELECT id, data FROM builtin_activity WHERE ticket_id = $1 ORDER BY id", [ticketId]);

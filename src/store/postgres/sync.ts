@@ -26,7 +26,9 @@ async function lockedIncident(c: Q, where: string, params: unknown[]): Promise<(
 /** The way-back methods of one PostgreSQL transaction (the ingest transaction's update and enqueue added by the store). */
 export function pgSyncTx(c: Q): Omit<SyncTx, "updateIncident" | "enqueue"> {
   return {
-    incidentByTicket: (helpdesk, ticketId) => lockedIncident(c, "helpdesk = $1 AND ticket_id = $2", [helpdesk, ticketId]),
+    incidentByTicket: async (helpdesk, ticketId, ticketKey) =>
+      (await lockedIncident(c, "helpdesk = $1 AND ticket_id = $2", [helpdesk, ticketId])) ??
+      (ticketKey === undefined ? undefined : await lockedIncident(c, "helpdesk = $1 AND ticket_key = $2", [helpdesk, ticketKey])),
     incidentById: (id) => lockedIncident(c, "id = $1", [id]),
     async recordEvent(incidentId, helpdesk, ticketId, observed, now) {
       const res = await c.query(

@@ -200,8 +200,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       "UPDATE builtin_tickets SET status = @status, assignee = @assignee, priority = @priority, resolution = @resolution, first_response_at = @firstResponseAt, updated_at = @now WHERE id = @id",
     ),
     activity: db.prepare("INSERT INTO builtin_activity (ticket_id, data, created_at) VALUES (?, ?, ?)"),
-    activitySince: db.prepare<[number, number], { id: number; ticket_id: number; data: string }>(
-      "SELECT id, ticket_id, data FROM builtin_activity WHERE id > ? ORDER BY id LIMIT ?",
+    activitySince: db.prepare<[number, number], { id: number; ticket_id: number; key: string; data: string }>(
+      "SELECT a.id, a.ticket_id, t.key, a.data FROM builtin_activity a JOIN builtin_tickets t ON t.id = a.ticket_id WHERE a.id > ? ORDER BY a.id LIMIT ?",
     ),
     ticketActivity: db.prepare<[number], { id: number; data: string }>("SELECT id, data FROM builtin_activity WHERE ticket_id = ? ORDER BY id"),
     followUpOf: db.prepare<[number], { id: number }>("SELECT id FROM builtin_tickets WHERE follow_up_of = ? ORDER BY id DESC LIMIT 1"),
@@ -483,7 +483,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         return { ticket };
       }),
     async activitySince(afterId, limit) {
-      return q.activitySince.all(afterId, limit).map((a) => ({ id: Number(a.id), ticketId: Number(a.ticket_id), event: JSON.parse(a.data) as HelpdeskEvent }));
+      return q.activitySince
+        .all(afterId, limit)
+        .map((a) => ({ id: Number(a.id), ticketId: Number(a.ticket_id), ticketKey: a.key, event: JSON.parse(a.data) as HelpdeskEvent }));
     },
     async ticketActivity(ticketId) {
       return q.ticketActivity.all(ticketId).map((a) => ({ id: Number(a.id), event: JSON.parse(a.data) as HelpdeskEvent }));

@@ -23,6 +23,7 @@ export function createSqliteSync(
       "SELECT id, ticket_id, ticket_url, data FROM incidents WHERE helpdesk = ? AND ticket_id = ? ORDER BY id DESC LIMIT 1",
     ),
     byId: db.prepare<[number], IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE id = ?"),
+    byKey: db.prepare<[string, string], IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE ticket_key = ? AND helpdesk = ?"),
     recordEvent: db.prepare(
       `INSERT INTO helpdesk_events (helpdesk, event_id, ticket_id, incident_id, kind, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (helpdesk, event_id) DO NOTHING`,
@@ -63,8 +64,8 @@ export function createSqliteSync(
   const locked = (row: IncidentRow | undefined) => (row ? (toIncident(row) as Incident & { id: number }) : undefined);
 
   const tx: SyncTx = {
-    async incidentByTicket(helpdesk, ticketId) {
-      return locked(q.byTicket.get(helpdesk, ticketId));
+    async incidentByTicket(helpdesk, ticketId, ticketKey) {
+      return locked(q.byTicket.get(helpdesk, ticketId) ?? (ticketKey === undefined ? undefined : q.byKey.get(ticketKey, helpdesk)));
     },
     async incidentById(id) {
       return locked(q.byId.get(id));
