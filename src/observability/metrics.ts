@@ -194,7 +194,7 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
     }),
     helpdeskEvents: new Counter({
       name: "alertdesk_helpdesk_events_total",
-      help: "Agents' actions learnt from a helpdesk, by event (commented, assigned, status_changed, priority_changed, repeated, late).",
+      help: "Agents' actions learnt from a helpdesk, by event (commented, assigned, status_changed, priority_changed; repeated: one a doorbell brought again; late: older than a change of its kind already applied).",
       labelNames: ["helpdesk", "event"],
       registers: r,
     }),

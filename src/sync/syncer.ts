@@ -61,22 +61,24 @@ export function createSyncer(options: SyncerOptions): Syncer {
   let again = false;
   let stopped = false;
 
-  const count = (helpdesk: string, outcome: ActivityOutcome) => {
+  // Repeats are counted for doorbells only: a poll reads events again by design (overlapping
+  // windows, whole histories), and counting those would drown the repeats that mean something.
+  const count = (helpdesk: string, outcome: ActivityOutcome, rung: boolean) => {
     for (const a of outcome.applied) metrics.helpdeskEvents.inc({ helpdesk, event: a.event });
-    if (outcome.repeated > 0) metrics.helpdeskEvents.inc({ helpdesk, event: "repeated" }, outcome.repeated);
+    if (rung && outcome.repeated > 0) metrics.helpdeskEvents.inc({ helpdesk, event: "repeated" }, outcome.repeated);
     if (outcome.late > 0) metrics.helpdeskEvents.inc({ helpdesk, event: "late" }, outcome.late);
     if (outcome.applied.length > 0)
       log.info({ helpdesk, ticket: outcome.ticketId, incident: outcome.incidentId, applied: outcome.applied }, "agents' actions applied");
   };
 
   /** Applies each ticket's events; returns the tickets no incident has (a ticket alertdesk did not open, or not yet recorded). */
-  async function applyAll(helpdesk: string, activity: readonly TicketActivity[]): Promise<string[]> {
+  async function applyAll(helpdesk: string, activity: readonly TicketActivity[], rung = false): Promise<string[]> {
     const unknown: string[] = [];
     for (const a of activity) {
       if (a.events.length === 0) continue;
       const outcome = await store.syncTransaction((tx) => applyActivity(tx, helpdesk, a, clock()));
       if (outcome.incidentId === undefined) unknown.push(a.ticketId);
-      count(helpdesk, outcome);
+      count(helpdesk, outcome, rung);
     }
     return unknown;
   }
@@ -110,7 +112,7 @@ export function createSyncer(options: SyncerOptions): Syncer {
     for (const d of due) {
       const sync = drivers.get(d.helpdesk)?.sync;
       try {
-        if (sync) await applyAll(d.helpdesk, [{ ticketId: d.ticketId, events: await sync.readTicket({ id: d.ticketId }) }]);
+        if (sync) await applyAll(d.helpdesk, [{ ticketId: d.ticketId, events: await sync.readTicket({ id: d.ticketId }) }], true);
         await store.finishDoorbell(d.id, clock());
       } catch (err) {
         metrics.helpdeskSyncErrors.inc({ helpdesk: d.helpdesk });
@@ -214,7 +216,7 @@ export function createSyncer(options: SyncerOptions): Syncer {
       // Events carried in the body are applied first: if that fails the sender retries, and the
       // events are stored once however often it does.
       if (doorbell.activity) {
-        const unknown = await applyAll(name, doorbell.activity);
+        const unknown = await applyAll(name, doorbell.activity, true);
         // Not acknowledged: the sender retries, and by then the ticket's id may be recorded (its
         // create's answer can take a while after a lost one). What was applied is stored once.
         if (unknown.length > 0) {
