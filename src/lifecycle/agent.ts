@@ -123,6 +123,10 @@ export function verifySolve(incident: Incident, policy: AgentPolicy, now: Date):
   delete next.agentSolvedAt;
   next.helpdeskState = { ...UNKNOWN_HELPDESK_STATE, ...next.helpdeskState, status: "active", resolution: null, syncedAt: now.toISOString() };
   next.helpdeskVersions = { ...next.helpdeskVersions, status_changed: now.toISOString() };
+  // The reopen starts a new response clock, as a re-fire's does.
+  next.clockStartedAt = now.toISOString();
+  next.escalations = [];
+  delete next.breachedAt;
   return {
     reason: "verification failed",
     incident: next,

@@ -151,6 +151,7 @@ function setDue(incident: Incident, from: Date, targets: Record<Priority, number
   const target = (targets ?? RESPONSE_TARGET_MS)[incident.priority];
   incident.dueAt = new Date(from.getTime() + target).toISOString();
   incident.responseTargetMs = target;
+  incident.targetPriority = incident.priority;
 }
 
 /** Copies the lifecycle knobs of the governing decision onto the incident. */
@@ -419,6 +420,7 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
     escalations: [],
   };
   delete incident.resolvedAt;
+  delete incident.breachedAt;
   // The agent's solve (or won't-fix, once its mute ran out) no longer stands: the ticket is active again.
   delete incident.agentSolvedAt;
   delete incident.verifyAt;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Incident } from "../model/incident.js";
 import type { EscalationStep } from "../model/priority.js";
-import { dueEscalations, nextEscalationAt } from "./escalation.js";
+import { dueEscalations, nextEscalationAt, responseDueAt, scheduled } from "./escalation.js";
 
 const T0 = Date.parse("2026-12-01T10:00:00Z");
 const iso = (min: number) => new Date(T0 + min * 60_000).toISOString();
@@ -110,5 +110,28 @@ describe("nextEscalationAt", () => {
     ["nothing after a response", incident({ escalation: PAGER, helpdeskState: responded(3) }), undefined],
   ])("%s", (_why, i, expected) => {
     expect(nextEscalationAt(i, at(1))).toBe(expected);
+  });
+});
+
+describe("the escalation schedule", () => {
+  const responded = { status: "active" as const, assignee: null, firstResponseAt: iso(5), resolution: null, syncedAt: iso(5) };
+  it.each<[string, Partial<Incident>, number, string | undefined]>([
+    ["no response yet: the first step, at the target", { escalation: PAGER }, 1, iso(30)],
+    ["a step before the target comes first", { escalation: [{ after: { ms: 10 * 60_000 }, raise: false }] }, 1, iso(10)],
+    ["no steps: the target still, to count the breach", { escalation: [] }, 1, iso(30)],
+    ["no steps and the breach counted: nothing left", { escalation: [], breachedAt: iso(30) }, 31, undefined],
+    ["step 0 done and breached: the next step", { escalation: PAGER, breachedAt: iso(30), escalations: [{ step: 0, at: iso(30) }] }, 31, iso(60)],
+    ["a first response stops the clock", { escalation: PAGER, helpdeskState: responded }, 6, undefined],
+    ["a resolved incident has no clock", { escalation: PAGER, state: "resolved" }, 1, undefined],
+  ])("%s", (_why, o, minute, want) => {
+    expect(scheduled(incident(o), at(minute)).escalateAt).toBe(want);
+  });
+
+  it("the breach is reported once per clock, with or without steps", () => {
+    const first = dueEscalations(incident({ escalation: [] }), at(31));
+    expect(first).toMatchObject({ reason: "breached", breached: true, escalations: [] });
+    expect(first.incident.breachedAt).toBe(iso(31));
+    expect(dueEscalations(first.incident, at(40))).toMatchObject({ reason: "nothing due", breached: false });
+    expect(responseDueAt(incident())).toBe(at(30).getTime());
   });
 });

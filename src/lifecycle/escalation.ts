@@ -21,7 +21,28 @@ export interface Escalation {
   notify?: string;
 }
 
-export type EscalationReason = "no clock" | "responded" | "not firing" | "nothing due" | "escalated";
+export type EscalationReason = "no clock" | "responded" | "not firing" | "nothing due" | "breached" | "escalated";
+
+/** When the current clock's response target passes (epoch ms). */
+export function responseDueAt(incident: Incident): number {
+  const start = Date.parse(incident.clockStartedAt ?? incident.openedAt);
+  return start + (incident.responseTargetMs ?? RESPONSE_TARGET_MS[incident.priority]);
+}
+
+/**
+ * The incident with \`escalateAt\` set to when the scheduler must look at it next (its next step, or
+ * its target passing unnoticed), or removed when its clock stopped. Every write of an incident goes
+ * through this, so the store's index always says which incidents are due.
+ */
+export function scheduled(incident: Incident, now: Date): Incident {
+  const times = [nextEscalationAt(incident, now)];
+  if (clockRuns(incident, now) && incident.breachedAt === undefined) times.push(responseDueAt(incident));
+  const due = times.filter((t): t is number => t !== undefined);
+  const next: Incident = { ...incident };
+  if (due.length > 0) next.escalateAt = new Date(Math.min(...due)).toISOString();
+  else delete next.escalateAt;
+  return next;
+}
 
 /** When a step comes due on the incident's current clock (epoch ms). */
 export function stepDueAt(incident: Incident, step: EscalationStep): number {
@@ -54,15 +75,25 @@ function clockRuns(incident: Incident, now: Date): boolean {
  * while alertdesk was down is done at the next call, once. `raise` goes one priority up from the
  * current one (never above P1) unless an agent set the priority.
  */
-export function dueEscalations(incident: Incident, now: Date): { reason: EscalationReason; incident: Incident; escalations: Escalation[] } {
+export function dueEscalations(
+  incident: Incident,
+  now: Date,
+): {
+  reason: EscalationReason;
+  incident: Incident;
+  escalations: Escalation[] /** The target passed on this clock just now (an SLA breach, counted once). */;
+  breached: boolean;
+} {
   if (!clockRuns(incident, now)) {
     const responded = incident.helpdeskState?.firstResponseAt !== null && incident.helpdeskState?.firstResponseAt !== undefined;
-    return { reason: incident.state !== "firing" ? "not firing" : responded ? "responded" : "no clock", incident, escalations: [] };
+    return { reason: incident.state !== "firing" ? "not firing" : responded ? "responded" : "no clock", incident, escalations: [], breached: false };
   }
   const steps = incident.escalation ?? DEFAULT_ESCALATION;
   const done = new Set((incident.escalations ?? []).map((e) => e.step));
   const target = incident.responseTargetMs ?? RESPONSE_TARGET_MS[incident.priority];
   const next: Incident = { ...incident, escalations: [...(incident.escalations ?? [])] };
+  const breached = incident.breachedAt === undefined && responseDueAt(incident) <= now.getTime();
+  if (breached) next.breachedAt = now.toISOString();
   const escalations: Escalation[] = [];
   steps.forEach((s, i) => {
     if (done.has(i)) return;
@@ -85,5 +116,6 @@ export function dueEscalations(incident: Incident, now: Date): { reason: Escalat
     next.escalations?.push({ step: i, at: now.toISOString() });
     escalations.push(e);
   });
-  return escalations.length > 0 ? { reason: "escalated", incident: next, escalations } : { reason: "nothing due", incident, escalations: [] };
+  if (escalations.length > 0) return { reason: "escalated", incident: next, escalations, breached };
+  return breached ? { reason: "breached", incident: next, escalations: [], breached } : { reason: "nothing due", incident, escalations: [], breached };
 }

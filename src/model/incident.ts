@@ -60,6 +60,8 @@ export interface Incident {
   dueAt: string;
   /** The response target behind `dueAt`, in ms (absent on incidents stored before targets were configurable). */
   responseTargetMs?: number;
+  /** The priority whose target that is (an escalation's raise does not move the target). */
+  targetPriority?: Priority;
   /** Matrix levels, when the priority came from the impact × urgency matrix (ServiceNow takes them as they are). */
   impact?: Level;
   urgency?: Level;
@@ -109,6 +111,10 @@ export interface Incident {
   clockStartedAt?: string;
   /** The escalation steps done on the current clock, each once. */
   escalations?: { step: number; at: string }[];
+  /** When the current clock passed its response target without a first response (counted once per clock). */
+  breachedAt?: string;
+  /** When the escalation scheduler must look at the incident next: its next step, or its target (ISO); absent when the clock stopped. */
+  escalateAt?: string;
 }
 
 /** The correlation key for a dedup key's n-th incident: short, stable, safe in every helpdesk's search syntax. */

@@ -1,4 +1,5 @@
 import { decide, type Observation, type Reason, type Step, type TicketAction } from "../lifecycle/decide.js";
+import { scheduled } from "../lifecycle/escalation.js";
 import type { Notification } from "../model/alert.js";
 import type { Incident } from "../model/incident.js";
 import { commonEntries, shortLabels } from "../model/labels.js";
@@ -14,6 +15,8 @@ export interface IngestOutcome {
   reason: Reason;
   incidentId?: number;
   actions: TicketAction["kind"][];
+  /** The incident resolved: how long it lasted (for the time-to-resolve histogram). */
+  resolved?: { priority: string; seconds: number };
 }
 
 export interface IngestPlan {
@@ -215,6 +218,11 @@ export async function apply(
       now,
     );
     const outcome: IngestOutcome = { dedupKey: key, reason: step.reason, actions: step.actions.map((a) => a.kind) };
+    // The escalation schedule follows every change: a resolve or a reopen starts or stops the clock.
+    if (step.incident) step.incident = scheduled(step.incident, now);
+    if (step.incident?.state === "resolved" && prev?.state === "firing" && !step.incident.cancelled) {
+      outcome.resolved = { priority: step.incident.priority, seconds: Math.max(0, (now.getTime() - Date.parse(step.incident.openedAt)) / 1000) };
+    }
     if (step.incident) {
       let id: number;
       if (step.created) {
