@@ -197,6 +197,8 @@ export interface SyncStore {
   dueVerifications(now: Date, limit: number): Promise<number[]>;
   /** Epoch ms of the earliest pending verification. */
   nextVerificationAt(): Promise<number | undefined>;
+  /** Ids of incidents the escalation scheduler must look at now (escalateAt ≤ now). */
+  dueEscalations(now: Date, limit: number): Promise<number[]>;
   syncStatus(): Promise<SyncStatus[]>;
   /** The agents' events stored for an incident, oldest first. */
   helpdeskEvents(incidentId: number): Promise<StoredHelpdeskEvent[]>;

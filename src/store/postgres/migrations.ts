@@ -72,6 +72,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE incidents ADD COLUMN verify_at BIGINT;
   CREATE INDEX incidents_verify ON incidents (verify_at) WHERE verify_at IS NOT NULL;
+  ALTER TABLE incidents ADD COLUMN escalate_at BIGINT;
+  CREATE INDEX incidents_escalate ON incidents (escalate_at) WHERE escalate_at IS NOT NULL;
   CREATE INDEX incidents_ticket ON incidents (helpdesk, ticket_id);
 
   CREATE TABLE helpdesk_events (

@@ -85,6 +85,11 @@ function verifyAt(incident: Incident): number | null {
   return incident.verifyAt === undefined ? null : Date.parse(incident.verifyAt);
 }
 
+/** When the escalation scheduler must look at the incident (epoch ms), or null. */
+function escalateAt(incident: Incident): number | null {
+  return incident.escalateAt === undefined ? null : Date.parse(incident.escalateAt);
+}
+
 function ingestTx(c: Q): IngestTx {
   return {
     async latestIncidents(keys) {
@@ -99,23 +104,18 @@ function ingestTx(c: Q): IngestTx {
     },
     async insertIncident(i: Incident) {
       const res = await c.query<{ id: number }>(
-        `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data, verify_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-        [i.dedupKey, i.seq, i.ticketKey, i.state, i.priority, i.helpdesk, i.openedAt, i.updatedAt, incidentData(i), verifyAt(i)],
+        `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data, verify_at, escalate_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+        [i.dedupKey, i.seq, i.ticketKey, i.state, i.priority, i.helpdesk, i.openedAt, i.updatedAt, incidentData(i), verifyAt(i), escalateAt(i)],
       );
       return Number(res.rows[0]?.id);
     },
     async updateIncident(i) {
       // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
-      await c.query("UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5, verify_at = $7 WHERE id = $1", [
-        i.id,
-        i.state,
-        i.priority,
-        i.updatedAt,
-        incidentData(i),
-        i.dedupKey,
-        verifyAt(i),
-      ]);
+      await c.query(
+        "UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5, verify_at = $7, escalate_at = $8 WHERE id = $1",
+        [i.id, i.state, i.priority, i.updatedAt, incidentData(i), i.dedupKey, verifyAt(i), escalateAt(i)],
+      );
     },
     async enqueue(incidentId, rows, now) {
       const t = now.getTime();

@@ -112,6 +112,13 @@ export function pgSyncStore(pool: pg.Pool, inTransaction: <T>(fn: (c: pg.PoolCli
       ]);
       return res.rows.map((r) => Number(r.id));
     },
+    async dueEscalations(now, limit) {
+      const res = await pool.query<{ id: number }>(
+        "SELECT id FROM incidents WHERE escalate_at IS NOT NULL AND escalate_at <= $1 ORDER BY escalate_at LIMIT $2",
+        [now.getTime(), limit],
+      );
+      return res.rows.map((r) => Number(r.id));
+    },
     async nextVerificationAt() {
       const res = await pool.query<{ t: number | null }>("SELECT min(verify_at) AS t FROM incidents WHERE verify_at IS NOT NULL");
       const t = res.rows[0]?.t;

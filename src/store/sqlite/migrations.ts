@@ -73,6 +73,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE incidents ADD COLUMN verify_at INTEGER;
   CREATE INDEX incidents_verify ON incidents (verify_at) WHERE verify_at IS NOT NULL;
+  ALTER TABLE incidents ADD COLUMN escalate_at INTEGER;
+  CREATE INDEX incidents_escalate ON incidents (escalate_at) WHERE escalate_at IS NOT NULL;
   CREATE INDEX incidents_ticket ON incidents (helpdesk, ticket_id);
 
   CREATE TABLE helpdesk_events (

@@ -35,6 +35,11 @@ function verifyAt(incident: Incident): number | null {
   return incident.verifyAt === undefined ? null : Date.parse(incident.verifyAt);
 }
 
+/** When the escalation scheduler must look at the incident, as the store indexes it (epoch ms), or null. */
+function escalateAt(incident: Incident): number | null {
+  return incident.escalateAt === undefined ? null : Date.parse(incident.escalateAt);
+}
+
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:" for a throwaway store (simulate, tests). */
   path: string;
@@ -136,12 +141,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const q = {
     latest: db.prepare<[string], IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE dedup_key = ? ORDER BY seq DESC LIMIT 1"),
     insertIncident: db.prepare(
-      `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, verify_at, data)
-       VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @verifyAt, @data)`,
+      `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, verify_at, escalate_at, data)
+       VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @verifyAt, @escalateAt, @data)`,
     ),
     // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
     updateIncident: db.prepare(
-      "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, verify_at = @verifyAt, data = @data WHERE id = @id",
+      "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, verify_at = @verifyAt, escalate_at = @escalateAt, data = @data WHERE id = @id",
     ),
     enqueue: db.prepare(
       `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
@@ -219,6 +224,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       priority: incident.priority,
       updatedAt: incident.updatedAt,
       verifyAt: verifyAt(incident),
+      escalateAt: escalateAt(incident),
       data: incidentData(incident),
     });
   };
@@ -242,6 +248,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         openedAt: incident.openedAt,
         updatedAt: incident.updatedAt,
         verifyAt: verifyAt(incident),
+        escalateAt: escalateAt(incident),
         data: incidentData(incident),
       });
       return Number(info.lastInsertRowid);

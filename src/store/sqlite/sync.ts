@@ -53,6 +53,9 @@ export function createSqliteSync(
     dueVerifications: reader.prepare<[number, number], { id: number }>(
       "SELECT id FROM incidents WHERE verify_at IS NOT NULL AND verify_at <= ? ORDER BY verify_at LIMIT ?",
     ),
+    dueEscalations: reader.prepare<[number, number], { id: number }>(
+      "SELECT id FROM incidents WHERE escalate_at IS NOT NULL AND escalate_at <= ? ORDER BY escalate_at LIMIT ?",
+    ),
     nextVerification: reader.prepare<[], { t: number | null }>("SELECT MIN(verify_at) AS t FROM incidents WHERE verify_at IS NOT NULL"),
     status: reader.prepare<[], { helpdesk: string; cursor: string | null; synced_at: string | null; last_error: string | null }>(
       "SELECT helpdesk, cursor, synced_at, last_error FROM helpdesk_sync ORDER BY helpdesk",
@@ -113,6 +116,9 @@ export function createSqliteSync(
     retryDoorbell: (id, nextAttemptAt) => write(() => void q.retryDoorbell.run(nextAttemptAt.getTime(), id)),
     async dueVerifications(now, limit) {
       return r.dueVerifications.all(now.getTime(), limit).map((row) => Number(row.id));
+    },
+    async dueEscalations(now, limit) {
+      return r.dueEscalations.all(now.getTime(), limit).map((row) => Number(row.id));
     },
     async nextVerificationAt() {
       return r.nextVerification.get()?.t ?? undefined;
