@@ -146,6 +146,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     for (const o of outcomes) {
       metrics.lifecycleSteps.inc({ reason: o.reason });
       if (o.reason === "muted") metrics.mutedNotifications.inc();
+      if (o.resolved) metrics.timeToResolve.observe({ priority: o.resolved.priority }, o.resolved.seconds);
     }
     if (outcomes.some((o) => o.actions.length > 0)) worker.kick();
     return outcomes;

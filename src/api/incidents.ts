@@ -3,6 +3,7 @@ import { z } from "zod";
 import { badRequest } from "../http/respond.js";
 import { UNKNOWN_HELPDESK_STATE } from "../model/helpdesk-event.js";
 import type { Incident } from "../model/incident.js";
+import { RESPONSE_TARGET_MS } from "../model/priority.js";
 import type { QueryStore } from "../store/types.js";
 import { pageAnswer, pageParams, pageQuery } from "./paging.js";
 
@@ -11,8 +12,26 @@ const incidentsQuery = z.object({ state: z.enum(["firing", "resolved"]).optional
 /** Firing alerts an incident's view lists: a group of 80,000 alerts is one incident, not an 80,000-entry answer. */
 export const VIEW_FIRING_ALERTS = 100;
 
+/**
+ * The response clock as `sla` shows it: when the first response is due on the current clock (the
+ * ticket's open or latest reopen), whether one came, and whether the target was missed.
+ */
+function slaView(i: Incident, now: Date) {
+  const start = Date.parse(i.clockStartedAt ?? i.openedAt);
+  const due = start + (i.responseTargetMs ?? RESPONSE_TARGET_MS[i.priority]);
+  const responded = i.helpdeskState?.firstResponseAt ?? null;
+  const firstResponseAt = responded !== null && Date.parse(responded) >= start ? responded : null;
+  const late = firstResponseAt !== null ? Date.parse(firstResponseAt) > due : i.state === "firing" && !i.cancelled && now.getTime() > due;
+  return {
+    responseDueAt: new Date(due).toISOString(),
+    firstResponseAt,
+    breached: i.breachedAt !== undefined || late,
+    escalations: i.escalations ?? [],
+  };
+}
+
 /** The view of an incident that /api/incidents shows. */
-export function incidentView(i: Incident) {
+export function incidentView(i: Incident, now: Date = new Date()) {
   const firing = i.alerts.filter((a) => a.status === "firing");
   return {
     id: i.id,
@@ -44,11 +63,12 @@ export function incidentView(i: Incident) {
     verifyAt: i.verifyAt ?? null,
     autoReopens: i.autoReopens ?? 0,
     mutedUntil: i.mutedUntil ?? null,
+    sla: slaView(i, now),
   };
 }
 
 /** `GET /api/incidents?state=&key=&limit=&before=`: a page of incidents, newest first (paging.ts). */
-export function addIncidentRoutes(router: Router, store: Pick<QueryStore, "pageIncidents">): void {
+export function addIncidentRoutes(router: Router, store: Pick<QueryStore, "pageIncidents">, clock: () => Date = () => new Date()): void {
   router.get("/api/incidents", async (req, res) => {
     const q = incidentsQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, "invalid query", q.error.issues);
@@ -57,6 +77,13 @@ export function addIncidentRoutes(router: Router, store: Pick<QueryStore, "pageI
       ...(q.data.state ? { state: q.data.state } : {}),
       ...(q.data.key ? { dedupKey: q.data.key } : {}),
     });
-    res.json(pageAnswer("incidents", page.items.map(incidentView), page.next));
+    const now = clock();
+    res.json(
+      pageAnswer(
+        "incidents",
+        page.items.map((i) => incidentView(i, now)),
+        page.next,
+      ),
+    );
   });
 }

@@ -30,7 +30,7 @@ export function createApiRouter(deps: ApiDeps): Router {
   // than telling which exist. Writes (replay, reload) keep their own admin guard: a read credential
   // never grants them.
   router.use((req, res, next) => (req.method === "GET" || req.method === "HEAD" ? deps.readAuth(req, res, next) : next()));
-  addIncidentRoutes(router, deps.store);
+  addIncidentRoutes(router, deps.store, deps.clock);
   addDeliveryRoutes(router, { store: deps.store, clock: deps.clock, kick: deps.kick, adminAuth: deps.adminAuth });
   addRuleRoutes(router, { rules: deps.rules, reload: deps.reload, adminAuth: deps.adminAuth });
   addTicketRoutes(router, { tickets: deps.store, clock: deps.clock });

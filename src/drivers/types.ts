@@ -1,6 +1,6 @@
 import type { Doorbell, DoorbellRequest, ObservedEvent, TicketActivity } from "../model/helpdesk-event.js";
 import type { TicketRef } from "../model/incident.js";
-import type { CommentUpdate, OpenTicket, ReopenUpdate, ResolveUpdate } from "../model/ticket-operation.js";
+import type { CommentUpdate, NotifyOperation, OpenTicket, ReopenUpdate, ResolveUpdate } from "../model/ticket-operation.js";
 
 /** Per-attempt facts a driver may use: a stable key per operation, so a retry can be recognised. */
 export interface DeliveryContext {
@@ -24,6 +24,8 @@ export interface HelpdeskDriver {
   reopen(ref: TicketRef, update: ReopenUpdate, ctx: DeliveryContext): Promise<TicketRef>;
   /** Finds the ticket stamped with this correlation key, for recovery after an unknown outcome. */
   findByKey(ticketKey: string): Promise<TicketRef | undefined>;
+  /** Tells the helpdesk about an incident that is not its ticket (an escalation's `notify:`); only the webhook has it. */
+  notify?(operation: NotifyOperation, ctx: DeliveryContext): Promise<void>;
   /** The way back: what agents do on its tickets. Absent for a helpdesk that cannot tell. */
   readonly sync?: HelpdeskSync;
   close?(): Promise<void>;

@@ -33,12 +33,28 @@ export const ticketOperationSchema = z.discriminatedUnion("op", [
     assigned: z.boolean().optional(),
   }),
   z.object({ op: z.literal("reopen"), body: docSchema, priority: z.enum(PRIORITIES) }),
+  /** Not a ticket write: a webhook helpdesk told that an incident escalated (`notify:` of an escalation step). */
+  z.object({
+    op: z.literal("notify"),
+    event: z.literal("escalation"),
+    body: docSchema,
+    ticketKey: z.string(),
+    ticket: z.object({ id: z.string(), url: z.string().optional() }).nullable(),
+    helpdesk: z.string(),
+    priority: z.enum(PRIORITIES),
+    raisedFrom: z.enum(PRIORITIES).optional(),
+    step: z.number().int().min(0),
+    targetMs: z.number(),
+    lateMs: z.number(),
+    labels: z.record(z.string(), z.string()),
+  }),
 ]);
 export type TicketOperation = z.infer<typeof ticketOperationSchema>;
 export type OpenTicket = Extract<TicketOperation, { op: "open" }>;
 export type CommentUpdate = Extract<TicketOperation, { op: "comment" }>;
 export type ResolveUpdate = Extract<TicketOperation, { op: "resolve" }>;
 export type ReopenUpdate = Extract<TicketOperation, { op: "reopen" }>;
+export type NotifyOperation = Extract<TicketOperation, { op: "notify" }>;
 
 /**
  * Folds consecutive comments queued for one ticket into one (oldest first), so a burst of changes

@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { FAILURE_REASONS } from "../model/delivery-error.js";
 
-export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened"] as const;
+export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened", "notified"] as const;
 
 /** Every metric alertdesk exports, declared in one place. */
 export interface Metrics {
@@ -31,6 +31,10 @@ export interface Metrics {
   doorbells: Counter<"helpdesk" | "outcome">;
   verifications: Counter<"outcome">;
   mutedNotifications: Counter;
+  slaBreaches: Counter<"priority" | "helpdesk">;
+  escalations: Counter<"priority" | "helpdesk" | "step">;
+  timeToFirstResponse: Histogram<"priority">;
+  timeToResolve: Histogram<"priority">;
 }
 
 /** A firing incident's response target, for the due-time gauge. */
@@ -229,6 +233,32 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
       labelNames: ["outcome"],
       registers: r,
     }),
+    slaBreaches: new Counter({
+      name: "alertdesk_sla_breaches_total",
+      help: "Response clocks that passed their priority's response target without a first response, by priority and helpdesk.",
+      labelNames: ["priority", "helpdesk"],
+      registers: r,
+    }),
+    escalations: new Counter({
+      name: "alertdesk_escalations_total",
+      help: "Escalation steps done (each once per response clock), by the priority before the step, helpdesk and step index.",
+      labelNames: ["priority", "helpdesk", "step"],
+      registers: r,
+    }),
+    timeToFirstResponse: new Histogram({
+      name: "alertdesk_time_to_first_response_seconds",
+      help: "From the start of a response clock (the ticket's open or reopen) to the first human response, by priority.",
+      labelNames: ["priority"],
+      buckets: [60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 172_800],
+      registers: r,
+    }),
+    timeToResolve: new Histogram({
+      name: "alertdesk_time_to_resolve_seconds",
+      help: "From an incident's open to the resolve of its last alert, by priority.",
+      labelNames: ["priority"],
+      buckets: [60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 604_800],
+      registers: r,
+    }),
     mutedNotifications: new Counter({
       name: "alertdesk_muted_notifications_total",
       help: "Notifications about incidents an agent marked won't fix, within mute_for: recorded, nothing sent to the helpdesk.",
@@ -240,6 +270,7 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
     for (const action of TICKET_ACTIONS) metrics.tickets.inc({ helpdesk, action }, 0);
     metrics.deliveryDeadLetters.inc({ helpdesk }, 0);
     metrics.helpdeskSyncErrors.inc({ helpdesk }, 0);
+    for (const priority of ["P1", "P2", "P3", "P4"]) metrics.slaBreaches.inc({ priority, helpdesk }, 0);
   }
   for (const outcome of ["passed", "failed", "given_up"]) metrics.verifications.inc({ outcome }, 0);
   for (const source of ["alertmanager", "grafana"]) {

@@ -48,7 +48,7 @@ const PRUNE_BATCH = 500;
 
 export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: 50, maxAgeMs: 24 * 3_600_000 };
 
-const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", reopen: "reopened" } as const;
+const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", reopen: "reopened", notify: "notified" } as const;
 
 /**
  * The delivery stage: claims due outbox rows (oldest first, one per incident so order holds),
@@ -79,6 +79,12 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       // A previous attempt may have created the ticket before we lost track of it: look first.
       const found = row.attempts > 1 ? await driver.findByKey(row.ticketKey) : undefined;
       return found ?? (await driver.open(op, ctx));
+    }
+    if (op.op === "notify") {
+      // Another helpdesk than the incident's: nothing to find, and no ticket to record.
+      if (!driver.notify) throw new DeliveryError(`[${driver.name}] a ${driver.type} helpdesk cannot be notified`, { retryable: false, reason: "client" });
+      await driver.notify(op, ctx);
+      return undefined;
     }
     const ticket = row.ticket ?? (await driver.findByKey(row.ticketKey));
     if (!ticket) {

@@ -1,8 +1,10 @@
 import { type AgentReason, applyHelpdeskEvent, verifySolve } from "../lifecycle/agent.js";
+import { dueEscalations, type Escalation, scheduled } from "../lifecycle/escalation.js";
 import { DEFAULT_AGENT_POLICY, type HelpdeskEvent, type TicketActivity } from "../model/helpdesk-event.js";
 import type { Incident } from "../model/incident.js";
+import { DEFAULT_ESCALATION } from "../model/priority.js";
 import type { NewOutboxRow, SyncTx } from "../store/types.js";
-import { renderVerification } from "../templates/render.js";
+import { renderEscalation, renderVerification } from "../templates/render.js";
 
 /**
  * The way back, inside one store transaction: agents' events onto their incident (each event id
@@ -20,6 +22,8 @@ export interface ActivityOutcome {
   repeated: number;
   /** Status, assignment or priority changes older than one already applied (a late delivery). */
   late: number;
+  /** The events stopped the response clock: how long the first response took. */
+  firstResponse?: { priority: string; seconds: number };
 }
 
 /** Changes whose order matters: a late one must not undo a newer one of its kind. Comments only add. */
@@ -58,8 +62,18 @@ export async function applyActivity(tx: SyncTx, helpdesk: string, activity: Tick
     if (kind) incident.helpdeskVersions = { ...incident.helpdeskVersions, [kind]: new Date(t).toISOString() };
     outcome.applied.push({ event: e.event.kind, reason: step.reason });
   }
-  if (outcome.applied.length > 0) await tx.updateIncident(incident);
+  if (outcome.applied.length > 0) {
+    const stopped = found.helpdeskState?.firstResponseAt == null && incident.helpdeskState?.firstResponseAt != null;
+    if (stopped) outcome.firstResponse = { priority: incident.priority, seconds: firstResponseSeconds(incident) };
+    await tx.updateIncident({ ...scheduled(incident, now), id: incident.id });
+  }
   return outcome;
+}
+
+/** Seconds from the start of the response clock to the first response. */
+function firstResponseSeconds(incident: Incident): number {
+  const start = Date.parse(incident.clockStartedAt ?? incident.openedAt);
+  return Math.max(0, (Date.parse(incident.helpdeskState?.firstResponseAt ?? "") - start) / 1000) || 0;
 }
 
 /** What a due verification did: passed (nothing to do), failed (reopened), given up (a person asked to look). */
@@ -70,7 +84,7 @@ export async function runVerification(tx: SyncTx, incidentId: number, now: Date)
   if (!incident) return "not due";
   const step = verifySolve(incident, incident.agentPolicy ?? DEFAULT_AGENT_POLICY, now);
   if (step.reason === "nothing to verify" || step.reason === "verification due later") return "not due";
-  const next = { ...step.incident, id: incidentId };
+  const next = { ...scheduled(step.incident, now), id: incidentId };
   await tx.updateIncident(next);
   const rows: NewOutboxRow[] = step.actions.map((action) => {
     const body = renderVerification(action, next);
@@ -80,4 +94,58 @@ export async function runVerification(tx: SyncTx, incidentId: number, now: Date)
   });
   if (rows.length > 0) await tx.enqueue(incidentId, rows, now);
   return step.reason === "verification failed" ? "failed" : step.reason === "verification given up" ? "given_up" : "passed";
+}
+
+/** What a due escalation did: steps done (each once), a breach counted, or nothing. */
+export interface EscalationOutcome {
+  steps: Escalation[];
+  breached: boolean;
+  priority: string;
+  helpdesk: string;
+}
+
+/**
+ * The escalation steps due on an incident, each once: a comment on its ticket that begins
+ * `Escalation:` (with the raised priority), and a notification to each step's `notify:` helpdesk,
+ * queued with the incident's other operations. The schedule moves on in the same transaction.
+ */
+export async function runEscalation(tx: SyncTx, incidentId: number, now: Date): Promise<EscalationOutcome | undefined> {
+  const incident = await tx.incidentById(incidentId);
+  if (!incident) return undefined;
+  const due = dueEscalations(incident, now);
+  const next = { ...scheduled(due.incident, now), id: incidentId };
+  await tx.updateIncident(next);
+  const steps = next.escalation ?? DEFAULT_ESCALATION;
+  const rows: NewOutboxRow[] = [];
+  let priority = incident.priority;
+  for (const e of due.escalations) {
+    const step = steps[e.step];
+    const afterMs =
+      step && "ms" in step.after ? step.after.ms : (e.targetMs * (step && "percentOfTarget" in step.after ? step.after.percentOfTarget : 100)) / 100;
+    const body = renderEscalation(e, next, afterMs, incident.targetPriority ?? incident.priority);
+    rows.push({ helpdesk: next.helpdesk, operation: e.raisedTo ? { op: "comment", body, priority: e.raisedTo } : { op: "comment", body } });
+    if (e.notify) {
+      const labels = next.alerts.find((a) => a.status === "firing")?.labels ?? next.groupLabels;
+      rows.push({
+        helpdesk: e.notify,
+        operation: {
+          op: "notify",
+          event: "escalation",
+          body,
+          ticketKey: next.ticketKey,
+          ticket: next.ticket ? { id: next.ticket.id, ...(next.ticket.url ? { url: next.ticket.url } : {}) } : null,
+          helpdesk: next.helpdesk,
+          priority: e.raisedTo ?? priority,
+          ...(e.raisedFrom ? { raisedFrom: e.raisedFrom } : {}),
+          step: e.step,
+          targetMs: e.targetMs,
+          lateMs: e.lateMs,
+          labels: { ...labels },
+        },
+      });
+    }
+    if (e.raisedTo) priority = e.raisedTo;
+  }
+  if (rows.length > 0) await tx.enqueue(incidentId, rows, now);
+  return { steps: due.escalations, breached: due.breached, priority: incident.priority, helpdesk: incident.helpdesk };
 }

@@ -4,7 +4,7 @@ import { type DoorbellAnswer, DoorbellRejected, type DoorbellRequest, type Ticke
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SyncStore } from "../store/types.js";
-import { type ActivityOutcome, applyActivity, runVerification } from "./apply.js";
+import { type ActivityOutcome, applyActivity, runEscalation, runVerification } from "./apply.js";
 
 /**
  * The way back's loop: polls every helpdesk that can tell (one replica at a time, by lease), answers
@@ -43,6 +43,7 @@ export interface Syncer {
 
 const DOORBELLS_PER_ROUND = 10;
 const VERIFICATIONS_PER_ROUND = 100;
+const ESCALATIONS_PER_ROUND = 100;
 /** Pages of one helpdesk's activity per round, so one busy helpdesk cannot hold the loop. */
 const PAGES_PER_ROUND = 20;
 /** A doorbell whose ticket cannot be read is tried this often, then left to the poller. */
@@ -67,6 +68,7 @@ export function createSyncer(options: SyncerOptions): Syncer {
     for (const a of outcome.applied) metrics.helpdeskEvents.inc({ helpdesk, event: a.event });
     if (rung && outcome.repeated > 0) metrics.helpdeskEvents.inc({ helpdesk, event: "repeated" }, outcome.repeated);
     if (outcome.late > 0) metrics.helpdeskEvents.inc({ helpdesk, event: "late" }, outcome.late);
+    if (outcome.firstResponse) metrics.timeToFirstResponse.observe({ priority: outcome.firstResponse.priority }, outcome.firstResponse.seconds);
     if (outcome.applied.length > 0)
       log.info({ helpdesk, ticket: outcome.ticketId, incident: outcome.incidentId, applied: outcome.applied }, "agents' actions applied");
   };
@@ -140,9 +142,26 @@ export function createSyncer(options: SyncerOptions): Syncer {
     if (enqueued) options.kickOutbox();
   }
 
-  // Verifications first, then doorbells, then polls: a slow helpdesk's poll must not delay the
-  // cheap, timed work behind it.
+  async function escalate(): Promise<void> {
+    const due = await store.dueEscalations(clock(), ESCALATIONS_PER_ROUND);
+    let enqueued = false;
+    for (const id of due) {
+      const outcome = await store.syncTransaction((tx) => runEscalation(tx, id, clock()));
+      if (!outcome) continue;
+      if (outcome.breached) metrics.slaBreaches.inc({ priority: outcome.priority, helpdesk: outcome.helpdesk });
+      for (const step of outcome.steps) {
+        metrics.escalations.inc({ priority: outcome.priority, helpdesk: outcome.helpdesk, step: String(step.step) });
+        log.info({ incident: id, step: step.step, raisedTo: step.raisedTo, notify: step.notify, lateMs: step.lateMs }, "escalated: no first response");
+      }
+      enqueued ||= outcome.steps.length > 0;
+    }
+    if (enqueued) options.kickOutbox();
+  }
+
+  // Timed work first (escalations, verifications), then doorbells, then polls: a slow helpdesk's
+  // poll must not delay what is due.
   async function round(): Promise<void> {
+    await escalate();
     await verify();
     await answerDoorbells();
     const now = clock().getTime();

@@ -1,5 +1,6 @@
 import type { AgentAction } from "../lifecycle/agent.js";
 import type { Flap, TicketAction } from "../lifecycle/decide.js";
+import type { Escalation } from "../lifecycle/escalation.js";
 import type { Block, Doc } from "../model/doc.js";
 import { formatDuration } from "../model/duration.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
@@ -298,5 +299,25 @@ export function renderVerification(action: AgentAction, incident: Incident): Doc
       text: `Verification failed: ${n} alert${n === 1 ? "" : "s"} still fire${n === 1 ? "s" : ""} after the ticket was solved, and alertdesk has reopened it ${action.max} times already. It will not reopen it again: please look at the monitoring and decide.`,
     },
     list,
+  ];
+}
+
+/**
+ * The comment of an escalation step: which target was missed and by how much, and what the step
+ * did (`Escalation: no first response within 30m (P2 target); raised to P1.`).
+ */
+export function renderEscalation(e: Escalation, incident: Incident, stepAfterMs: number, priorityAtClock: string): Doc {
+  const target = formatDuration(e.targetMs);
+  const within =
+    stepAfterMs === e.targetMs
+      ? `within ${target} (${priorityAtClock} target)`
+      : `within ${formatDuration(stepAfterMs)} (${Math.round((stepAfterMs / e.targetMs) * 100)}% of the ${priorityAtClock} target of ${target})`;
+  const did = [e.raisedTo ? `raised to ${e.raisedTo}` : "", e.notify ? `notified ${e.notify}` : ""].filter(Boolean);
+  const overdue = e.lateMs > stepAfterMs - e.targetMs + 60_000 ? ` It is ${formatDuration(e.lateMs)} past the target.` : "";
+  return [
+    {
+      kind: "paragraph",
+      text: `Escalation: no first response ${within}${did.length > 0 ? `; ${did.join(", ")}` : ""}.${overdue} Respond on the ticket (a comment, an assignment or a move to open) to stop the clock (${incident.ticketKey}).`,
+    },
   ];
 }

@@ -32,7 +32,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       return;
     }
     let answer: unknown = { ok: true };
-    if (body.operation === "open") {
+    if (body.operation === "notify") {
+      // A pager or chat: it keeps nothing, it only hears about the escalation.
+    } else if (body.operation === "open") {
       const id = `T${tickets.size + 1}`;
       tickets.set(id, { id, status: "open", updates: 0, key: body.ticketKey });
       answer = { id, url: `http://desk.example/t/${id}` };

@@ -87,6 +87,11 @@ export function createWebhookDriver(name: string, config: WebhookConfig, deps: {
       await send(u, r, r.id, ctx.idempotencyKey);
       return r;
     },
+    // An escalation for a pager or chat: {"operation": "notify", "event": "escalation", …}.
+    async notify(op, ctx) {
+      const ticket: TicketRef | undefined = op.ticket ? (op.ticket.url ? { id: op.ticket.id, url: op.ticket.url } : { id: op.ticket.id }) : undefined;
+      await send(op, ticket, op.ticketKey, ctx.idempotencyKey);
+    },
     // A webhook cannot be asked what it has; a re-sent open carries the same idempotencyKey instead.
     async findByKey() {
       return undefined;
