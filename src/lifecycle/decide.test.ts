@@ -593,6 +593,27 @@ describe("agents' decisions in the lifecycle", () => {
       },
     },
     {
+      why: "a ticket an agent closed while alerts fire gets nothing more: a join records only",
+      prev: () => ({ ...firing(), ticket: { id: "7" }, helpdeskState: { ...UNKNOWN_HELPDESK_STATE, status: "closed" as const } }),
+      now: 10,
+      observations: [
+        { fp: "a", start: -5 },
+        { fp: "b", start: 8 },
+      ],
+      reason: "ticket closed",
+      actions: [],
+      check: (s) => expect(s.incident?.alerts).toHaveLength(2),
+    },
+    {
+      why: "a ticket an agent closed while alerts fire: the resolve records only",
+      prev: () => ({ ...firing(), ticket: { id: "7" }, helpdeskState: { ...UNKNOWN_HELPDESK_STATE, status: "closed" as const } }),
+      now: 30,
+      observations: [{ fp: "a", status: "resolved", start: -5, end: 28 }],
+      reason: "ticket closed",
+      actions: [],
+      check: (s) => expect(s.incident?.state).toBe("resolved"),
+    },
+    {
       why: "the alerts resolve after an agent's solve: the monitoring confirms it, no second solve",
       prev: () => ({ ...firing(), agentSolvedAt: iso(20), verifyAt: iso(320), helpdeskState: { ...UNKNOWN_HELPDESK_STATE, status: "solved" as const } }),
       now: 30,

@@ -317,6 +317,15 @@ function decideFiringIncident(prev: Incident, input: StepInput, changes: Change[
   const pending = prev.deferredUntil !== undefined && Date.parse(prev.deferredUntil) > now.getTime();
   if (pending) return updateDeferredOpen(prev, incident, { joined, resolved, allResolved }, input, now);
   delete incident.deferredUntil;
+  // An agent closed the ticket while alerts still fire: closed is final, so nothing more goes on it
+  // (helpdesks refuse updates to closed tickets); a re-fire after the resolve opens a follow-up.
+  if (prev.helpdeskState?.status === "closed") {
+    if (allResolved) {
+      incident.state = "resolved";
+      incident.resolvedAt = nowIso;
+    }
+    return { reason: "ticket closed", incident, created: false, actions: [] };
+  }
   if (allResolved) return resolveIncident(incident, resolved, now);
   return updateTicket(prev, incident, { joined, resolved }, input, now);
 }
