@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { createAlertmanagerClient } from "./alertmanagers/client.js";
 import { createApiRouter } from "./api/router.js";
 import { ConfigError, type ServiceConfig } from "./config/service.js";
 import { createDriverRegistry } from "./drivers/registry.js";
@@ -110,9 +111,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
 
   const committer = createGroupCommitter(store, { onBatch: (n) => metrics.commitBatchSize.observe(n) });
+  const alertmanagers = (config.alertmanagers ?? []).map((am) => createAlertmanagerClient(am.name, am, { clock }));
   const worker = createOutboxWorker({
     store,
     drivers,
+    alertmanagers,
     metrics,
     log,
     clock,
@@ -127,7 +130,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     },
   });
 
-  const syncer = createSyncer({ store, drivers, metrics, log, clock, kickOutbox: () => worker.kick() });
+  const syncer = createSyncer({ store, drivers, metrics, log, clock, alertmanagers, kickOutbox: () => worker.kick() });
 
   async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
     const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile

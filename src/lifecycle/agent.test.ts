@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { HelpdeskEvent } from "../model/helpdesk-event.js";
 import { type AgentPolicy, DEFAULT_AGENT_POLICY } from "../model/helpdesk-event.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
-import { applyHelpdeskEvent, isMuted, verifySolve } from "./agent.js";
+import { type AgentAction, applyHelpdeskEvent, isMuted, verifySolve } from "./agent.js";
 
 const T0 = Date.parse("2026-12-01T10:00:00Z");
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
@@ -218,5 +218,75 @@ describe("isMuted", () => {
     const i = incident();
     if (until !== undefined) i.mutedUntil = iso(until);
     expect(isMuted(i, at(now))).toBe(muted);
+  });
+});
+
+describe("agents' decisions fed back as Alertmanager silences", () => {
+  const withSilences = policy({ silenceOnAckMs: 1_800_000, silenceOnWontFixMs: 3_600_000 });
+  const acked = { status: "active" as const, assignee: null, firstResponseAt: iso(30), resolution: null, syncedAt: iso(30) };
+  it.each<[string, Incident, HelpdeskEvent, AgentPolicy, AgentAction["kind"][], Incident["silence"] | undefined]>([
+    [
+      "the first response silences for silence_on_ack",
+      incident(),
+      { kind: "commented", at: iso(30), author: "alice", public: false, text: "on it" },
+      withSilences,
+      ["silence"],
+      { reason: "ack", until: iso(90 + 1800) },
+    ],
+    [
+      "without silence_on_ack, no silence",
+      incident(),
+      { kind: "commented", at: iso(30), author: "alice", public: false, text: "on it" },
+      policy(),
+      [],
+      undefined,
+    ],
+    [
+      "a later response does not silence again",
+      { ...incident({ state: acked }), silence: { reason: "ack", until: iso(1830) } },
+      { kind: "commented", at: iso(60), author: "bob", public: false, text: "me too" },
+      withSilences,
+      [],
+      { reason: "ack", until: iso(1830) },
+    ],
+    [
+      "a won't-fix silences for silence_on_wont_fix",
+      incident(),
+      { kind: "status_changed", at: iso(60), status: "solved", resolution: "wont_fix" },
+      withSilences,
+      ["silence"],
+      { reason: "wont_fix", until: iso(90 + 3600) },
+    ],
+    [
+      "the solve of an acknowledged ticket expires its silence",
+      { ...incident({ state: acked }), silence: { reason: "ack", until: iso(1830) } },
+      { kind: "status_changed", at: iso(60), status: "solved", resolution: "fixed" },
+      withSilences,
+      ["unsilence"],
+      undefined,
+    ],
+    [
+      "the agent taking a won't-fix back expires its silence",
+      { ...incident({ state: { ...solved, resolution: "wont_fix" } }), silence: { reason: "wont_fix", until: iso(3690) } },
+      { kind: "status_changed", at: iso(60), status: "active" },
+      withSilences,
+      ["unsilence"],
+      undefined,
+    ],
+  ])("%s", (_why, before, event, p, actions, silence) => {
+    const step = applyHelpdeskEvent(before, event, p, at(90));
+    expect(step.actions.map((a) => a.kind)).toEqual(actions);
+    expect(step.incident.silence).toEqual(silence);
+  });
+
+  it("a failed verification's reopen expires the silence; the monitoring's own answer decides what still fires", () => {
+    const silenced: Incident = { ...incident({ firing: 0, resolved: 1, state: solved, verifyAt: 390 }), silence: { reason: "wont_fix", until: iso(7200) } };
+    // alertdesk saw the alert resolve, but the Alertmanager says it still fires (silenced).
+    const fromMonitoring = [{ ...silenced.alerts[0], status: "firing" as const }] as AlertRecord[];
+    const step = verifySolve(silenced, policy(), at(400), fromMonitoring);
+    expect(step.reason).toBe("verification failed");
+    expect(step.actions.map((a) => a.kind)).toEqual(["verification failed", "unsilence"]);
+    expect(step.incident.silence).toBeUndefined();
+    expect(verifySolve(silenced, policy(), at(400)).reason).toBe("verification passed");
   });
 });

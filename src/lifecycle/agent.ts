@@ -14,7 +14,11 @@ export type AgentAction =
   /** The fix did not hold: reopen, saying which alerts still fire. */
   | { kind: "verification failed"; firing: AlertRecord[]; attempt: number; max: number }
   /** The reopen budget is spent: one comment asks a person to look, no more reopens. */
-  | { kind: "verification given up"; firing: AlertRecord[]; max: number };
+  | { kind: "verification given up"; firing: AlertRecord[]; max: number }
+  /** Silence the incident's alerts in the Alertmanagers until then (silence_on_ack, silence_on_wont_fix). */
+  | { kind: "silence"; reason: "ack" | "wont_fix"; until: string }
+  /** Expire alertdesk's silence of the incident: the ticket was reopened, or an acknowledged one solved. */
+  | { kind: "unsilence" };
 
 export type AgentReason =
   | "agent commented"
@@ -51,8 +55,38 @@ function noted(incident: Incident, change: Partial<HelpdeskState>, counts: boole
   return { ...incident, helpdeskState: state };
 }
 
-/** One agent event applied to its incident. */
+/** One agent event applied to its incident, with the silence it starts or ends. */
 export function applyHelpdeskEvent(incident: Incident, event: HelpdeskEvent, policy: AgentPolicy, now: Date): AgentStep {
+  return withSilence(incident, applied(incident, event, policy, now), event, policy, now);
+}
+
+/**
+ * The agent's decision fed back to the monitoring: the first response silences the incident's
+ * alerts for silence_on_ack, a won't-fix for silence_on_wont_fix; a reopen (or the solve of an
+ * acknowledged ticket) expires the silence.
+ */
+function withSilence(before: Incident, step: AgentStep, event: HelpdeskEvent, policy: AgentPolicy, now: Date): AgentStep {
+  const next: Incident = { ...step.incident };
+  const wontFix = event.kind === "status_changed" && SOLVED.has(event.status) && event.resolution === "wont_fix";
+  const acked = before.helpdeskState?.firstResponseAt == null && next.helpdeskState?.firstResponseAt != null;
+  const until = (ms: number) => new Date(now.getTime() + ms).toISOString();
+  const solvedAcked = event.kind === "status_changed" && SOLVED.has(event.status) && !wontFix && before.silence?.reason === "ack";
+  if (before.silence && (step.reason === "agent reopened" || solvedAcked)) {
+    delete next.silence;
+    return { ...step, incident: next, actions: [...step.actions, { kind: "unsilence" }] };
+  }
+  if (wontFix && policy.silenceOnWontFixMs !== undefined) {
+    next.silence = { reason: "wont_fix", until: until(policy.silenceOnWontFixMs) };
+    return { ...step, incident: next, actions: [...step.actions, { kind: "silence", reason: "wont_fix", until: next.silence.until }] };
+  }
+  if (acked && policy.silenceOnAckMs !== undefined && next.state === "firing" && !SOLVED.has(next.helpdeskState?.status ?? "")) {
+    next.silence = { reason: "ack", until: until(policy.silenceOnAckMs) };
+    return { ...step, incident: next, actions: [...step.actions, { kind: "silence", reason: "ack", until: next.silence.until }] };
+  }
+  return step;
+}
+
+function applied(incident: Incident, event: HelpdeskEvent, policy: AgentPolicy, now: Date): AgentStep {
   const acks = new Set(policy.acknowledging);
   switch (event.kind) {
     case "commented":
@@ -108,18 +142,21 @@ function statusChanged(
  * The verification of an agent's solve, when it comes due: alerts that still fire (the caller
  * counts those an Alertmanager silence hides as firing) reopen the ticket, up to maxAutoReopens times.
  */
-export function verifySolve(incident: Incident, policy: AgentPolicy, now: Date): AgentStep {
+export function verifySolve(incident: Incident, policy: AgentPolicy, now: Date, firingNow?: AlertRecord[]): AgentStep {
   if (incident.verifyAt === undefined) return { reason: "nothing to verify", incident, actions: [] };
   if (Date.parse(incident.verifyAt) > now.getTime()) return { reason: "verification due later", incident, actions: [] };
   const next: Incident = { ...incident };
   delete next.verifyAt;
-  const still = firing(next);
+  // The monitoring's own answer when there is one (an Alertmanager counts its silenced alerts as firing), else alertdesk's view.
+  const still = firingNow ?? firing(next);
   if (still.length === 0 || !SOLVED.has(next.helpdeskState?.status ?? "")) return { reason: "verification passed", incident: next, actions: [] };
   const done = next.autoReopens ?? 0;
   if (done >= policy.maxAutoReopens) {
     return { reason: "verification given up", incident: next, actions: [{ kind: "verification given up", firing: still, max: policy.maxAutoReopens }] };
   }
   next.autoReopens = done + 1;
+  const unsilence: AgentAction[] = next.silence ? [{ kind: "unsilence" }] : [];
+  delete next.silence;
   delete next.agentSolvedAt;
   next.helpdeskState = { ...UNKNOWN_HELPDESK_STATE, ...next.helpdeskState, status: "active", resolution: null, syncedAt: now.toISOString() };
   next.helpdeskVersions = { ...next.helpdeskVersions, status_changed: now.toISOString() };
@@ -130,7 +167,7 @@ export function verifySolve(incident: Incident, policy: AgentPolicy, now: Date):
   return {
     reason: "verification failed",
     incident: next,
-    actions: [{ kind: "verification failed", firing: still, attempt: done + 1, max: policy.maxAutoReopens }],
+    actions: [{ kind: "verification failed", firing: still, attempt: done + 1, max: policy.maxAutoReopens }, ...unsilence],
   };
 }
 

@@ -58,7 +58,9 @@ export type TicketAction =
     }
   | { kind: "reopen"; refired: AlertRecord[]; raisedFrom?: Priority; flap?: Flap }
   /** Withdraws the incident's deferred open: it resolved before open_after passed. */
-  | { kind: "cancel" };
+  | { kind: "cancel" }
+  /** Expires alertdesk's Alertmanager silence of the incident (its ticket reopens, or an acknowledged incident resolved). */
+  | { kind: "unsilence" };
 
 /** Why the step did what it did; goes into logs and the lifecycle metric. */
 export type Reason =
@@ -358,6 +360,12 @@ function updateDeferredOpen(
 function resolveIncident(incident: Incident, resolved: AlertRecord[], now: Date): Step {
   incident.state = "resolved";
   incident.resolvedAt = now.toISOString();
+  // An acknowledgement's silence has done its work once the alerts resolved (a won't-fix's stays).
+  if (incident.silence?.reason === "ack") {
+    delete incident.silence;
+    const step = resolveIncident(incident, resolved, now);
+    return { ...step, actions: [...step.actions, { kind: "unsilence" }] };
+  }
   if (incident.onResolved === "none") return { reason: "all resolved", incident, created: false, actions: [] };
   // A flapping incident's ticket stays open: its resolves are comments until it settles.
   const flap = flapOf(incident, now);
@@ -430,6 +438,9 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
   };
   delete incident.resolvedAt;
   delete incident.breachedAt;
+  // The reopen ends the silence the agent's decision started: the monitoring speaks again.
+  const unsilence: TicketAction[] = prev.silence ? [{ kind: "unsilence" }] : [];
+  delete incident.silence;
   // The agent's solve (or won't-fix, once its mute ran out) no longer stands: the ticket is active again.
   delete incident.agentSolvedAt;
   delete incident.verifyAt;
@@ -445,7 +456,7 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
     const deferred = deferredUntil(alerts, d.openAfterMs, now);
     if (deferred) incident.deferredUntil = deferred;
     else delete incident.deferredUntil;
-    return { reason: deferred ? "open deferred" : "refired within window", incident, created: false, actions: [openAction(incident)] };
+    return { reason: deferred ? "open deferred" : "refired within window", incident, created: false, actions: [openAction(incident), ...unsilence] };
   }
 
   const flap = flapOf(incident, now);
@@ -455,12 +466,12 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
     const action: Extract<TicketAction, { kind: "comment" }> = { kind: "comment", joined: refired, resolved: [], refire: true };
     if (raised) action.raisedFrom = prev.priority;
     if (flap) action.flap = flap;
-    return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action] };
+    return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action, ...unsilence] };
   }
   const action: TicketAction = { kind: "reopen", refired };
   if (raised) action.raisedFrom = prev.priority;
   if (flap) action.flap = flap;
-  return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action] };
+  return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action, ...unsilence] };
 }
 
 /** Applies the changes to the incident's alert records; stale and duplicate observations change nothing. */

@@ -31,6 +31,10 @@ export interface AgentPolicy {
   muteForMs: number;
   /** Which agent actions count as the first human response. */
   acknowledging: readonly Acknowledging[];
+  /** An Alertmanager silence of the incident this long on the first response (unset: none). */
+  silenceOnAckMs?: number;
+  /** An Alertmanager silence this long on a won't-fix (unset: none). */
+  silenceOnWontFixMs?: number;
 }
 
 export const DEFAULT_AGENT_POLICY: AgentPolicy = {

@@ -33,6 +33,20 @@ export const ticketOperationSchema = z.discriminatedUnion("op", [
     assigned: z.boolean().optional(),
   }),
   z.object({ op: z.literal("reopen"), body: docSchema, priority: z.enum(PRIORITIES) }),
+  /**
+   * Not a ticket write: a silence of the incident's alerts in every configured Alertmanager, created
+   * (or found again by its marker, the ticket key in its comment) or expired.
+   */
+  z.object({
+    op: z.literal("silence"),
+    action: z.enum(["create", "expire"]),
+    /** What the silence is for, as the deliveries list shows it. */
+    body: docSchema,
+    marker: z.string().min(1),
+    matchers: z.array(z.object({ name: z.string().min(1), value: z.string() })),
+    endsAt: z.string().optional(),
+    comment: z.string(),
+  }),
   /** Not a ticket write: a webhook helpdesk told that an incident escalated (`notify:` of an escalation step). */
   z.object({
     op: z.literal("notify"),
@@ -55,6 +69,10 @@ export type CommentUpdate = Extract<TicketOperation, { op: "comment" }>;
 export type ResolveUpdate = Extract<TicketOperation, { op: "resolve" }>;
 export type ReopenUpdate = Extract<TicketOperation, { op: "reopen" }>;
 export type NotifyOperation = Extract<TicketOperation, { op: "notify" }>;
+export type SilenceOperation = Extract<TicketOperation, { op: "silence" }>;
+
+/** The outbox rows of silences name this instead of a helpdesk: they go to every configured Alertmanager. */
+export const SILENCES_TARGET = "alertmanagers";
 
 /**
  * Folds consecutive comments queued for one ticket into one (oldest first), so a burst of changes

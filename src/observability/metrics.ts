@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { FAILURE_REASONS } from "../model/delivery-error.js";
 
-export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened", "notified"] as const;
+export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened", "notified", "silenced"] as const;
 
 /** Every metric alertdesk exports, declared in one place. */
 export interface Metrics {

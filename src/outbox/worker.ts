@@ -1,6 +1,8 @@
+import type { AlertmanagerClient } from "../alertmanagers/client.js";
 import type { HelpdeskDriver } from "../drivers/types.js";
 import { DeliveryError } from "../model/delivery-error.js";
 import type { TicketRef } from "../model/incident.js";
+import { SILENCES_TARGET, type SilenceOperation } from "../model/ticket-operation.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { OutboxRow, OutboxStore } from "../store/types.js";
@@ -16,6 +18,8 @@ export interface RetryPolicy extends BackoffPolicy {
 export interface OutboxWorkerOptions {
   store: OutboxStore;
   drivers: ReadonlyMap<string, HelpdeskDriver>;
+  /** Where silence operations go (the `alertmanagers:` list); none: they are done at once. */
+  alertmanagers?: readonly AlertmanagerClient[];
   metrics: Metrics;
   log: Logger;
   clock: () => Date;
@@ -44,11 +48,22 @@ export interface OutboxWorker {
 }
 
 const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
+
+const notADriver = () => Promise.reject(new DeliveryError("alertmanagers: not a helpdesk", { retryable: false, reason: "client" }));
+const SILENCES: HelpdeskDriver = {
+  name: SILENCES_TARGET,
+  type: "alertmanager",
+  open: notADriver,
+  comment: notADriver,
+  resolve: notADriver,
+  reopen: notADriver,
+  findByKey: notADriver,
+};
 const PRUNE_BATCH = 500;
 
 export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: 50, maxAgeMs: 24 * 3_600_000 };
 
-const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", reopen: "reopened", notify: "notified" } as const;
+const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", reopen: "reopened", notify: "notified", silence: "silenced" } as const;
 
 /**
  * The delivery stage: claims due outbox rows (oldest first, one per incident so order holds),
@@ -57,6 +72,7 @@ const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", 
  */
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { store, drivers, metrics, log, clock } = options;
+  const alertmanagers = options.alertmanagers ?? [];
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const leaseMs = options.leaseMs ?? 60_000;
   const batchSize = options.batchSize ?? 16;
@@ -71,6 +87,32 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   let pruneTimer: NodeJS.Timeout | undefined;
   let pruning: Promise<void> | undefined;
 
+  /**
+   * A silence operation, in every configured Alertmanager. Safe to repeat: a create looks for
+   * alertdesk's live silence by its marker (the ticket key in its comment) first, and an expire finds
+   * every live one by the marker (an already expired one counts as done).
+   */
+  async function silence(op: SilenceOperation): Promise<void> {
+    const matchers = op.matchers.map((m) => ({ name: m.name, value: m.value, isRegex: false as const, isEqual: true as const }));
+    for (const am of alertmanagers) {
+      if (op.action === "create") {
+        // Its live silence, if it has one (an earlier attempt's, or the acknowledgement's a won't-fix
+        // replaces), is updated in place rather than a second one made beside it.
+        const found = await am.findSilence(op.marker, { matchers });
+        const spec = { matchers, endsAt: new Date(op.endsAt ?? clock().getTime() + 3_600_000), comment: op.comment };
+        const id = found ? await am.updateSilence(found.id, spec) : await am.createSilence(spec);
+        log.info({ alertmanager: am.name, silence: id, marker: op.marker, endsAt: op.endsAt }, "silence in force");
+      } else {
+        for (let n = 0; n < 10; n++) {
+          const live = await am.findSilence(op.marker);
+          if (!live) break;
+          await am.expireSilence(live.id);
+          log.info({ alertmanager: am.name, silence: live.id, marker: op.marker }, "silence expired");
+        }
+      }
+    }
+  }
+
   async function callDriver(driver: HelpdeskDriver, row: OutboxRow): Promise<TicketRef | undefined> {
     const op = row.operation;
     const ctx = { idempotencyKey: `${row.ticketKey}/${row.id}`, attempt: row.attempts, ticketKey: row.ticketKey };
@@ -79,6 +121,10 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       // A previous attempt may have created the ticket before we lost track of it: look first.
       const found = row.attempts > 1 ? await driver.findByKey(row.ticketKey) : undefined;
       return found ?? (await driver.open(op, ctx));
+    }
+    if (op.op === "silence") {
+      await silence(op);
+      return undefined;
     }
     if (op.op === "notify") {
       // Another helpdesk than the incident's: nothing to find, and no ticket to record.
@@ -103,7 +149,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   async function deliver(row: OutboxRow): Promise<void> {
-    const driver = drivers.get(row.helpdesk);
+    const driver = drivers.get(row.helpdesk) ?? (row.operation.op === "silence" ? SILENCES : undefined);
     const op = row.operation.op;
     const fields = { outboxId: row.id, incidentId: row.incidentId, ticketKey: row.ticketKey, helpdesk: row.helpdesk, op, attempt: row.attempts };
     if (!driver) {

@@ -3,11 +3,12 @@ import { scheduled } from "../lifecycle/escalation.js";
 import type { Notification } from "../model/alert.js";
 import type { Incident } from "../model/incident.js";
 import { commonEntries, shortLabels } from "../model/labels.js";
+import { SILENCES_TARGET } from "../model/ticket-operation.js";
 import { dedupKey, evaluate, finishMatrix, legacyDedupKey } from "../rules/evaluate.js";
 import type { RuleSet } from "../rules/load.js";
 import type { IngestTx, NewOutboxRow } from "../store/types.js";
 import { templateContext } from "../templates/context.js";
-import { renderBody, renderComment, renderTitle } from "../templates/render.js";
+import { renderBody, renderComment, renderSilence, renderTitle } from "../templates/render.js";
 
 /** The result of one notification, per incident it touched. */
 export interface IngestOutcome {
@@ -106,12 +107,23 @@ export function render(step: Step, incident: Incident, rules: RuleSet, failures:
   const rows: NewOutboxRow[] = [];
   for (const action of step.actions) {
     if (action.kind === "cancel") continue; // not a helpdesk call: the store withdraws the deferred open
+    if (action.kind === "unsilence") {
+      // Not a helpdesk call either: every configured Alertmanager (outbox/worker.ts).
+      const op = renderSilence(incident, { action: "expire" });
+      if (op) rows.push({ helpdesk: SILENCES_TARGET, operation: op });
+      continue;
+    }
     rows.push(renderAction(action, incident, rules, failures));
   }
   return rows;
 }
 
-function renderAction(action: Exclude<TicketAction, { kind: "cancel" }>, incident: Incident, rules: RuleSet, failures: TemplateFailure[]): NewOutboxRow {
+function renderAction(
+  action: Exclude<TicketAction, { kind: "cancel" | "unsilence" }>,
+  incident: Incident,
+  rules: RuleSet,
+  failures: TemplateFailure[],
+): NewOutboxRow {
   const helpdesk = incident.helpdesk;
   switch (action.kind) {
     case "open": {

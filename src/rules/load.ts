@@ -75,6 +75,8 @@ function agentPolicyOf(r: {
   on_wont_fix?: AgentPolicy["onWontFix"] | undefined;
   mute_for?: number | undefined;
   first_response?: Acknowledging[] | undefined;
+  silence_on_ack?: number | undefined;
+  silence_on_wont_fix?: number | undefined;
 }): Partial<AgentPolicy> {
   const policy: Partial<AgentPolicy> = {};
   if (r.on_agent_solved) policy.onAgentSolved = r.on_agent_solved;
@@ -83,6 +85,8 @@ function agentPolicyOf(r: {
   if (r.on_wont_fix) policy.onWontFix = r.on_wont_fix;
   if (r.mute_for !== undefined) policy.muteForMs = r.mute_for;
   if (r.first_response) policy.acknowledging = [...new Set(r.first_response)];
+  if (r.silence_on_ack !== undefined) policy.silenceOnAckMs = r.silence_on_ack;
+  if (r.silence_on_wont_fix !== undefined) policy.silenceOnWontFixMs = r.silence_on_wont_fix;
   return policy;
 }
 

@@ -59,6 +59,14 @@ const lifecycleKeys = {
     .describe("Reopens after a failed verification, per incident (default 3); then a comment asks a person to look."),
   on_wont_fix: z.enum(["mute", "ignore"]).optional().describe("An agent says won't fix: mute (default: re-fires within mute_for change nothing) or ignore."),
   mute_for: duration.optional().describe("How long a won't-fix mutes the incident's re-fires (default 7d)."),
+  silence_on_ack: duration
+    .optional()
+    .describe(
+      "On the first response, silence the incident's alerts in every configured Alertmanager this long (unset: no silence); expired when the ticket is reopened or solved.",
+    ),
+  silence_on_wont_fix: duration
+    .optional()
+    .describe("On a won't-fix, silence the incident's alerts this long (unset: no silence); expired when the ticket is reopened."),
   first_response: z
     .array(z.enum(ACKNOWLEDGING))
     .min(1)

@@ -1,10 +1,11 @@
-import { type AgentReason, applyHelpdeskEvent, verifySolve } from "../lifecycle/agent.js";
+import { type AgentAction, type AgentReason, applyHelpdeskEvent, verifySolve } from "../lifecycle/agent.js";
 import { dueEscalations, type Escalation, scheduled } from "../lifecycle/escalation.js";
 import { DEFAULT_AGENT_POLICY, type HelpdeskEvent, type TicketActivity } from "../model/helpdesk-event.js";
-import type { Incident } from "../model/incident.js";
+import type { AlertRecord, Incident } from "../model/incident.js";
 import { DEFAULT_ESCALATION } from "../model/priority.js";
+import { SILENCES_TARGET } from "../model/ticket-operation.js";
 import type { NewOutboxRow, SyncTx } from "../store/types.js";
-import { renderEscalation, renderVerification } from "../templates/render.js";
+import { renderEscalation, renderSilence, renderVerification } from "../templates/render.js";
 
 /**
  * The way back, inside one store transaction: agents' events onto their incident (each event id
@@ -22,6 +23,8 @@ export interface ActivityOutcome {
   repeated: number;
   /** Status, assignment or priority changes older than one already applied (a late delivery). */
   late: number;
+  /** Outbox rows the events caused (silences). */
+  enqueued?: number;
   /** The events stopped the response clock: how long the first response took. */
   firstResponse?: { priority: string; seconds: number };
 }
@@ -40,6 +43,7 @@ export async function applyActivity(tx: SyncTx, helpdesk: string, activity: Tick
   outcome.incidentId = found.id;
   let incident: Incident & { id: number } = found;
   const policy = incident.agentPolicy ?? DEFAULT_AGENT_POLICY;
+  const actions: AgentAction[] = [];
   const timeOf = (at: string) => {
     const t = Date.parse(at);
     return Number.isNaN(t) ? now.getTime() : Math.min(t, now.getTime() + MAX_SKEW_MS);
@@ -59,6 +63,7 @@ export async function applyActivity(tx: SyncTx, helpdesk: string, activity: Tick
     }
     const step = applyHelpdeskEvent(incident, e.event, policy, now);
     incident = { ...step.incident, id: incident.id };
+    actions.push(...step.actions);
     if (kind) incident.helpdeskVersions = { ...incident.helpdeskVersions, [kind]: new Date(t).toISOString() };
     outcome.applied.push({ event: e.event.kind, reason: step.reason });
   }
@@ -66,6 +71,9 @@ export async function applyActivity(tx: SyncTx, helpdesk: string, activity: Tick
     const stopped = found.helpdeskState?.firstResponseAt == null && incident.helpdeskState?.firstResponseAt != null;
     if (stopped) outcome.firstResponse = { priority: incident.priority, seconds: firstResponseSeconds(incident) };
     await tx.updateIncident({ ...scheduled(incident, now), id: incident.id });
+    const rows = agentRows(actions, incident);
+    if (rows.length > 0) await tx.enqueue(incident.id, rows, now);
+    outcome.enqueued = rows.length;
   }
   return outcome;
 }
@@ -76,22 +84,61 @@ function firstResponseSeconds(incident: Incident): number {
   return Math.max(0, (Date.parse(incident.helpdeskState?.firstResponseAt ?? "") - start) / 1000) || 0;
 }
 
+/** The outbox rows of what alertdesk does because of an agent's act or a verification. */
+function agentRows(actions: readonly AgentAction[], incident: Incident): NewOutboxRow[] {
+  return actions.flatMap((action): NewOutboxRow[] => {
+    switch (action.kind) {
+      case "verification failed":
+        return [{ helpdesk: incident.helpdesk, operation: { op: "reopen", body: renderVerification(action, incident), priority: incident.priority } }];
+      case "verification given up":
+        return [{ helpdesk: incident.helpdesk, operation: { op: "comment", body: renderVerification(action, incident) } }];
+      case "silence":
+      case "unsilence": {
+        const op = renderSilence(incident, action.kind === "silence" ? { action: "create", reason: action.reason, until: action.until } : { action: "expire" });
+        return op ? [{ helpdesk: SILENCES_TARGET, operation: op }] : [];
+      }
+    }
+  });
+}
+
 /** What a due verification did: passed (nothing to do), failed (reopened), given up (a person asked to look). */
 export type VerificationOutcome = "passed" | "failed" | "given_up" | "not due";
 
-export async function runVerification(tx: SyncTx, incidentId: number, now: Date): Promise<VerificationOutcome> {
+/** An alert the monitoring says still fires (an Alertmanager's answer, silenced and inhibited ones included). */
+export interface MonitoredAlert {
+  fingerprint: string;
+  labels: Record<string, string>;
+  startsAt: string;
+}
+
+/** The incident's alerts that the monitoring says still fire, and any it fires that alertdesk has not seen. */
+function stillFiring(incident: Incident, monitored: readonly MonitoredAlert[]): AlertRecord[] {
+  const known = new Map(incident.alerts.map((a) => [a.fingerprint, a]));
+  return monitored.map((m): AlertRecord => {
+    const seen = known.get(m.fingerprint);
+    if (seen) return { ...seen, status: "firing" };
+    return {
+      fingerprint: m.fingerprint,
+      status: "firing",
+      labels: m.labels,
+      annotations: {},
+      startsAt: m.startsAt,
+      generatorURL: "",
+      links: {},
+      priority: incident.priority,
+      rule: incident.rule,
+    };
+  });
+}
+
+export async function runVerification(tx: SyncTx, incidentId: number, now: Date, monitored?: readonly MonitoredAlert[]): Promise<VerificationOutcome> {
   const incident = await tx.incidentById(incidentId);
   if (!incident) return "not due";
-  const step = verifySolve(incident, incident.agentPolicy ?? DEFAULT_AGENT_POLICY, now);
+  const step = verifySolve(incident, incident.agentPolicy ?? DEFAULT_AGENT_POLICY, now, monitored ? stillFiring(incident, monitored) : undefined);
   if (step.reason === "nothing to verify" || step.reason === "verification due later") return "not due";
   const next = { ...scheduled(step.incident, now), id: incidentId };
   await tx.updateIncident(next);
-  const rows: NewOutboxRow[] = step.actions.map((action) => {
-    const body = renderVerification(action, next);
-    return action.kind === "verification failed"
-      ? { helpdesk: next.helpdesk, operation: { op: "reopen", body, priority: next.priority } }
-      : { helpdesk: next.helpdesk, operation: { op: "comment", body } };
-  });
+  const rows = agentRows(step.actions, next);
   if (rows.length > 0) await tx.enqueue(incidentId, rows, now);
   return step.reason === "verification failed" ? "failed" : step.reason === "verification given up" ? "given_up" : "passed";
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
+import type { AlertmanagerClient } from "../alertmanagers/client.js";
 import type { HelpdeskDriver, HelpdeskSync } from "../drivers/types.js";
 import { type DoorbellAnswer, DoorbellRejected, type DoorbellRequest, type TicketActivity } from "../model/helpdesk-event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SyncStore } from "../store/types.js";
-import { type ActivityOutcome, applyActivity, runEscalation, runVerification } from "./apply.js";
+import { silenceMatchers } from "../templates/render.js";
+import { type ActivityOutcome, applyActivity, type MonitoredAlert, runEscalation, runVerification } from "./apply.js";
 
 /**
  * The way back's loop: polls every helpdesk that can tell (one replica at a time, by lease), answers
@@ -21,6 +23,8 @@ export interface SyncerOptions {
   clock: () => Date;
   /** Wakes the outbox worker after a verification enqueued a reopen or a comment. */
   kickOutbox: () => void;
+  /** The Alertmanagers a verification asks what still fires (silenced alerts included). */
+  alertmanagers?: readonly AlertmanagerClient[];
   /** This replica's name in the poll leases (default: a random id). */
   owner?: string;
   /** How often the loop looks for due work (default 1 s). */
@@ -51,6 +55,7 @@ const DOORBELL_ATTEMPTS = 10;
 
 export function createSyncer(options: SyncerOptions): Syncer {
   const { store, drivers, metrics, log, clock } = options;
+  const alertmanagers = options.alertmanagers ?? [];
   const owner = options.owner ?? randomUUID();
   const tickMs = options.tickMs ?? 1000;
   const lookbackMs = options.lookbackMs ?? 3_600_000;
@@ -76,12 +81,15 @@ export function createSyncer(options: SyncerOptions): Syncer {
   /** Applies each ticket's events; returns the tickets no incident has (a ticket alertdesk did not open, or not yet recorded). */
   async function applyAll(helpdesk: string, activity: readonly TicketActivity[], rung = false): Promise<string[]> {
     const unknown: string[] = [];
+    let enqueued = false;
     for (const a of activity) {
       if (a.events.length === 0) continue;
       const outcome = await store.syncTransaction((tx) => applyActivity(tx, helpdesk, a, clock()));
       if (outcome.incidentId === undefined) unknown.push(a.ticketId);
+      enqueued ||= (outcome.enqueued ?? 0) > 0;
       count(helpdesk, outcome, rung);
     }
+    if (enqueued) options.kickOutbox();
     return unknown;
   }
 
@@ -129,11 +137,39 @@ export function createSyncer(options: SyncerOptions): Syncer {
     }
   }
 
+  /**
+   * What the Alertmanagers say still fires for the incident, silenced and inhibited alerts included
+   * (alertdesk's own silence hides an alert, it does not fix it); undefined without Alertmanagers or
+   * when none answers: then alertdesk's own view decides.
+   */
+  async function monitored(id: number): Promise<MonitoredAlert[] | undefined> {
+    if (alertmanagers.length === 0) return undefined;
+    const incident = await store.syncTransaction((tx) => tx.incidentById(id));
+    if (!incident) return undefined;
+    const matchers = silenceMatchers(incident).map((m) => ({ ...m, isRegex: false as const, isEqual: true as const }));
+    if (matchers.length === 0) return undefined;
+    const found = new Map<string, MonitoredAlert>();
+    let answered = false;
+    for (const am of alertmanagers) {
+      try {
+        for (const a of await am.alerts(matchers)) found.set(a.fingerprint, { fingerprint: a.fingerprint, labels: a.labels, startsAt: a.startsAt });
+        answered = true;
+      } catch (err) {
+        log.warn(
+          { alertmanager: am.name, incident: id, err: (err as Error).message },
+          "Alertmanager not asked for the verification; alertdesk's own view decides",
+        );
+      }
+    }
+    return answered ? [...found.values()] : undefined;
+  }
+
   async function verify(): Promise<void> {
     const due = await store.dueVerifications(clock(), VERIFICATIONS_PER_ROUND);
     let enqueued = false;
     for (const id of due) {
-      const outcome = await store.syncTransaction((tx) => runVerification(tx, id, clock()));
+      const fromMonitoring = await monitored(id);
+      const outcome = await store.syncTransaction((tx) => runVerification(tx, id, clock(), fromMonitoring));
       if (outcome === "not due") continue;
       metrics.verifications.inc({ outcome });
       log.info({ incident: id, outcome }, "verification of an agent's solve");

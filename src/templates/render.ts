@@ -6,6 +6,7 @@ import { formatDuration } from "../model/duration.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
 import { commonEntries, formatLabelSet, labelOf, shortValue } from "../model/labels.js";
 import { RESPONSE_TARGET_MS } from "../model/priority.js";
+import type { SilenceOperation } from "../model/ticket-operation.js";
 
 /**
  * The default ticket content, following the support workflow's intake: what is happening, since
@@ -280,7 +281,7 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
  * What a verification of an agent's solve found: the reopen's comment (`Verification failed:`) or,
  * once the reopen budget is spent, the comment that asks a person to look.
  */
-export function renderVerification(action: AgentAction, incident: Incident): Doc {
+export function renderVerification(action: Extract<AgentAction, { kind: "verification failed" | "verification given up" }>, incident: Incident): Doc {
   const all = incident.alerts;
   const n = action.firing.length;
   const list: Block = { kind: "list", items: capped(action.firing, (a) => alertLine(a, all)) };
@@ -320,4 +321,35 @@ export function renderEscalation(e: Escalation, incident: Incident, stepAfterMs:
       text: `Escalation: no first response ${within}${did.length > 0 ? `; ${did.join(", ")}` : ""}.${overdue} Respond on the ticket (a comment, an assignment or a move to open) to stop the clock (${incident.ticketKey}).`,
     },
   ];
+}
+
+/** The labels a silence of the incident matches: its group's labels, else what all its alerts share. Never empty when the incident has labels. */
+export function silenceMatchers(incident: Incident): { name: string; value: string }[] {
+  const labels = Object.keys(incident.groupLabels).length > 0 ? incident.groupLabels : commonEntries(incident.alerts.map((a) => a.labels));
+  return Object.entries(labels)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => ({ name, value }));
+}
+
+/**
+ * The silence operation for an agent's decision: created until `until` with the ticket's key (its
+ * marker, found again after a lost answer) and URL in the comment, or expired. Undefined when the
+ * incident has no labels to match: a silence without matchers would silence everything.
+ */
+export function renderSilence(
+  incident: Incident,
+  change: { action: "create"; reason: "ack" | "wont_fix"; until: string } | { action: "expire" },
+): SilenceOperation | undefined {
+  const matchers = silenceMatchers(incident);
+  if (matchers.length === 0) return undefined;
+  const why =
+    change.action === "create" ? (change.reason === "ack" ? "an agent is working on it" : "an agent decided won't fix") : "the ticket was reopened or solved";
+  const comment = [`alertdesk ticket ${incident.ticketKey}`, incident.ticket?.url, why].filter((p) => p !== undefined && p !== "").join(" · ");
+  const text =
+    change.action === "create"
+      ? `Silence ${matchers.map((m) => `${m.name}="${m.value}"`).join(", ")} until ${utc(change.until)}: ${why}.`
+      : `Expire the silence of ${incident.ticketKey}: ${why}.`;
+  const op: SilenceOperation = { op: "silence", action: change.action, marker: incident.ticketKey, matchers, comment, body: [{ kind: "paragraph", text }] };
+  if (change.action === "create") op.endsAt = change.until;
+  return op;
 }
