@@ -80,7 +80,7 @@ function withSilence(before: Incident, step: AgentStep, event: HelpdeskEvent, po
     return { ...step, incident: next, actions: [...step.actions, { kind: "silence", reason: "wont_fix", until: next.silence.until }] };
   }
   if (acked && policy.silenceOnAckMs !== undefined && next.state === "firing" && !SOLVED.has(next.helpdeskState?.status ?? "")) {
-    next.silence = { reason: "ack", until: until(policy.silenceOnAckMs) };
+    next.silence = { reason: "ack", until: until(policy.silenceOnAckMs), forMs: policy.silenceOnAckMs };
     return { ...step, incident: next, actions: [...step.actions, { kind: "silence", reason: "ack", until: next.silence.until }] };
   }
   return step;

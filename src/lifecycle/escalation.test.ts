@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Incident } from "../model/incident.js";
 import type { EscalationStep } from "../model/priority.js";
-import { dueEscalations, nextEscalationAt, responseDueAt, scheduled } from "./escalation.js";
+import { dueEscalations, nextEscalationAt, renewedSilence, responseDueAt, scheduled, silenceRenewalAt } from "./escalation.js";
 
 const T0 = Date.parse("2026-12-01T10:00:00Z");
 const iso = (min: number) => new Date(T0 + min * 60_000).toISOString();
@@ -133,5 +133,24 @@ describe("the escalation schedule", () => {
     expect(first.incident.breachedAt).toBe(iso(31));
     expect(dueEscalations(first.incident, at(40))).toMatchObject({ reason: "nothing due", breached: false });
     expect(responseDueAt(incident())).toBe(at(30).getTime());
+  });
+});
+
+describe("an acknowledgement's silence, extended while the ticket is worked on", () => {
+  const active = { status: "active" as const, assignee: null, firstResponseAt: iso(5), resolution: null, syncedAt: iso(5) };
+  const acked = (o: Partial<Incident> = {}) => incident({ helpdeskState: active, silence: { reason: "ack", until: iso(65), forMs: 3_600_000 }, ...o });
+  it.each<[string, Incident, number | undefined]>([
+    ["a quarter of its length before it ends", acked(), at(50).getTime()],
+    ["not a won't-fix's", acked({ silence: { reason: "wont_fix", until: iso(65) } }), undefined],
+    ["not once the ticket is solved", acked({ helpdeskState: { ...active, status: "solved" } }), undefined],
+    ["not once the incident resolved", acked({ state: "resolved" }), undefined],
+  ])("%s", (_why, i, want) => {
+    expect(silenceRenewalAt(i)).toBe(want);
+  });
+
+  it("is extended by its length from now, and the schedule wakes for it", () => {
+    expect(renewedSilence(acked(), at(49))).toBeUndefined();
+    expect(renewedSilence(acked(), at(50))?.silence).toEqual({ reason: "ack", until: iso(110), forMs: 3_600_000 });
+    expect(scheduled(acked({ helpdeskState: active, escalation: [], breachedAt: iso(30) }), at(31)).escalateAt).toBe(iso(50));
   });
 });

@@ -23,6 +23,24 @@ export interface Escalation {
 
 export type EscalationReason = "no clock" | "responded" | "not firing" | "nothing due" | "breached" | "escalated";
 
+/**
+ * When an acknowledgement's silence must be extended (epoch ms): a quarter of its length before it
+ * ends, while the incident fires and its ticket is still being worked on; undefined otherwise.
+ */
+export function silenceRenewalAt(incident: Incident): number | undefined {
+  const s = incident.silence;
+  if (s?.reason !== "ack" || s.forMs === undefined || incident.state !== "firing") return undefined;
+  if (["solved", "closed", "cancelled"].includes(incident.helpdeskState?.status ?? "")) return undefined;
+  return Date.parse(s.until) - s.forMs / 4;
+}
+
+/** The incident with its acknowledgement's silence extended, when that is due; undefined when not. */
+export function renewedSilence(incident: Incident, now: Date): Incident | undefined {
+  const at = silenceRenewalAt(incident);
+  if (at === undefined || at > now.getTime() || incident.silence?.forMs === undefined) return undefined;
+  return { ...incident, silence: { ...incident.silence, until: new Date(now.getTime() + incident.silence.forMs).toISOString() } };
+}
+
 /** When the current clock's response target passes (epoch ms). */
 export function responseDueAt(incident: Incident): number {
   const start = Date.parse(incident.clockStartedAt ?? incident.openedAt);
@@ -35,7 +53,7 @@ export function responseDueAt(incident: Incident): number {
  * through this, so the store's index always says which incidents are due.
  */
 export function scheduled(incident: Incident, now: Date): Incident {
-  const times = [nextEscalationAt(incident, now)];
+  const times = [nextEscalationAt(incident, now), silenceRenewalAt(incident)];
   if (clockRuns(incident, now) && incident.breachedAt === undefined) times.push(responseDueAt(incident));
   const due = times.filter((t): t is number => t !== undefined);
   const next: Incident = { ...incident };

@@ -1,5 +1,5 @@
 import { type AgentAction, type AgentReason, applyHelpdeskEvent, verifySolve } from "../lifecycle/agent.js";
-import { dueEscalations, type Escalation, scheduled } from "../lifecycle/escalation.js";
+import { dueEscalations, type Escalation, renewedSilence, scheduled } from "../lifecycle/escalation.js";
 import { DEFAULT_AGENT_POLICY, type HelpdeskEvent, type TicketActivity } from "../model/helpdesk-event.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
 import { DEFAULT_ESCALATION } from "../model/priority.js";
@@ -146,6 +146,8 @@ export async function runVerification(tx: SyncTx, incidentId: number, now: Date,
 /** What a due escalation did: steps done (each once), a breach counted, or nothing. */
 export interface EscalationOutcome {
   steps: Escalation[];
+  /** An acknowledgement's silence was extended. */
+  renewed: boolean;
   breached: boolean;
   priority: string;
   helpdesk: string;
@@ -160,7 +162,9 @@ export async function runEscalation(tx: SyncTx, incidentId: number, now: Date): 
   const incident = await tx.incidentById(incidentId);
   if (!incident) return undefined;
   const due = dueEscalations(incident, now);
-  const next = { ...scheduled(due.incident, now), id: incidentId };
+  // The same timer extends an acknowledgement's silence while the ticket stays active.
+  const renewed = renewedSilence(due.incident, now);
+  const next = { ...scheduled(renewed ?? due.incident, now), id: incidentId };
   await tx.updateIncident(next);
   const steps = next.escalation ?? DEFAULT_ESCALATION;
   const rows: NewOutboxRow[] = [];
@@ -193,6 +197,10 @@ export async function runEscalation(tx: SyncTx, incidentId: number, now: Date): 
     }
     if (e.raisedTo) priority = e.raisedTo;
   }
+  if (renewed?.silence) {
+    const op = renderSilence(next, { action: "create", reason: "ack", until: renewed.silence.until });
+    if (op) rows.push({ helpdesk: SILENCES_TARGET, operation: op });
+  }
   if (rows.length > 0) await tx.enqueue(incidentId, rows, now);
-  return { steps: due.escalations, breached: due.breached, priority: incident.priority, helpdesk: incident.helpdesk };
+  return { steps: due.escalations, breached: due.breached, priority: incident.priority, helpdesk: incident.helpdesk, renewed: renewed !== undefined };
 }

@@ -189,7 +189,7 @@ export function createSyncer(options: SyncerOptions): Syncer {
         metrics.escalations.inc({ priority: outcome.priority, helpdesk: outcome.helpdesk, step: String(step.step) });
         log.info({ incident: id, step: step.step, raisedTo: step.raisedTo, notify: step.notify, lateMs: step.lateMs }, "escalated: no first response");
       }
-      enqueued ||= outcome.steps.length > 0;
+      enqueued ||= outcome.steps.length > 0 || outcome.renewed;
     }
     if (enqueued) options.kickOutbox();
   }

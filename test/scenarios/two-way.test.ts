@@ -350,3 +350,51 @@ describe("won't fix, ownership, closed tickets", () => {
     expect(await s.store.helpdeskEvents(i.id)).toEqual([]);
   });
 });
+
+describe("silences from agents' decisions, as outbox rows", () => {
+  const SILENCING = `
+defaults:
+  silence_on_ack: 1h
+  silence_on_wont_fix: 1d
+`;
+  const silenceRows = async (s: TestService) =>
+    (await s.store.listDeliveries({ limit: 100 }))
+      .filter((d) => d.op === "silence")
+      .reverse()
+      .map((d) => ({ helpdesk: d.helpdesk, state: d.state }));
+
+  it("a first response silences, an active ticket's silence is extended, and the solve expires it", async () => {
+    svc = await startTestService({ rules: SILENCING });
+    const s = svc;
+    await alert(s, "DiskFull", { a: "firing" }, 0);
+    const t = await ticketOf(s);
+    await comment(s, t.id, "on it", "alice", 5);
+    expect(await silenceRows(s)).toEqual([{ helpdesk: "alertmanagers", state: "done" }]);
+    // A quarter of the hour before it ends (at 65 - 15 = 50 minutes) it is extended by an hour.
+    s.now = at(49);
+    await s.sync();
+    expect(await silenceRows(s)).toHaveLength(1);
+    s.now = at(50);
+    await s.sync();
+    expect(await silenceRows(s)).toHaveLength(2);
+    await act(s, t.id, { status: "solved", author: "alice" }, 60);
+    expect(await silenceRows(s)).toHaveLength(3);
+    const incidentNow = (await s.store.listIncidents({ limit: 1 }))[0];
+    expect(incidentNow?.silence).toBeUndefined();
+  });
+
+  it("a won't-fix silences for a day and its silence is not extended; the agent's reopen expires it", async () => {
+    svc = await startTestService({ rules: SILENCING });
+    const s = svc;
+    await alert(s, "DiskFull", { a: "firing" }, 0);
+    const t = await ticketOf(s);
+    await act(s, t.id, { status: "solved", resolution: "wont_fix", author: "alice" }, 5);
+    const [i] = await s.store.listIncidents({ limit: 1 });
+    expect(i?.silence).toEqual({ reason: "wont_fix", until: new Date(at(5).getTime() + 86_400_000).toISOString() });
+    s.now = at(60 * 23);
+    await s.sync();
+    expect(await silenceRows(s)).toHaveLength(1);
+    await act(s, t.id, { status: "open", author: "alice" }, 60 * 23 + 1);
+    expect(await silenceRows(s)).toHaveLength(2);
+  });
+});
