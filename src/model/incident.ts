@@ -99,7 +99,11 @@ export interface Incident {
   /** An agent said won't fix: re-fires until then change nothing (ISO). */
   mutedUntil?: string;
   /** The Alertmanager silence alertdesk keeps for the incident (silence_on_ack, silence_on_wont_fix), until it is expired. */
-  silence?: { reason: "ack" | "wont_fix"; until: string; /** Its length: an acknowledgement's is extended by this while the ticket stays active. */ forMs?: number };
+  silence?: {
+    reason: "ack" | "wont_fix";
+    until: string /** Its length: an acknowledgement's is extended by this while the ticket stays active. */;
+    forMs?: number;
+  };
   /** The governing rule's agent-facing knobs (absent on incidents stored before they existed: the defaults). */
   agentPolicy?: AgentPolicy;
   /**

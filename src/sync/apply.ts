@@ -86,19 +86,18 @@ function firstResponseSeconds(incident: Incident): number {
 
 /** The outbox rows of what alertdesk does because of an agent's act or a verification. */
 function agentRows(actions: readonly AgentAction[], incident: Incident): NewOutboxRow[] {
-  return actions.flatMap((action): NewOutboxRow[] => {
-    switch (action.kind) {
-      case "verification failed":
-        return [{ helpdesk: incident.helpdesk, operation: { op: "reopen", body: renderVerification(action, incident), priority: incident.priority } }];
-      case "verification given up":
-        return [{ helpdesk: incident.helpdesk, operation: { op: "comment", body: renderVerification(action, incident) } }];
-      case "silence":
-      case "unsilence": {
-        const op = renderSilence(incident, action.kind === "silence" ? { action: "create", reason: action.reason, until: action.until } : { action: "expire" });
-        return op ? [{ helpdesk: SILENCES_TARGET, operation: op }] : [];
-      }
+  const rows: NewOutboxRow[] = [];
+  for (const action of actions) {
+    if (action.kind === "verification failed") {
+      rows.push({ helpdesk: incident.helpdesk, operation: { op: "reopen", body: renderVerification(action, incident), priority: incident.priority } });
+    } else if (action.kind === "verification given up") {
+      rows.push({ helpdesk: incident.helpdesk, operation: { op: "comment", body: renderVerification(action, incident) } });
+    } else {
+      const op = renderSilence(incident, action.kind === "silence" ? { action: "create", reason: action.reason, until: action.until } : { action: "expire" });
+      if (op) rows.push({ helpdesk: SILENCES_TARGET, operation: op });
     }
-  });
+  }
+  return rows;
 }
 
 /** What a due verification did: passed (nothing to do), failed (reopened), given up (a person asked to look). */
