@@ -231,7 +231,7 @@ describe("agents' decisions fed back as Alertmanager silences", () => {
       { kind: "commented", at: iso(30), author: "alice", public: false, text: "on it" },
       withSilences,
       ["silence"],
-      { reason: "ack", until: iso(90 + 1800) },
+      { reason: "ack", until: iso(90 + 1800), forMs: 1_800_000 },
     ],
     [
       "without silence_on_ack, no silence",

@@ -73,6 +73,8 @@ const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", 
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { store, drivers, metrics, log, clock } = options;
   const alertmanagers = options.alertmanagers ?? [];
+  /** What each silence row's Alertmanagers answered, until the row is completed. */
+  const silences = new Map<number, { alertmanager: string; silenceId: string | null }[]>();
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const leaseMs = options.leaseMs ?? 60_000;
   const batchSize = options.batchSize ?? 16;
@@ -92,25 +94,42 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
    * alertdesk's live silence by its marker (the ticket key in its comment) first, and an expire finds
    * every live one by the marker (an already expired one counts as done).
    */
-  async function silence(op: SilenceOperation): Promise<void> {
+  async function silence(op: SilenceOperation, incidentId: number): Promise<{ alertmanager: string; silenceId: string | null }[]> {
     const matchers = op.matchers.map((m) => ({ name: m.name, value: m.value, isRegex: false as const, isEqual: true as const }));
+    const stored = await store.silenceIds(incidentId);
+    const done: { alertmanager: string; silenceId: string | null }[] = [];
     for (const am of alertmanagers) {
       if (op.action === "create") {
-        // Its live silence, if it has one (an earlier attempt's, or the acknowledgement's a won't-fix
-        // replaces), is updated in place rather than a second one made beside it.
-        const found = await am.findSilence(op.marker, { matchers });
         const spec = { matchers, endsAt: new Date(op.endsAt ?? clock().getTime() + 3_600_000), comment: op.comment };
-        const id = found ? await am.updateSilence(found.id, spec) : await am.createSilence(spec);
+        // The id Alertmanager answered last time first; else its live silence found by the marker (an
+        // earlier attempt's whose answer was lost): updated in place, never a second one beside it.
+        let id: string | undefined;
+        const known = stored[am.name];
+        if (known !== undefined) {
+          id = await am.updateSilence(known, spec).catch((err: unknown) => {
+            if (err instanceof DeliveryError && err.reason === "gone") return undefined; // expired meanwhile: make a new one
+            throw err;
+          });
+        }
+        if (id === undefined) {
+          const found = await am.findSilence(op.marker, { matchers });
+          id = found ? await am.updateSilence(found.id, spec) : await am.createSilence(spec);
+        }
+        done.push({ alertmanager: am.name, silenceId: id });
         log.info({ alertmanager: am.name, silence: id, marker: op.marker, endsAt: op.endsAt }, "silence in force");
       } else {
+        const known = stored[am.name];
+        if (known !== undefined) await am.expireSilence(known);
         for (let n = 0; n < 10; n++) {
           const live = await am.findSilence(op.marker);
           if (!live) break;
           await am.expireSilence(live.id);
-          log.info({ alertmanager: am.name, silence: live.id, marker: op.marker }, "silence expired");
         }
+        done.push({ alertmanager: am.name, silenceId: null });
+        log.info({ alertmanager: am.name, silence: known, marker: op.marker }, "silence expired");
       }
     }
+    return done;
   }
 
   async function callDriver(driver: HelpdeskDriver, row: OutboxRow): Promise<TicketRef | undefined> {
@@ -123,7 +142,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       return found ?? (await driver.open(op, ctx));
     }
     if (op.op === "silence") {
-      await silence(op);
+      silences.set(row.id, await silence(op, row.incidentId));
       return undefined;
     }
     if (op.op === "notify") {
@@ -180,7 +199,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       return;
     }
     const now = clock();
-    await store.complete(row.id, ticket ? { ticket } : {}, now);
+    const silenced = silences.get(row.id);
+    silences.delete(row.id);
+    await store.complete(row.id, { ...(ticket ? { ticket } : {}), ...(silenced ? { silences: silenced } : {}) }, now);
     metrics.tickets.inc({ helpdesk: row.helpdesk, action: ACTION_OF_OP[op] });
     metrics.deliveryLatency.observe({ helpdesk: row.helpdesk, op }, Math.max(0, now.getTime() - row.createdAt.getTime()) / 1000);
     log.info({ ...fields, ticket: ticket?.id }, "delivered");

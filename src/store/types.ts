@@ -96,8 +96,13 @@ export interface OutboxStore {
    * each (per-incident order), leasing them for `leaseMs` and counting the attempt.
    */
   claimDue(now: Date, limit: number, leaseMs: number): Promise<OutboxRow[]>;
-  /** Marks a row delivered; records the ticket on the incident when the helpdesk returned one. */
-  complete(id: number, result: { ticket?: TicketRef }, now: Date): Promise<void>;
+  /**
+   * Marks a row delivered; records the ticket on the incident when the helpdesk returned one, and the
+   * silence id each Alertmanager answered (null: expired, forgotten).
+   */
+  complete(id: number, result: { ticket?: TicketRef; silences?: readonly { alertmanager: string; silenceId: string | null }[] }, now: Date): Promise<void>;
+  /** The silence ids Alertmanager answered for the incident, by Alertmanager name. */
+  silenceIds(incidentId: number): Promise<Record<string, string>>;
   /** Releases a row for another attempt at `nextAttemptAt`. */
   reschedule(id: number, error: string, nextAttemptAt: Date): Promise<void>;
   /** Gives up on a row; it stays visible as a dead letter. */

@@ -503,6 +503,38 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect(next).toMatchObject({ status: "open", priority: "P1", followUpOf: id, subject: "s", comments: [{ body: "fired again", author: "alertdesk" }] });
     });
 
+    it("keeps the silence id each Alertmanager answered for an incident, per Alertmanager, until it is expired", async () => {
+      const i = incident();
+      const id = await seed(store, [comment("a"), comment("b")], i);
+      // Coalescing would fold the two comments into one row: claim, complete, claim the next.
+      const rows = (await store.claimDue(at(10), 100, 60_000)).filter((r) => r.incidentId === id);
+      const [first] = rows;
+      if (!first) throw new Error("not claimed");
+      await store.complete(
+        first.id,
+        {
+          silences: [
+            { alertmanager: "prod", silenceId: "s-1" },
+            { alertmanager: "edge", silenceId: "e-1" },
+          ],
+        },
+        at(11),
+      );
+      expect(await store.silenceIds(id)).toEqual({ prod: "s-1", edge: "e-1" });
+      await store.complete(
+        first.id,
+        {
+          silences: [
+            { alertmanager: "prod", silenceId: "s-2" },
+            { alertmanager: "edge", silenceId: null },
+          ],
+        },
+        at(12),
+      );
+      expect(await store.silenceIds(id)).toEqual({ prod: "s-2" });
+      expect(await store.silenceIds(999_999)).toEqual({});
+    });
+
     it("answers ping while open", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

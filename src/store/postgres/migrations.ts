@@ -113,6 +113,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX helpdesk_doorbells_due ON helpdesk_doorbells (state, next_attempt_at);
 
+  CREATE TABLE alertmanager_silences (
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    alertmanager TEXT NOT NULL,
+    silence_id TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (incident_id, alertmanager)
+  );
+
   ALTER TABLE builtin_tickets ADD COLUMN assignee TEXT;
   ALTER TABLE builtin_tickets ADD COLUMN resolution TEXT;
   ALTER TABLE builtin_tickets ADD COLUMN first_response_at TEXT;

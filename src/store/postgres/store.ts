@@ -323,7 +323,28 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
             id,
           ]);
         }
+        for (const s of result.silences ?? []) {
+          if (s.silenceId === null) {
+            await c.query("DELETE FROM alertmanager_silences WHERE incident_id = (SELECT incident_id FROM outbox WHERE id = $1) AND alertmanager = $2", [
+              id,
+              s.alertmanager,
+            ]);
+          } else {
+            await c.query(
+              `INSERT INTO alertmanager_silences (incident_id, alertmanager, silence_id, updated_at) VALUES ((SELECT incident_id FROM outbox WHERE id = $1), $2, $3, $4)
+               ON CONFLICT (incident_id, alertmanager) DO UPDATE SET silence_id = excluded.silence_id, updated_at = excluded.updated_at`,
+              [id, s.alertmanager, s.silenceId, now.toISOString()],
+            );
+          }
+        }
       }),
+    async silenceIds(incidentId) {
+      const res = await pool.query<{ alertmanager: string; silence_id: string }>(
+        "SELECT alertmanager, silence_id FROM alertmanager_silences WHERE incident_id = $1",
+        [incidentId],
+      );
+      return Object.fromEntries(res.rows.map((r) => [r.alertmanager, r.silence_id]));
+    },
     async reschedule(id, error, nextAttemptAt) {
       await pool.query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3", [nextAttemptAt.getTime(), error, id]);
     },

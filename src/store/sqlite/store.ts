@@ -172,6 +172,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     lease: db.prepare("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?"),
     complete: db.prepare("UPDATE outbox SET state = 'done', done_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"),
     setTicket: db.prepare("UPDATE incidents SET ticket_id = ?, ticket_url = ? WHERE id = (SELECT incident_id FROM outbox WHERE id = ?)"),
+    keepSilence: db.prepare(
+      `INSERT INTO alertmanager_silences (incident_id, alertmanager, silence_id, updated_at) VALUES ((SELECT incident_id FROM outbox WHERE id = ?), ?, ?, ?)
+       ON CONFLICT (incident_id, alertmanager) DO UPDATE SET silence_id = excluded.silence_id, updated_at = excluded.updated_at`,
+    ),
+    forgetSilence: db.prepare("DELETE FROM alertmanager_silences WHERE incident_id = (SELECT incident_id FROM outbox WHERE id = ?) AND alertmanager = ?"),
+    silenceIds: db.prepare<[number], { alertmanager: string; silence_id: string }>(
+      "SELECT alertmanager, silence_id FROM alertmanager_silences WHERE incident_id = ?",
+    ),
     reschedule: db.prepare("UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?"),
     dead: db.prepare("UPDATE outbox SET state = 'dead', done_at = ?, lease_until = NULL, last_error = ? WHERE id = ?"),
     requeueAll: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0, done_at = NULL WHERE state = 'dead'"),
@@ -392,7 +400,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       write(() => {
         q.complete.run(now.getTime(), id);
         if (result.ticket) q.setTicket.run(result.ticket.id, result.ticket.url ?? null, id);
+        for (const s of result.silences ?? []) {
+          if (s.silenceId === null) q.forgetSilence.run(id, s.alertmanager);
+          else q.keepSilence.run(id, s.alertmanager, s.silenceId, now.toISOString());
+        }
       }),
+    async silenceIds(incidentId) {
+      return Object.fromEntries(q.silenceIds.all(incidentId).map((r) => [r.alertmanager, r.silence_id]));
+    },
     reschedule: (id, error, nextAttemptAt) => write(() => void q.reschedule.run(nextAttemptAt.getTime(), error, id)),
     deadLetter: (id, error, now) => write(() => void q.dead.run(now.getTime(), error, id)),
     requeueDead: (ids, now) =>
