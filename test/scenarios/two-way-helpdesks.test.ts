@@ -94,6 +94,12 @@ describe("doorbells: the generic webhook's signed callbacks", () => {
     const metrics = await (await s.get("/metrics")).text();
     expect(metrics).toContain('alertdesk_helpdesk_events_total{helpdesk="hook",event="late"} 1');
     expect(metrics).toContain('alertdesk_helpdesk_doorbells_total{helpdesk="hook",outcome="repeated"} 1');
+    // A helpdesk that only calls back still counts as synced (its empty poll runs every minute), so
+    // the lag alert does not fire for it.
+    await s.syncer.runOnce();
+    s.now = new Date(s.now.getTime() + 10 * 60_000);
+    await s.syncer.runOnce();
+    expect(await (await s.get("/metrics")).text()).toContain('alertdesk_helpdesk_sync_lag_seconds{helpdesk="hook"} 0');
   });
 
   it("late changes count per kind: an older assignment arriving after a newer status still applies, an older status does not", async () => {

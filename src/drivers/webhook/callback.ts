@@ -63,8 +63,9 @@ export function verifyCallback(secret: string | undefined, request: DoorbellRequ
 /** The webhook helpdesk's sync: callbacks only; nothing to poll, nothing to read. */
 export function webhookSync(secret: string | undefined): HelpdeskSync {
   return {
-    // Nothing to ask: the receiver calls. An hour keeps the (empty) poll's bookkeeping out of the way.
-    pollIntervalMs: 3_600_000,
+    // Nothing to ask: the receiver calls. The empty poll still runs every minute so that
+    // alertdesk_helpdesk_sync_lag_seconds stays honest (the PrometheusRule alerts above 15 minutes).
+    pollIntervalMs: 60_000,
     async poll(cursor) {
       return { activity: [], cursor: cursor ?? "callbacks" };
     },
