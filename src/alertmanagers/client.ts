@@ -95,9 +95,16 @@ export interface AlertmanagerClient {
 
 /** The equality matchers of a label set, sorted by name: a silence of exactly these labels. */
 export function matchersFor(labels: Readonly<Record<string, string>>): SilenceMatcher[] {
-  return Object.entries(labels)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }));
+  return equalityMatchers(
+    Object.entries(labels)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => ({ name, value })),
+  );
+}
+
+/** Name/value pairs (a silence operation's, in its order) as Alertmanager's equality matchers. */
+export function equalityMatchers(pairs: readonly { name: string; value: string }[]): SilenceMatcher[] {
+  return pairs.map(({ name, value }) => ({ name, value, isRegex: false, isEqual: true }));
 }
 
 /** One `filter` parameter: `name="value"` with the escapes Alertmanager's matcher parser undoes. */

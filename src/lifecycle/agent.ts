@@ -1,5 +1,11 @@
-import type { Acknowledging, AgentPolicy, HelpdeskEvent, HelpdeskState } from "../model/helpdesk-event.js";
-import { UNKNOWN_HELPDESK_STATE } from "../model/helpdesk-event.js";
+import {
+  type Acknowledging,
+  type AgentPolicy,
+  type HelpdeskEvent,
+  type HelpdeskState,
+  isSolvedStatus,
+  UNKNOWN_HELPDESK_STATE,
+} from "../model/helpdesk-event.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
 
 /**
@@ -42,8 +48,6 @@ export interface AgentStep {
   actions: AgentAction[];
 }
 
-const SOLVED = new Set(["solved", "closed", "cancelled"]);
-
 function firing(incident: Incident): AlertRecord[] {
   return incident.alerts.filter((a) => a.status === "firing");
 }
@@ -67,10 +71,10 @@ export function applyHelpdeskEvent(incident: Incident, event: HelpdeskEvent, pol
  */
 function withSilence(before: Incident, step: AgentStep, event: HelpdeskEvent, policy: AgentPolicy, now: Date): AgentStep {
   const next: Incident = { ...step.incident };
-  const wontFix = event.kind === "status_changed" && SOLVED.has(event.status) && event.resolution === "wont_fix";
+  const wontFix = event.kind === "status_changed" && isSolvedStatus(event.status) && event.resolution === "wont_fix";
   const acked = before.helpdeskState?.firstResponseAt == null && next.helpdeskState?.firstResponseAt != null;
   const until = (ms: number) => new Date(now.getTime() + ms).toISOString();
-  const solvedAcked = event.kind === "status_changed" && SOLVED.has(event.status) && !wontFix && before.silence?.reason === "ack";
+  const solvedAcked = event.kind === "status_changed" && isSolvedStatus(event.status) && !wontFix && before.silence?.reason === "ack";
   if (before.silence && (step.reason === "agent reopened" || solvedAcked)) {
     delete next.silence;
     return { ...step, incident: next, actions: [...step.actions, { kind: "unsilence" }] };
@@ -79,7 +83,7 @@ function withSilence(before: Incident, step: AgentStep, event: HelpdeskEvent, po
     next.silence = { reason: "wont_fix", until: until(policy.silenceOnWontFixMs) };
     return { ...step, incident: next, actions: [...step.actions, { kind: "silence", reason: "wont_fix", until: next.silence.until }] };
   }
-  if (acked && policy.silenceOnAckMs !== undefined && next.state === "firing" && !SOLVED.has(next.helpdeskState?.status ?? "")) {
+  if (acked && policy.silenceOnAckMs !== undefined && next.state === "firing" && !isSolvedStatus(next.helpdeskState?.status)) {
     next.silence = { reason: "ack", until: until(policy.silenceOnAckMs), forMs: policy.silenceOnAckMs };
     return { ...step, incident: next, actions: [...step.actions, { kind: "silence", reason: "ack", until: next.silence.until }] };
   }
@@ -114,8 +118,8 @@ function statusChanged(
   acks: ReadonlySet<Acknowledging>,
   now: Date,
 ): AgentStep {
-  const wasSolved = SOLVED.has(incident.helpdeskState?.status ?? "");
-  if (!SOLVED.has(event.status)) {
+  const wasSolved = isSolvedStatus(incident.helpdeskState?.status);
+  if (!isSolvedStatus(event.status)) {
     const next = noted(incident, { status: event.status, resolution: null }, event.status === "active" && acks.has("active"), event, now);
     if (!wasSolved) return { reason: "agent changed status", incident: next, actions: [] };
     // The agent took the ticket back: no verification of a solve, and no mute of a won't-fix, that no longer stands.
@@ -149,7 +153,7 @@ export function verifySolve(incident: Incident, policy: AgentPolicy, now: Date, 
   delete next.verifyAt;
   // The monitoring's own answer when there is one (an Alertmanager counts its silenced alerts as firing), else alertdesk's view.
   const still = firingNow ?? firing(next);
-  if (still.length === 0 || !SOLVED.has(next.helpdeskState?.status ?? "")) return { reason: "verification passed", incident: next, actions: [] };
+  if (still.length === 0 || !isSolvedStatus(next.helpdeskState?.status)) return { reason: "verification passed", incident: next, actions: [] };
   const done = next.autoReopens ?? 0;
   if (done >= policy.maxAutoReopens) {
     return { reason: "verification given up", incident: next, actions: [{ kind: "verification given up", firing: still, max: policy.maxAutoReopens }] };

@@ -1,3 +1,4 @@
+import { isSolvedStatus } from "../model/helpdesk-event.js";
 import type { Incident } from "../model/incident.js";
 import { DEFAULT_ESCALATION, type EscalationStep, isHigher, oneStepUp, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 
@@ -30,7 +31,7 @@ export type EscalationReason = "no clock" | "responded" | "not firing" | "nothin
 export function silenceRenewalAt(incident: Incident): number | undefined {
   const s = incident.silence;
   if (s?.reason !== "ack" || s.forMs === undefined || incident.state !== "firing") return undefined;
-  if (["solved", "closed", "cancelled"].includes(incident.helpdeskState?.status ?? "")) return undefined;
+  if (isSolvedStatus(incident.helpdeskState?.status)) return undefined;
   return Date.parse(s.until) - s.forMs / 4;
 }
 

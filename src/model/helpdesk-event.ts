@@ -11,6 +11,11 @@ import { PRIORITIES } from "./priority.js";
 export const TICKET_STATUSES = ["new", "active", "pending", "solved", "closed", "cancelled"] as const;
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
 
+/** The statuses that end the agents' work on a ticket (a solve, in the lifecycle's eyes). */
+export function isSolvedStatus(status: TicketStatus | null | undefined): boolean {
+  return status === "solved" || status === "closed" || status === "cancelled";
+}
+
 /** Why a ticket was solved, each helpdesk's own names mapped onto these in its config. */
 export const RESOLUTIONS = ["fixed", "wont_fix", "duplicate", "cannot_reproduce"] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];

@@ -1,4 +1,4 @@
-import type { AlertmanagerClient } from "../alertmanagers/client.js";
+import { type AlertmanagerClient, equalityMatchers } from "../alertmanagers/client.js";
 import type { HelpdeskDriver } from "../drivers/types.js";
 import { DeliveryError } from "../model/delivery-error.js";
 import type { TicketRef } from "../model/incident.js";
@@ -95,7 +95,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
    * every live one by the marker (an already expired one counts as done).
    */
   async function silence(op: SilenceOperation, incidentId: number): Promise<{ alertmanager: string; silenceId: string | null }[]> {
-    const matchers = op.matchers.map((m) => ({ name: m.name, value: m.value, isRegex: false as const, isEqual: true as const }));
+    const matchers = equalityMatchers(op.matchers);
     const stored = await store.silenceIds(incidentId);
     const done: { alertmanager: string; silenceId: string | null }[] = [];
     for (const am of alertmanagers) {

@@ -74,6 +74,18 @@ export function beforeId(query: PageQuery): number {
   return query.before ?? Number.MAX_SAFE_INTEGER;
 }
 
+/**
+ * The incident's timers as both stores index them (epoch ms, null when unset): a due verification
+ * of an agent's solve, and when the escalation scheduler must look at it next.
+ */
+export function timerColumns(incident: Incident): { verifyAt: number | null; escalateAt: number | null } {
+  const epoch = (iso: string | undefined) => (iso === undefined ? null : Date.parse(iso));
+  return { verifyAt: epoch(incident.verifyAt), escalateAt: epoch(incident.escalateAt) };
+}
+
+/** How long a finished doorbell is kept to recognise a repeated delivery: a day (helpdesks retry for hours at most). */
+export const DOORBELL_MEMORY_MS = 24 * 3_600_000;
+
 /** What is stored in `data`: the incident without the columns kept separately. */
 export function incidentData(incident: Incident): string {
   const { id: _id, ticket: _ticket, ...rest } = incident;

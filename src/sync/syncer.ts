@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { AlertmanagerClient } from "../alertmanagers/client.js";
+import { type AlertmanagerClient, matchersFor } from "../alertmanagers/client.js";
 import type { HelpdeskDriver, HelpdeskSync } from "../drivers/types.js";
 import { type DoorbellAnswer, DoorbellRejected, type DoorbellRequest, type TicketActivity } from "../model/helpdesk-event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SyncStore } from "../store/types.js";
-import { silenceMatchers } from "../templates/render.js";
+import { silenceLabels } from "../templates/render.js";
 import { type ActivityOutcome, applyActivity, type MonitoredAlert, runEscalation, runVerification } from "./apply.js";
 
 /**
@@ -146,7 +146,7 @@ export function createSyncer(options: SyncerOptions): Syncer {
     if (alertmanagers.length === 0) return undefined;
     const incident = await store.syncTransaction((tx) => tx.incidentById(id));
     if (!incident) return undefined;
-    const matchers = silenceMatchers(incident).map((m) => ({ ...m, isRegex: false as const, isEqual: true as const }));
+    const matchers = matchersFor(silenceLabels(incident));
     if (matchers.length === 0) return undefined;
     const found = new Map<string, MonitoredAlert>();
     let answered = false;

@@ -324,9 +324,13 @@ export function renderEscalation(e: Escalation, incident: Incident, stepAfterMs:
 }
 
 /** The labels a silence of the incident matches: its group's labels, else what all its alerts share. Never empty when the incident has labels. */
-export function silenceMatchers(incident: Incident): { name: string; value: string }[] {
-  const labels = Object.keys(incident.groupLabels).length > 0 ? incident.groupLabels : commonEntries(incident.alerts.map((a) => a.labels));
-  return Object.entries(labels)
+export function silenceLabels(incident: Incident): Record<string, string> {
+  return Object.keys(incident.groupLabels).length > 0 ? incident.groupLabels : commonEntries(incident.alerts.map((a) => a.labels));
+}
+
+/** The same labels as a silence's matchers, sorted by name. */
+function silenceMatchers(incident: Incident): { name: string; value: string }[] {
+  return Object.entries(silenceLabels(incident))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, value]) => ({ name, value }));
 }

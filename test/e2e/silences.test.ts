@@ -10,6 +10,7 @@ import { type FaultProxy, startFaultProxy } from "../fakes/fault-proxy.js";
 import { onPath } from "../kit/apt.js";
 import { type Lab, startLab } from "../kit/lab.js";
 import { startTestService, type TestService } from "../kit/service.js";
+import { until } from "../kit/until.js";
 
 /**
  * Agents' decisions become silences in the real Alertmanager 0.25 of the lab (Debian's packages):
@@ -27,6 +28,11 @@ const TOKEN = "e2e-silences-webhook-token";
 const BASE = 27090;
 /** Each wait: generous, for a slow, busy machine; a wait returns as soon as its condition holds. */
 const WAIT_MS = 240_000;
+/** Every wait of this file: up to WAIT_MS, polling every half second, a probe that throws is "not yet". */
+const WAIT = { timeoutMs: WAIT_MS, intervalMs: 500, retryErrors: true } as const;
+/** The kit's `until` with this file's limits. */
+const waitUntil = <T>(what: string, probe: () => Promise<T | undefined | false>) => until(what, probe, WAIT);
+
 const HOUR = 3_600_000;
 
 const RULES = `
@@ -92,23 +98,6 @@ const theService = () => service as TestService;
 const theProxy = () => proxy as FaultProxy;
 
 /** Polls `probe` until it answers something; on timeout the error says what was seen last. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? `: ${lastError.message}` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 async function tickets(subject: RegExp): Promise<BuiltinTicket[]> {
   const res = await theService().get("/api/tickets");
@@ -176,7 +165,7 @@ async function amAlerts(alertname: string): Promise<AmAlert[]> {
 
 /** Waits until Alertmanager holds the alert with these labels in `state` (suppressed: by silence `silence`). */
 async function amAlertWhen(alertname: string, labels: Record<string, string>, state: "active" | "suppressed", silence?: string): Promise<AmAlert> {
-  return until(`Alertmanager to show ${alertname} ${JSON.stringify(labels)} ${state}${silence ? ` by ${silence}` : ""}`, async () => {
+  return waitUntil(`Alertmanager to show ${alertname} ${JSON.stringify(labels)} ${state}${silence ? ` by ${silence}` : ""}`, async () => {
     const found = (await amAlerts(alertname)).find((a) => Object.entries(labels).every(([k, v]) => a.labels[k] === v));
     if (!found || found.status.state !== state) return undefined;
     if (state === "suppressed" && silence !== undefined && !found.status.silencedBy.includes(silence)) return undefined;
@@ -211,7 +200,7 @@ async function liveSilence(
   expected: { matchers: ReturnType<typeof equalityMatchers>; why: string; forMs: number; decidedAt: number },
   not: string[] = [],
 ): Promise<AmSilence> {
-  const silence = await until(`amtool to show alertdesk's silence of ${key}`, async () => {
+  const silence = await waitUntil(`amtool to show alertdesk's silence of ${key}`, async () => {
     const live = (await silencesOf(key)).filter((s) => !not.includes(s.id));
     return live.length > 0 ? live : undefined;
   });
@@ -232,7 +221,7 @@ async function liveSilence(
 
 /** Waits until amtool lists silence `id` among the expired ones, and no live silence of `key` is left. */
 async function expiredSilence(key: string, id: string): Promise<void> {
-  await until(`amtool to show silence ${id} expired`, async () =>
+  await waitUntil(`amtool to show silence ${id} expired`, async () =>
     (await amtool(true)).some((s) => s.id === id && s.status.state === "expired") ? true : undefined,
   );
   const res = await fetch(`${theLab().amUrl}/api/v2/silence/${id}`);

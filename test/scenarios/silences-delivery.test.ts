@@ -8,6 +8,7 @@ import { ensurePackages } from "../kit/apt.js";
 import { portInUse } from "../kit/daemon.js";
 import { type ExtraAlertmanager, startAlertmanager } from "../kit/lab.js";
 import { startTestService, type TestService } from "../kit/service.js";
+import { until } from "../kit/until.js";
 
 /**
  * Silences go through the outbox with the guarantees of ticket writes, against the real
@@ -75,16 +76,6 @@ async function incident(): Promise<BuiltinTicket> {
   });
   expect((await s.post("/webhooks/alertmanager", body)).status).toBe(200);
   return until("the ticket", async () => (await s.tickets()).find((t) => t.subject.includes(name)));
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined && got !== false) return got;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 interface AmSilence {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
 import { type ServiceProcess, spawnService } from "../kit/process.js";
+import { until } from "../kit/until.js";
 
 /**
  * The way back's timers survive kill -9: an escalation step and a verification that come due while
@@ -52,16 +53,6 @@ function notification(name: string): string {
     groupKey: `{}:{alertname="${name}"}`,
     truncatedAlerts: 0,
   });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 const tickets = async (url: string) => ((await (await fetch(`${url}/api/tickets`)).json()) as { tickets: BuiltinTicket[] }).tickets;

@@ -18,6 +18,7 @@ import {
   type SizedRow,
   TICKET_COLUMNS,
   type TicketRow,
+  timerColumns,
   toBuiltinTickets,
   toDeliveryView,
   toIncident,
@@ -80,16 +81,6 @@ async function migrate(client: pg.PoolClient): Promise<void> {
   }
 }
 
-/** An incident's due verification as the store indexes it (epoch ms), or null. */
-function verifyAt(incident: Incident): number | null {
-  return incident.verifyAt === undefined ? null : Date.parse(incident.verifyAt);
-}
-
-/** When the escalation scheduler must look at the incident (epoch ms), or null. */
-function escalateAt(incident: Incident): number | null {
-  return incident.escalateAt === undefined ? null : Date.parse(incident.escalateAt);
-}
-
 function ingestTx(c: Q): IngestTx {
   return {
     async latestIncidents(keys) {
@@ -106,7 +97,19 @@ function ingestTx(c: Q): IngestTx {
       const res = await c.query<{ id: number }>(
         `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data, verify_at, escalate_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-        [i.dedupKey, i.seq, i.ticketKey, i.state, i.priority, i.helpdesk, i.openedAt, i.updatedAt, incidentData(i), verifyAt(i), escalateAt(i)],
+        [
+          i.dedupKey,
+          i.seq,
+          i.ticketKey,
+          i.state,
+          i.priority,
+          i.helpdesk,
+          i.openedAt,
+          i.updatedAt,
+          incidentData(i),
+          timerColumns(i).verifyAt,
+          timerColumns(i).escalateAt,
+        ],
       );
       return Number(res.rows[0]?.id);
     },
@@ -114,7 +117,7 @@ function ingestTx(c: Q): IngestTx {
       // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
       await c.query(
         "UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5, verify_at = $7, escalate_at = $8 WHERE id = $1",
-        [i.id, i.state, i.priority, i.updatedAt, incidentData(i), i.dedupKey, verifyAt(i), escalateAt(i)],
+        [i.id, i.state, i.priority, i.updatedAt, incidentData(i), i.dedupKey, timerColumns(i).verifyAt, timerColumns(i).escalateAt],
       );
     },
     async enqueue(incidentId, rows, now) {

@@ -1,13 +1,10 @@
 import type pg from "pg";
 import type { HelpdeskEvent } from "../../model/helpdesk-event.js";
 import type { Incident } from "../../model/incident.js";
-import { type IncidentRow, toIncident } from "../rows.js";
+import { DOORBELL_MEMORY_MS, type IncidentRow, toIncident } from "../rows.js";
 import type { DoorbellRow, SyncStore, SyncTx } from "../types.js";
 
 type Q = Pick<pg.PoolClient, "query">;
-
-/** How long a finished doorbell is kept to recognise a repeated delivery (as on SQLite). */
-const DOORBELL_MEMORY_MS = 24 * 3_600_000;
 
 /**
  * The incident with this id or ticket, under the same advisory lock per dedup key as the ingest

@@ -20,6 +20,7 @@ import {
   type SizedRow,
   TICKET_COLUMNS,
   type TicketRow,
+  timerColumns,
   toBuiltinTickets,
   toDeliveryView,
   toIncident,
@@ -29,16 +30,6 @@ import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, P
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteSync } from "./sync.js";
 import { createSqliteWriter } from "./writer.js";
-
-/** An incident's due verification as the store indexes it (epoch ms), or null. */
-function verifyAt(incident: Incident): number | null {
-  return incident.verifyAt === undefined ? null : Date.parse(incident.verifyAt);
-}
-
-/** When the escalation scheduler must look at the incident, as the store indexes it (epoch ms), or null. */
-function escalateAt(incident: Incident): number | null {
-  return incident.escalateAt === undefined ? null : Date.parse(incident.escalateAt);
-}
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:" for a throwaway store (simulate, tests). */
@@ -231,8 +222,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       state: incident.state,
       priority: incident.priority,
       updatedAt: incident.updatedAt,
-      verifyAt: verifyAt(incident),
-      escalateAt: escalateAt(incident),
+      ...timerColumns(incident),
       data: incidentData(incident),
     });
   };
@@ -255,8 +245,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         helpdesk: incident.helpdesk,
         openedAt: incident.openedAt,
         updatedAt: incident.updatedAt,
-        verifyAt: verifyAt(incident),
-        escalateAt: escalateAt(incident),
+        ...timerColumns(incident),
         data: incidentData(incident),
       });
       return Number(info.lastInsertRowid);

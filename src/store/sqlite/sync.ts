@@ -1,11 +1,8 @@
 import type Database from "better-sqlite3";
 import type { HelpdeskEvent } from "../../model/helpdesk-event.js";
 import type { Incident } from "../../model/incident.js";
-import { type IncidentRow, toIncident } from "../rows.js";
+import { DOORBELL_MEMORY_MS, type IncidentRow, toIncident } from "../rows.js";
 import type { DoorbellRow, StoredHelpdeskEvent, SyncStatus, SyncStore, SyncTx } from "../types.js";
-
-/** How long a finished doorbell is kept to recognise a repeated delivery: a day (Zendesk retries for hours at most). */
-const DOORBELL_MEMORY_MS = 24 * 3_600_000;
 
 /**
  * The way back on SQLite: the SyncTx methods (run inside the single writer's transaction, so they
@@ -50,6 +47,9 @@ export function createSqliteSync(
     retryDoorbell: db.prepare("UPDATE helpdesk_doorbells SET next_attempt_at = ?, lease_until = NULL WHERE id = ?"),
   };
   const r = {
+    anyDueDoorbell: reader.prepare<[number, number], { id: number }>(
+      "SELECT id FROM helpdesk_doorbells WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1",
+    ),
     dueVerifications: reader.prepare<[number, number], { id: number }>(
       "SELECT id FROM incidents WHERE verify_at IS NOT NULL AND verify_at <= ? ORDER BY verify_at LIMIT ?",
     ),
@@ -101,13 +101,17 @@ export function createSqliteSync(
         for (const id of new Set(ticketIds)) fresh = q.recordDoorbell.run(helpdesk, deliveryId, id, now.getTime(), now.getTime()).changes > 0 || fresh;
         return fresh;
       }),
-    claimDoorbells: (now, limit, leaseMs) =>
-      write(() =>
+    async claimDoorbells(now, limit, leaseMs) {
+      // The sync loop asks every second; almost always nothing is due. A look on the reader first
+      // keeps that from being a write transaction (and an fsync) on the writer webhooks wait for.
+      if (!r.anyDueDoorbell.get(now.getTime(), now.getTime())) return [];
+      return write(() =>
         q.dueDoorbells.all(now.getTime(), now.getTime(), limit).map((d): DoorbellRow => {
           q.leaseDoorbell.run(now.getTime() + leaseMs, d.id);
           return { id: Number(d.id), helpdesk: d.helpdesk, ticketId: d.ticket_id, attempts: d.attempts + 1 };
         }),
-      ),
+      );
+    },
     finishDoorbell: (id, now) =>
       write(() => {
         q.finishDoorbell.run(now.getTime(), id);
