@@ -48,6 +48,8 @@ function obs(o: Obs): Observation {
     flapWindowMs: 3_600_000,
     testNotifications: "record",
     escalation: [],
+    similarIncidents: 3,
+    archiveAfterMs: 120_000,
     agentPolicy: DEFAULT_AGENT_POLICY,
     matched: [],
     tags: [],

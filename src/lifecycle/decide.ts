@@ -165,6 +165,8 @@ function setKnobs(incident: Incident, d: AlertDecision): void {
   incident.flapWindowMs = d.flapWindowMs;
   incident.escalation = [...d.escalation];
   incident.agentPolicy = d.agentPolicy;
+  incident.similarIncidents = d.similarIncidents;
+  incident.archiveAfterMs = d.archiveAfterMs;
 }
 
 /** Strongest "nothing to do" reason among the changes. */
@@ -474,6 +476,14 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
   return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action, ...unsilence] };
 }
 
+/** The first and the peak value of one episode, carried over as its value changes (absent: the same as `value`). */
+function keepValueHistory(known: AlertRecord, next: AlertRecord): void {
+  const first = known.firstValue ?? known.value;
+  const peak = Math.max(...[known.peakValue, known.value, next.value].filter((v): v is number => v !== undefined));
+  if (first !== undefined && first !== next.value) next.firstValue = first;
+  if (Number.isFinite(peak) && peak !== next.value) next.peakValue = peak;
+}
+
 /** Applies the changes to the incident's alert records; stale and duplicate observations change nothing. */
 function merge(records: AlertRecord[], changes: Change[], now: string): AlertRecord[] {
   const byFingerprint = new Map(records.map((r) => [r.fingerprint, r]));
@@ -483,6 +493,7 @@ function merge(records: AlertRecord[], changes: Change[], now: string): AlertRec
     const known = byFingerprint.get(o.alert.fingerprint);
     // A resolve keeps the priority the alert had while it fired.
     if (known && change === "resolved") next.priority = known.priority;
+    if (known && known.startsAt === next.startsAt) keepValueHistory(known, next);
     byFingerprint.set(o.alert.fingerprint, next);
   }
   return [...byFingerprint.values()];

@@ -1,6 +1,7 @@
 import { isSolvedStatus } from "../model/helpdesk-event.js";
 import type { Incident } from "../model/incident.js";
 import { DEFAULT_ESCALATION, type EscalationStep, isHigher, oneStepUp, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
+import { archiveScheduled } from "./archive.js";
 
 /**
  * Response targets somebody must meet: the response clock starts when the ticket opens (or reopens)
@@ -49,15 +50,17 @@ export function responseDueAt(incident: Incident): number {
 }
 
 /**
- * The incident with \`escalateAt\` set to when the scheduler must look at it next (its next step, or
- * its target passing unnoticed), or removed when its clock stopped. Every write of an incident goes
- * through this, so the store's index always says which incidents are due.
+ * The incident with `escalateAt` set to when the scheduler must look at it next (its next step, or
+ * its target passing unnoticed), or removed when its clock stopped, and its archive timer
+ * (lifecycle/archive.ts). Every write of an incident goes through this, so the store's indexes
+ * always say which incidents are due.
  */
 export function scheduled(incident: Incident, now: Date): Incident {
   const times = [nextEscalationAt(incident, now), silenceRenewalAt(incident)];
   if (clockRuns(incident, now) && incident.breachedAt === undefined) times.push(responseDueAt(incident));
   const due = times.filter((t): t is number => t !== undefined);
-  const next: Incident = { ...incident };
+  // The archive timer rides along: every write of an incident comes through here.
+  const next: Incident = archiveScheduled(incident, now);
   if (due.length > 0) next.escalateAt = new Date(Math.min(...due)).toISOString();
   else delete next.escalateAt;
   return next;

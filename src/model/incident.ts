@@ -18,6 +18,9 @@ export type FieldValue = string | number | boolean;
 export interface AlertRecord extends Alert {
   priority: Priority;
   rule: string | null;
+  /** The first and the highest value seen in this episode (`value` is the latest), for the archive. */
+  firstValue?: number;
+  peakValue?: number;
 }
 
 /** A helpdesk's handle for a ticket. */
@@ -119,6 +122,14 @@ export interface Incident {
   escalations?: { step: number; at: string }[];
   /** When the current clock passed its response target without a first response (counted once per clock). */
   breachedAt?: string;
+  /** The governing rule's `similar_incidents` (absent on incidents stored before it existed: 3). */
+  similarIncidents?: number;
+  /** The governing rule's `archive_after` (absent on incidents stored before it existed: 2 minutes). */
+  archiveAfterMs?: number;
+  /** The incident is over and its archive entry is due then (ISO); absent while it is not over, or once archived. */
+  archiveAt?: string;
+  /** When its archive entry was written; cleared when the incident is no longer over (a reopen), so the next end writes it again. */
+  archivedAt?: string;
   /** When the escalation scheduler must look at the incident next: its next step, or its target (ISO); absent when the clock stopped. */
   escalateAt?: string;
 }

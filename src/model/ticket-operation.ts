@@ -47,6 +47,15 @@ export const ticketOperationSchema = z.discriminatedUnion("op", [
     endsAt: z.string().optional(),
     comment: z.string(),
   }),
+  /** Not a ticket write: an archive entry written to the external knowledge base (`knowledge_base:`), looked up by its title first. */
+  z.object({
+    op: z.literal("archive"),
+    /** The built-in archive's entry, whose external url the delivery records. */
+    entryId: z.number().int().positive(),
+    title: z.string().min(1),
+    body: docSchema,
+    labels: z.array(z.string()),
+  }),
   /** Not a ticket write: a webhook helpdesk told that an incident escalated (`notify:` of an escalation step). */
   z.object({
     op: z.literal("notify"),
@@ -70,9 +79,12 @@ export type ResolveUpdate = Extract<TicketOperation, { op: "resolve" }>;
 export type ReopenUpdate = Extract<TicketOperation, { op: "reopen" }>;
 export type NotifyOperation = Extract<TicketOperation, { op: "notify" }>;
 export type SilenceOperation = Extract<TicketOperation, { op: "silence" }>;
+export type ArchiveOperation = Extract<TicketOperation, { op: "archive" }>;
 
 /** The outbox rows of silences name this instead of a helpdesk: they go to every configured Alertmanager. */
 export const SILENCES_TARGET = "alertmanagers";
+/** The outbox rows of archive entries name this: they go to the configured external knowledge base. */
+export const KNOWLEDGE_BASE_TARGET = "knowledge_base";
 
 /**
  * Folds consecutive comments queued for one ticket into one (oldest first), so a burst of changes

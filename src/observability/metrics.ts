@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { FAILURE_REASONS } from "../model/delivery-error.js";
 
-export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened", "notified", "silenced"] as const;
+export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened", "notified", "silenced", "archived"] as const;
 
 /** Every metric alertdesk exports, declared in one place. */
 export interface Metrics {
@@ -33,6 +33,7 @@ export interface Metrics {
   mutedNotifications: Counter;
   slaBreaches: Counter<"priority" | "helpdesk">;
   escalations: Counter<"priority" | "helpdesk" | "step">;
+  archived: Counter;
   timeToFirstResponse: Histogram<"priority">;
   timeToResolve: Histogram<"priority">;
 }
@@ -243,6 +244,11 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
       name: "alertdesk_escalations_total",
       help: "Escalation steps done (each once per response clock), by the priority before the step, helpdesk and step index.",
       labelNames: ["priority", "helpdesk", "step"],
+      registers: r,
+    }),
+    archived: new Counter({
+      name: "alertdesk_archived_incidents_total",
+      help: "Incidents that were over and got their entry in the built-in archive (and, when configured, an outbox row for the external knowledge base).",
       registers: r,
     }),
     timeToFirstResponse: new Histogram({

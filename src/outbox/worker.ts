@@ -1,8 +1,9 @@
 import { type AlertmanagerClient, equalityMatchers } from "../alertmanagers/client.js";
 import type { HelpdeskDriver } from "../drivers/types.js";
+import type { KnowledgeBaseDriver } from "../knowledge/types.js";
 import { DeliveryError } from "../model/delivery-error.js";
 import type { TicketRef } from "../model/incident.js";
-import { SILENCES_TARGET, type SilenceOperation } from "../model/ticket-operation.js";
+import { type ArchiveOperation, KNOWLEDGE_BASE_TARGET, SILENCES_TARGET, type SilenceOperation } from "../model/ticket-operation.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { OutboxRow, OutboxStore } from "../store/types.js";
@@ -20,6 +21,8 @@ export interface OutboxWorkerOptions {
   drivers: ReadonlyMap<string, HelpdeskDriver>;
   /** Where silence operations go (the `alertmanagers:` list); none: they are done at once. */
   alertmanagers?: readonly AlertmanagerClient[];
+  /** Where archive operations go (`knowledge_base:`); none: the built-in archive is the only one, and they are done at once. */
+  knowledgeBase?: KnowledgeBaseDriver;
   metrics: Metrics;
   log: Logger;
   clock: () => Date;
@@ -59,11 +62,20 @@ const SILENCES: HelpdeskDriver = {
   reopen: notADriver,
   findByKey: notADriver,
 };
+const KNOWLEDGE_BASE: HelpdeskDriver = { ...SILENCES, name: KNOWLEDGE_BASE_TARGET, type: "knowledge base" };
 const PRUNE_BATCH = 500;
 
 export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: 50, maxAgeMs: 24 * 3_600_000 };
 
-const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", reopen: "reopened", notify: "notified", silence: "silenced" } as const;
+const ACTION_OF_OP = {
+  open: "opened",
+  comment: "updated",
+  resolve: "resolved",
+  reopen: "reopened",
+  notify: "notified",
+  silence: "silenced",
+  archive: "archived",
+} as const;
 
 /**
  * The delivery stage: claims due outbox rows (oldest first, one per incident so order holds),
@@ -73,6 +85,8 @@ const ACTION_OF_OP = { open: "opened", comment: "updated", resolve: "resolved", 
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { store, drivers, metrics, log, clock } = options;
   const alertmanagers = options.alertmanagers ?? [];
+  /** Where each archive row's entry is kept in the external knowledge base, until the row is completed. */
+  const archived = new Map<number, { entryId: number; url: string | null }>();
   /** What each silence row's Alertmanagers answered, until the row is completed. */
   const silences = new Map<number, { alertmanager: string; silenceId: string | null }[]>();
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
@@ -132,8 +146,25 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     return done;
   }
 
+  /** An archive entry into the external knowledge base: its driver looks the title up first, so a repeat is one page. */
+  async function archive(op: ArchiveOperation, row: OutboxRow): Promise<void> {
+    const kb = options.knowledgeBase;
+    if (!kb) {
+      log.info({ outboxId: row.id, title: op.title }, "no external knowledge base configured now; the built-in archive keeps the entry");
+      archived.set(row.id, { entryId: op.entryId, url: null });
+      return;
+    }
+    const page = await kb.archive({ title: op.title, doc: op.body, labels: op.labels, incidentId: row.incidentId, ticketKey: row.ticketKey });
+    archived.set(row.id, { entryId: op.entryId, url: page.url ?? null });
+    log.info({ outboxId: row.id, knowledgeBase: kb.type, page: page.id, url: page.url }, "archive entry written");
+  }
+
   async function callDriver(driver: HelpdeskDriver, row: OutboxRow): Promise<TicketRef | undefined> {
     const op = row.operation;
+    if (op.op === "archive") {
+      await archive(op, row);
+      return undefined;
+    }
     const ctx = { idempotencyKey: `${row.ticketKey}/${row.id}`, attempt: row.attempts, ticketKey: row.ticketKey };
     if (op.op === "open") {
       if (row.ticket) return row.ticket;
@@ -168,7 +199,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   async function deliver(row: OutboxRow): Promise<void> {
-    const driver = drivers.get(row.helpdesk) ?? (row.operation.op === "silence" ? SILENCES : undefined);
+    const driver = drivers.get(row.helpdesk) ?? (row.operation.op === "silence" ? SILENCES : row.operation.op === "archive" ? KNOWLEDGE_BASE : undefined);
     const op = row.operation.op;
     const fields = { outboxId: row.id, incidentId: row.incidentId, ticketKey: row.ticketKey, helpdesk: row.helpdesk, op, attempt: row.attempts };
     if (!driver) {
@@ -201,7 +232,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     const now = clock();
     const silenced = silences.get(row.id);
     silences.delete(row.id);
-    await store.complete(row.id, { ...(ticket ? { ticket } : {}), ...(silenced ? { silences: silenced } : {}) }, now);
+    const page = archived.get(row.id);
+    archived.delete(row.id);
+    await store.complete(row.id, { ...(ticket ? { ticket } : {}), ...(silenced ? { silences: silenced } : {}), ...(page ? { archived: page } : {}) }, now);
     metrics.tickets.inc({ helpdesk: row.helpdesk, action: ACTION_OF_OP[op] });
     metrics.deliveryLatency.observe({ helpdesk: row.helpdesk, op }, Math.max(0, now.getTime() - row.createdAt.getTime()) / 1000);
     log.info({ ...fields, ticket: ticket?.id }, "delivered");

@@ -1,6 +1,7 @@
 import { decide, type Observation, type Reason, type Step, type TicketAction } from "../lifecycle/decide.js";
 import { scheduled } from "../lifecycle/escalation.js";
 import type { Notification } from "../model/alert.js";
+import { rankSimilar, type SimilarIncident, type SimilarQuery } from "../model/archive.js";
 import type { Incident } from "../model/incident.js";
 import { commonEntries, shortLabels } from "../model/labels.js";
 import { SILENCES_TARGET } from "../model/ticket-operation.js";
@@ -103,7 +104,13 @@ function renderRuleTemplate(incident: Incident, rules: RuleSet, key: "title" | "
 }
 
 /** Templates stage: turns the lifecycle's actions into rendered outbox operations. Pure. */
-export function render(step: Step, incident: Incident, rules: RuleSet, failures: TemplateFailure[] = []): NewOutboxRow[] {
+export function render(
+  step: Step,
+  incident: Incident,
+  rules: RuleSet,
+  failures: TemplateFailure[] = [],
+  similar: readonly SimilarIncident[] = [],
+): NewOutboxRow[] {
   const rows: NewOutboxRow[] = [];
   for (const action of step.actions) {
     if (action.kind === "cancel") continue; // not a helpdesk call: the store withdraws the deferred open
@@ -113,7 +120,7 @@ export function render(step: Step, incident: Incident, rules: RuleSet, failures:
       if (op) rows.push({ helpdesk: SILENCES_TARGET, operation: op });
       continue;
     }
-    rows.push(renderAction(action, incident, rules, failures));
+    rows.push(renderAction(action, incident, rules, failures, similar));
   }
   return rows;
 }
@@ -123,6 +130,7 @@ function renderAction(
   incident: Incident,
   rules: RuleSet,
   failures: TemplateFailure[],
+  similar: readonly SimilarIncident[],
 ): NewOutboxRow {
   const helpdesk = incident.helpdesk;
   switch (action.kind) {
@@ -139,7 +147,7 @@ function renderAction(
         ticketKey: incident.ticketKey,
         dedupKey: incident.dedupKey,
         title: title ?? renderTitle(incident),
-        body: renderBody(incident, { ...(previous ? { previous } : {}), ...(description ? { description } : {}) }),
+        body: renderBody(incident, { ...(previous ? { previous } : {}), ...(description ? { description } : {}), similar }),
         priority: incident.priority,
         category: incident.category,
         dueAt: incident.dueAt,
@@ -189,6 +197,25 @@ function continuedFromLegacy(latest: Map<string, Incident>, legacyKey: string | 
   if (old?.state !== "firing") return undefined;
   latest.delete(legacyKey); // one group continues it, not every group of the batch
   return { ...old, dedupKey: key };
+}
+
+/**
+ * Archived incidents like this new one, for its ticket's "Similar past incidents": the built-in
+ * archive's indexes only (no helpdesk or wiki call on the webhook path), ranked by model/archive.ts.
+ */
+async function similarTo(incident: Incident & { id: number }, tx: IngestTx): Promise<SimilarIncident[]> {
+  const limit = incident.similarIncidents ?? 3;
+  if (limit <= 0) return [];
+  const firing = incident.alerts.filter((a) => a.status === "firing");
+  const alerts = firing.length > 0 ? firing : incident.alerts;
+  const alertnames = [...new Set(alerts.map((a) => a.labels.alertname).filter((n): n is string => n !== undefined))];
+  const query: SimilarQuery = {
+    alertname: alertnames.length === 1 ? (alertnames[0] as string) : null,
+    labels: commonEntries(alerts.map((a) => a.labels)),
+    excludeIncidentId: incident.id,
+    limit,
+  };
+  return rankSimilar(query, await tx.similarCandidates(query));
 }
 
 /**
@@ -244,7 +271,10 @@ export async function apply(
         await tx.updateIncident({ ...step.incident, id });
       }
       if (step.actions.some((a) => a.kind === "cancel" || (a.kind === "open" && a.replacesPending))) await tx.cancelPending(id);
-      const rows = render(step, { ...step.incident, id }, rules, failures);
+      // An archived incident that is no longer over (a re-fire reopened it): its archive write waits for the next end.
+      if (prev?.archivedAt !== undefined && step.incident.archivedAt === undefined) await tx.cancelArchive(id, now);
+      const similar = step.actions.some((a) => a.kind === "open") ? await similarTo({ ...step.incident, id }, tx) : [];
+      const rows = render(step, { ...step.incident, id }, rules, failures, similar);
       if (rows.length > 0) await tx.enqueue(id, rows, now);
       outcome.incidentId = id;
     } else if (prev?.id !== undefined) {

@@ -34,6 +34,10 @@ export interface AlertDecision {
   testNotifications: TestNotifications;
   /** The escalation steps when nobody responds (`escalation:`). */
   escalation: readonly EscalationStep[];
+  /** How many similar archived incidents a new ticket lists (`similar_incidents`; 0: none). */
+  similarIncidents: number;
+  /** How long after the end the archive entry is written (`archive_after`). */
+  archiveAfterMs: number;
   /** What alertdesk does when agents act on the ticket (`on_agent_solved`, `verify_after`, …). */
   agentPolicy: AgentPolicy;
   /** Undefined: the service's default helpdesk. */
@@ -95,6 +99,8 @@ export function evaluate(alert: Alert, rules: RuleSet): AlertDecision {
     flapWindowMs: first?.flapWindowMs ?? d.flapWindowMs,
     testNotifications: first?.testNotifications ?? d.testNotifications,
     escalation: first?.escalation ?? d.escalation,
+    similarIncidents: first?.similarIncidents ?? d.similarIncidents,
+    archiveAfterMs: first?.archiveAfterMs ?? d.archiveAfterMs,
     agentPolicy: { ...d.agentPolicy, ...first?.agentPolicy },
     tags: [...new Set([...(d.tags ?? []), ...matched.flatMap((r) => r.tags ?? [])])],
     fields: Object.assign({}, d.fields, ...matched.map((r) => r.fields ?? {})) as Record<string, FieldValue>,

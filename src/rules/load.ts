@@ -44,6 +44,8 @@ export interface CompiledRule extends Routing {
   flapWindowMs?: number;
   testNotifications?: TestNotifications;
   escalation?: EscalationStep[];
+  similarIncidents?: number;
+  archiveAfterMs?: number;
   /** The agent-facing keys the rule sets; the defaults' fill the rest. */
   agentPolicy?: Partial<AgentPolicy>;
   /** Where the rule is written, for messages. */
@@ -65,6 +67,10 @@ export interface RuleDefaults extends Routing {
   testNotifications: TestNotifications;
   escalation: readonly EscalationStep[];
   agentPolicy: AgentPolicy;
+  /** How many similar archived incidents a new ticket lists (`similar_incidents`). */
+  similarIncidents: number;
+  /** How long after the end the archive entry is written (`archive_after`). */
+  archiveAfterMs: number;
 }
 
 /** The agent-facing keys of a rules entry (defaults or a rule). */
@@ -124,6 +130,8 @@ export const BUILTIN_DEFAULTS: RuleDefaults = {
   testNotifications: "record",
   escalation: DEFAULT_ESCALATION,
   agentPolicy: DEFAULT_AGENT_POLICY,
+  similarIncidents: 3,
+  archiveAfterMs: 2 * 60_000,
 };
 
 /** A parsed escalation step as the lifecycle uses it. */
@@ -294,6 +302,8 @@ function compileDefaults(parsed: ParsedFile[]): RuleDefaults {
     if (d.flap_window !== undefined) defaults.flapWindowMs = d.flap_window;
     if (d.test_notifications) defaults.testNotifications = d.test_notifications;
     if (d.escalation) defaults.escalation = d.escalation.map(compileStep);
+    if (d.similar_incidents !== undefined) defaults.similarIncidents = d.similar_incidents;
+    if (d.archive_after !== undefined) defaults.archiveAfterMs = d.archive_after;
     defaults.agentPolicy = { ...defaults.agentPolicy, ...agentPolicyOf(d) };
     Object.assign(defaults, routingOf(d));
   }
@@ -423,6 +433,8 @@ export function compileRules(sources: { file: string; text: string; displayName?
       if (r.flap_window !== undefined) rule.flapWindowMs = r.flap_window;
       if (r.test_notifications) rule.testNotifications = r.test_notifications;
       if (r.escalation) rule.escalation = r.escalation.map(compileStep);
+      if (r.similar_incidents !== undefined) rule.similarIncidents = r.similar_incidents;
+      if (r.archive_after !== undefined) rule.archiveAfterMs = r.archive_after;
       const policy = agentPolicyOf(r);
       if (Object.keys(policy).length > 0) rule.agentPolicy = policy;
       for (const key of ["title", "description"] as const) {

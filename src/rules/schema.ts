@@ -72,6 +72,16 @@ const lifecycleKeys = {
     .min(1)
     .optional()
     .describe("Which agent actions count as the first human response: comment, assignment, active (default all three)."),
+  archive_after: duration
+    .optional()
+    .describe("How long after an incident is over its archive entry is written (default 2m), so that agents' notes written just after the solve get in."),
+  similar_incidents: z
+    .number()
+    .int()
+    .min(0)
+    .max(20)
+    .optional()
+    .describe("How many similar archived incidents a new ticket lists under 'Similar past incidents' (default 3; 0 turns the section off)."),
   test_notifications: z
     .enum(TEST_NOTIFICATIONS)
     .optional()

@@ -76,11 +76,12 @@ export function beforeId(query: PageQuery): number {
 
 /**
  * The incident's timers as both stores index them (epoch ms, null when unset): a due verification
- * of an agent's solve, and when the escalation scheduler must look at it next.
+ * of an agent's solve, when the escalation scheduler must look at it next, and when its archive
+ * entry is due.
  */
-export function timerColumns(incident: Incident): { verifyAt: number | null; escalateAt: number | null } {
+export function timerColumns(incident: Incident): { verifyAt: number | null; escalateAt: number | null; archiveAt: number | null } {
   const epoch = (iso: string | undefined) => (iso === undefined ? null : Date.parse(iso));
-  return { verifyAt: epoch(incident.verifyAt), escalateAt: epoch(incident.escalateAt) };
+  return { verifyAt: epoch(incident.verifyAt), escalateAt: epoch(incident.escalateAt), archiveAt: epoch(incident.archiveAt) };
 }
 
 /** How long a finished doorbell is kept to recognise a repeated delivery: a day (helpdesks retry for hours at most). */

@@ -1,3 +1,4 @@
+import type { ArchiveEntry, NewArchiveEntry, SimilarCandidate, SimilarQuery } from "../model/archive.js";
 import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
 import type { HelpdeskEvent, ObservedEvent } from "../model/helpdesk-event.js";
 import type { Incident, TicketRef } from "../model/incident.js";
@@ -44,8 +45,16 @@ export interface NewOutboxRow {
   replacesPending?: boolean;
 }
 
+/** What both write paths may do with the archive inside their transaction. */
+export interface ArchiveTx {
+  /** Archived incidents that share the alertname or a label with the query, as candidates to rank (a bounded, indexed read). */
+  similarCandidates(query: SimilarQuery): Promise<SimilarCandidate[]>;
+  /** Withdraws the incident's archive deliveries not in flight (it is no longer over); returns how many. */
+  cancelArchive(incidentId: number, now: Date): Promise<number>;
+}
+
 /** What one ingest transaction may do. Everything commits together or not at all. */
-export interface IngestTx {
+export interface IngestTx extends ArchiveTx {
   /** The latest incident of each key (one round trip for the whole notification). */
   latestIncidents(keys: readonly string[]): Promise<Map<string, Incident>>;
   insertIncident(incident: Incident): Promise<number>;
@@ -97,10 +106,19 @@ export interface OutboxStore {
    */
   claimDue(now: Date, limit: number, leaseMs: number): Promise<OutboxRow[]>;
   /**
-   * Marks a row delivered; records the ticket on the incident when the helpdesk returned one, and the
-   * silence id each Alertmanager answered (null: expired, forgotten).
+   * Marks a row delivered; records the ticket on the incident when the helpdesk returned one, the
+   * silence id each Alertmanager answered (null: expired, forgotten), and where the external
+   * knowledge base keeps an archive entry.
    */
-  complete(id: number, result: { ticket?: TicketRef; silences?: readonly { alertmanager: string; silenceId: string | null }[] }, now: Date): Promise<void>;
+  complete(
+    id: number,
+    result: {
+      ticket?: TicketRef;
+      silences?: readonly { alertmanager: string; silenceId: string | null }[];
+      archived?: { entryId: number; url: string | null };
+    },
+    now: Date,
+  ): Promise<void>;
   /** The silence ids Alertmanager answered for the incident, by Alertmanager name. */
   silenceIds(incidentId: number): Promise<Record<string, string>>;
   /** Releases a row for another attempt at `nextAttemptAt`. */
@@ -136,8 +154,17 @@ export interface QueryStore {
   countOutbox(): Promise<Record<string, number>>;
 }
 
+/** One of an incident's outbox rows, for its archive entry's timeline. */
+export interface IncidentDelivery {
+  helpdesk: string;
+  state: OutboxState;
+  createdAt: string;
+  doneAt: string | null;
+  operation: TicketOperation;
+}
+
 /** What one way-back transaction may do: agents' events onto their incidents, atomically with the cursor. */
-export interface SyncTx {
+export interface SyncTx extends ArchiveTx {
   /**
    * The latest incident whose ticket this is, locked for the transaction (replicas take turns); by
    * its correlation key when no incident has the ticket's id yet (the delivery that created it has
@@ -152,6 +179,12 @@ export interface SyncTx {
   enqueue(incidentId: number, rows: readonly NewOutboxRow[], now: Date): Promise<void>;
   /** Stores the helpdesk's poll cursor, if `owner` still holds its lease; false when another replica took it. */
   saveCursor(helpdesk: string, owner: string, cursor: string, now: Date): Promise<boolean>;
+  /** The agents' events stored for the incident, oldest first. */
+  incidentEvents(incidentId: number): Promise<StoredHelpdeskEvent[]>;
+  /** The incident's outbox rows still kept (delivery.retention), oldest first. */
+  incidentDeliveries(incidentId: number): Promise<IncidentDelivery[]>;
+  /** Writes the incident's archive entry (one per incident: a second write replaces it) and indexes it; returns its id. */
+  saveArchiveEntry(entry: NewArchiveEntry, now: Date): Promise<number>;
 }
 
 /** A doorbell waiting to be answered by reading its ticket again. */
@@ -202,6 +235,8 @@ export interface SyncStore {
   dueVerifications(now: Date, limit: number): Promise<number[]>;
   /** Epoch ms of the earliest pending verification. */
   nextVerificationAt(): Promise<number | undefined>;
+  /** Ids of incidents whose archive entry is due (archiveAt ≤ now). */
+  dueArchives(now: Date, limit: number): Promise<number[]>;
   /** Ids of incidents the escalation scheduler must look at now (escalateAt ≤ now). */
   dueEscalations(now: Date, limit: number): Promise<number[]>;
   syncStatus(): Promise<SyncStatus[]>;
@@ -209,12 +244,25 @@ export interface SyncStore {
   helpdeskEvents(incidentId: number): Promise<StoredHelpdeskEvent[]>;
 }
 
+/** A search of the archive: full text (every word, else any word), best first; no text: the newest. */
+export interface ArchiveSearch {
+  q?: string;
+  limit: number;
+}
+
+/** The archive's read slice (the built-in knowledge base): search and read entries. Never writes. */
+export interface KnowledgeStore {
+  searchArchive(search: ArchiveSearch): Promise<ArchiveEntry[]>;
+  archiveEntry(id: number): Promise<ArchiveEntry | undefined>;
+  countArchive(): Promise<number>;
+}
+
 /**
- * alertdesk's durable state: incidents, the outbox, and the built-in helpdesk's tickets.
+ * alertdesk's durable state: incidents, the outbox, the archive, and the built-in helpdesk's tickets.
  * Implemented by SQLite (embedded default) and PostgreSQL; one contract suite tests both.
  * Only the composition root holds the whole store; every consumer gets its slice.
  */
-export interface Store extends IngestStore, OutboxStore, ReplayStore, QueryStore, SyncStore, BuiltinTicketBook {
+export interface Store extends IngestStore, OutboxStore, ReplayStore, QueryStore, SyncStore, KnowledgeStore, BuiltinTicketBook {
   readonly kind: string;
   /** Throws when the store cannot be used (readiness). */
   ping(): Promise<void>;

@@ -70,7 +70,10 @@ export async function applyActivity(tx: SyncTx, helpdesk: string, activity: Tick
   if (outcome.applied.length > 0) {
     const stopped = found.helpdeskState?.firstResponseAt == null && incident.helpdeskState?.firstResponseAt != null;
     if (stopped) outcome.firstResponse = { priority: incident.priority, seconds: firstResponseSeconds(incident) };
-    await tx.updateIncident({ ...scheduled(incident, now), id: incident.id });
+    const next = { ...scheduled(incident, now), id: incident.id };
+    await tx.updateIncident(next);
+    // An agent took an archived incident's ticket back: its archive write waits for the next end.
+    if (found.archivedAt !== undefined && next.archivedAt === undefined) await tx.cancelArchive(incident.id, now);
     const rows = agentRows(actions, incident);
     if (rows.length > 0) await tx.enqueue(incident.id, rows, now);
     outcome.enqueued = rows.length;

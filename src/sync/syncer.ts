@@ -7,6 +7,7 @@ import type { Metrics } from "../observability/metrics.js";
 import type { SyncStore } from "../store/types.js";
 import { silenceLabels } from "../templates/render.js";
 import { type ActivityOutcome, applyActivity, type MonitoredAlert, runEscalation, runVerification } from "./apply.js";
+import { runArchive } from "./archive.js";
 
 /**
  * The way back's loop: polls every helpdesk that can tell (one replica at a time, by lease), answers
@@ -23,6 +24,8 @@ export interface SyncerOptions {
   clock: () => Date;
   /** Wakes the outbox worker after a verification enqueued a reopen or a comment. */
   kickOutbox: () => void;
+  /** An external knowledge base is configured: archive entries also go there (through the outbox). */
+  externalKnowledgeBase?: boolean;
   /** The Alertmanagers a verification asks what still fires (silenced alerts included). */
   alertmanagers?: readonly AlertmanagerClient[];
   /** This replica's name in the poll leases (default: a random id). */
@@ -48,6 +51,7 @@ export interface Syncer {
 const DOORBELLS_PER_ROUND = 10;
 const VERIFICATIONS_PER_ROUND = 100;
 const ESCALATIONS_PER_ROUND = 100;
+const ARCHIVES_PER_ROUND = 50;
 /** Pages of one helpdesk's activity per round, so one busy helpdesk cannot hold the loop. */
 const PAGES_PER_ROUND = 20;
 /** A doorbell whose ticket cannot be read is tried this often, then left to the poller. */
@@ -194,11 +198,25 @@ export function createSyncer(options: SyncerOptions): Syncer {
     if (enqueued) options.kickOutbox();
   }
 
-  // Timed work first (escalations, verifications), then doorbells, then polls: a slow helpdesk's
-  // poll must not delay what is due.
+  async function archive(): Promise<void> {
+    const due = await store.dueArchives(clock(), ARCHIVES_PER_ROUND);
+    let enqueued = false;
+    for (const id of due) {
+      const outcome = await store.syncTransaction((tx) => runArchive(tx, id, clock(), { external: options.externalKnowledgeBase === true }));
+      if (outcome !== "archived") continue;
+      metrics.archived.inc();
+      log.info({ incident: id }, "incident archived");
+      enqueued ||= options.externalKnowledgeBase === true;
+    }
+    if (enqueued) options.kickOutbox();
+  }
+
+  // Timed work first (escalations, verifications, archives), then doorbells, then polls: a slow
+  // helpdesk's poll must not delay what is due.
   async function round(): Promise<void> {
     await escalate();
     await verify();
+    await archive();
     await answerDoorbells();
     const now = clock().getTime();
     for (const { name, sync } of syncs) {

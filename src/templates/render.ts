@@ -1,6 +1,7 @@
 import type { AgentAction } from "../lifecycle/agent.js";
 import type { Flap, TicketAction } from "../lifecycle/decide.js";
 import type { Escalation } from "../lifecycle/escalation.js";
+import type { SimilarIncident } from "../model/archive.js";
 import type { Block, Doc } from "../model/doc.js";
 import { formatDuration } from "../model/duration.js";
 import type { AlertRecord, Incident } from "../model/incident.js";
@@ -137,7 +138,10 @@ function alertLine(a: AlertRecord, among: AlertRecord[]): string {
 }
 
 /** The first ticket body: the intake a support workflow wants, so nobody has to ask again. */
-export function renderBody(incident: Incident, options: { previous?: { ticketKey: string; ticketId?: string }; description?: string } = {}): Doc {
+export function renderBody(
+  incident: Incident,
+  options: { previous?: { ticketKey: string; ticketId?: string }; description?: string; similar?: readonly SimilarIncident[] } = {},
+): Doc {
   const { previous } = options;
   const alerts = firing(incident).length > 0 ? firing(incident) : incident.alerts;
   const doc: Doc = [];
@@ -171,22 +175,42 @@ export function renderBody(incident: Incident, options: { previous?: { ticketKey
   doc.push({ kind: "heading", text: "Alerts" });
   doc.push({ kind: "list", items: alerts.slice(0, 50).map((a) => alertLine(a, alerts)) });
   if (alerts.length > 50) doc.push({ kind: "paragraph", text: `… and ${alerts.length - 50} more.` });
-  const env = commonLabels(alerts);
-  if (Object.keys(env).length > 0) {
-    doc.push({ kind: "heading", text: "Environment" });
-    doc.push({
-      kind: "fields",
-      rows: Object.keys(env)
-        .sort()
-        .map((k) => [k, shortValue(env[k] as string, FIELD_VALUE_CHARS)]),
-    });
-  }
+  doc.push(...environmentBlocks(commonLabels(alerts)));
   const links = linksBlock(incident, alerts);
   if (links) {
     doc.push({ kind: "heading", text: "Links" });
     doc.push(links);
   }
+  doc.push(...renderSimilar(options.similar ?? []));
   return doc;
+}
+
+/**
+ * The "Similar past incidents" section: one line per archived incident (its date, how long it
+ * lasted, its ticket, the first line of its resolution); none when there are none.
+ */
+export function renderSimilar(similar: readonly SimilarIncident[]): Doc {
+  if (similar.length === 0) return [];
+  return [
+    { kind: "heading", text: "Similar past incidents" },
+    {
+      kind: "list",
+      items: similar.map((s) => {
+        const ticket = s.ticketId ? `${s.ticketId}${s.ticketUrl ? ` ${s.ticketUrl}` : ""}` : s.ticketKey;
+        return `${s.startedAt.slice(0, 10)}, lasted ${formatDuration(s.durationMs)}, ticket ${ticket}: ${s.resolutionLine}`;
+      }),
+    },
+  ];
+}
+
+/** The "Environment" section: the labels every alert shares, sorted, long values cut; nothing when none. */
+export function environmentBlocks(env: Record<string, string>): Doc {
+  const names = Object.keys(env).sort();
+  if (names.length === 0) return [];
+  return [
+    { kind: "heading", text: "Environment" },
+    { kind: "fields", rows: names.map((k) => [k, shortValue(env[k] as string, FIELD_VALUE_CHARS)]) },
+  ];
 }
 
 /** A list of at most 50 alerts, then how many more: a change of 40,000 alerts is one readable comment, not 40,000 lines. */

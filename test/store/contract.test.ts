@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NewArchiveEntry } from "../../src/model/archive.js";
 import { type Incident, ticketKeyFor } from "../../src/model/incident.js";
 import type { OpenTicket } from "../../src/model/ticket-operation.js";
 import { createPostgresStore } from "../../src/store/postgres/store.js";
@@ -71,6 +72,31 @@ function open(i: Incident): NewOutboxRow {
 }
 const comment = (text: string): NewOutboxRow => ({ helpdesk: "builtin", operation: { op: "comment", body: [{ kind: "paragraph", text }] } });
 const resolve: NewOutboxRow = { helpdesk: "builtin", operation: { op: "resolve", body: [], solve: true } };
+
+function archiveEntry(incidentId: number, overrides: Partial<NewArchiveEntry> = {}): NewArchiveEntry {
+  return {
+    incidentId,
+    ticketKey: `ad-${incidentId}`,
+    title: `HostDiskFull on db-${incidentId} — 2026-11-25 (ad-${incidentId})`,
+    labels: { alertname: "HostDiskFull", instance: `db-${incidentId}`, job: "node" },
+    keywords: ["HostDiskFull", "node", "performance", "P2", "fixed"],
+    resolution: "",
+    resolutionLine: "Resolved by itself: every alert stopped firing and alertdesk solved the ticket.",
+    outcome: "resolved by itself",
+    body: "## Summary\n\nThe disk filled up.",
+    doc: [{ kind: "paragraph", text: "The disk filled up." }],
+    alertname: "HostDiskFull",
+    priority: "P2",
+    category: "performance",
+    helpdesk: "builtin",
+    ticketId: String(incidentId),
+    ticketUrl: null,
+    startedAt: at(0).toISOString(),
+    endedAt: at(600).toISOString(),
+    durationMs: 600_000,
+    ...overrides,
+  };
+}
 
 async function seed(store: Store, rows: NewOutboxRow[], i = incident()): Promise<number> {
   return store.transaction(async (tx) => {
@@ -533,6 +559,95 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       );
       expect(await store.silenceIds(id)).toEqual({ prod: "s-2" });
       expect(await store.silenceIds(999_999)).toEqual({});
+    });
+
+    it("keeps one archive entry per incident, replaced by a second write, and finds it by full text (every word first, else any)", async () => {
+      const id = await seed(store, []);
+      const other = await seed(store, []);
+      const entryId = await store.syncTransaction((tx) =>
+        tx.saveArchiveEntry(archiveEntry(id, { body: "The volume was nearly full of logs.", resolution: "Rotated the logs and grew the volume." }), at(1)),
+      );
+      const again = await store.syncTransaction((tx) =>
+        tx.saveArchiveEntry(
+          archiveEntry(id, { body: "The /var volume was full of rotated logs.", resolution: "Rotated the logs and grew the volume to 200G." }),
+          at(2),
+        ),
+      );
+      expect(again).toBe(entryId);
+      await store.syncTransaction((tx) =>
+        tx.saveArchiveEntry(archiveEntry(other, { alertname: "HostHighCpu", title: "HostHighCpu on web", body: "CPU saturated." }), at(3)),
+      );
+      const entry = await store.archiveEntry(entryId);
+      expect(entry).toMatchObject({ id: entryId, incidentId: id, resolution: "Rotated the logs and grew the volume to 200G.", createdAt: at(1).toISOString() });
+      expect(entry?.updatedAt).toBe(at(2).toISOString());
+      expect(entry?.doc).toEqual([{ kind: "paragraph", text: "The disk filled up." }]);
+      // Stemmed, every word: "rotating" finds "rotated", "volumes" finds "volume".
+      const both = await store.searchArchive({ q: "rotating volumes", limit: 10 });
+      expect(both.map((e) => e.id)).toEqual([entryId]);
+      // No entry has every word: the ones with any of them.
+      const any = await store.searchArchive({ q: "saturated nonexistentword", limit: 10 });
+      expect(any.map((e) => e.incidentId)).toContain(other);
+      expect(any.map((e) => e.incidentId)).not.toContain(id);
+      // Search syntax in the text is only words: no error, no match of everything.
+      await expect(store.searchArchive({ q: '" OR * NEAR( -- ) \\ :', limit: 10 })).resolves.toBeDefined();
+      expect((await store.searchArchive({ limit: 2 })).map((e) => e.incidentId)).toEqual([other, id]);
+      expect(await store.countArchive()).toBeGreaterThanOrEqual(2);
+      expect(await store.archiveEntry(987_654)).toBeUndefined();
+    });
+
+    it("finds similar archived incidents by alertname and by label pairs, through bounded index reads", async () => {
+      const ids: number[] = [];
+      for (let n = 0; n < 3; n++) ids.push(await seed(store, []));
+      const [sameName, sameInstance, unrelated] = ids as [number, number, number];
+      await store.syncTransaction(async (tx) => {
+        await tx.saveArchiveEntry(archiveEntry(sameName, { alertname: "SimilarA", labels: { alertname: "SimilarA", instance: "x-1" } }), at(1));
+        await tx.saveArchiveEntry(archiveEntry(sameInstance, { alertname: "SimilarB", labels: { alertname: "SimilarB", instance: "sim-host" } }), at(2));
+        await tx.saveArchiveEntry(archiveEntry(unrelated, { alertname: "SimilarC", labels: { alertname: "SimilarC", instance: "elsewhere" } }), at(3));
+      });
+      const found = await store.transaction((tx) =>
+        tx.similarCandidates({ alertname: "SimilarA", labels: { alertname: "SimilarA", instance: "sim-host" }, limit: 3 }),
+      );
+      const incidents = found.map((c) => c.incidentId).sort((a, b) => a - b);
+      expect(incidents).toEqual([sameName, sameInstance].sort((a, b) => a - b));
+      const candidate = found.find((c) => c.incidentId === sameInstance);
+      expect(candidate).toMatchObject({ alertname: "SimilarB", labels: { alertname: "SimilarB", instance: "sim-host" }, durationMs: 600_000 });
+    });
+
+    it("archive timers: due archives by time; withdrawn archive rows; the incident's deliveries for the timeline", async () => {
+      const i = { ...incident(), archiveAt: at(100).toISOString() };
+      const id = await seed(store, [open(i), comment("first")], i);
+      expect(await store.dueArchives(at(99), 10)).not.toContain(id);
+      expect(await store.dueArchives(at(100), 10)).toContain(id);
+      const deliveries = await store.syncTransaction((tx) => tx.incidentDeliveries(id));
+      expect(deliveries.map((d) => d.operation.op)).toEqual(["open", "comment"]);
+      expect(deliveries[1]).toMatchObject({ helpdesk: "builtin", state: "pending", createdAt: at(0).toISOString(), doneAt: null });
+      const entryId = await store.syncTransaction(async (tx) => {
+        const eid = await tx.saveArchiveEntry(archiveEntry(id), at(101));
+        const { archiveAt: _due, ...archived } = i;
+        await tx.updateIncident({ ...archived, id, archivedAt: at(101).toISOString() });
+        await tx.enqueue(
+          id,
+          [{ helpdesk: "knowledge_base", operation: { op: "archive", entryId: eid, title: "t", body: [], labels: ["alertdesk"] } }],
+          at(101),
+        );
+        return eid;
+      });
+      expect(await store.dueArchives(at(200), 10)).not.toContain(id);
+      expect(await store.transaction((tx) => tx.cancelArchive(id, at(102)))).toBe(1);
+      // Newest first, as the deliveries list shows them.
+      expect((await ofIncident(id)).map((d) => [d.op, d.state])).toEqual([
+        ["archive", "cancelled"],
+        ["comment", "pending"],
+        ["open", "pending"],
+      ]);
+      // Where the external knowledge base keeps the entry, recorded by the delivery.
+      await store.syncTransaction((tx) =>
+        tx.enqueue(id, [{ helpdesk: "knowledge_base", operation: { op: "archive", entryId, title: "t", body: [], labels: [] } }], at(103)),
+      );
+      const rows = await store.listDeliveries({ limit: 1000 });
+      const row = rows.find((d) => d.incidentId === id && d.op === "archive" && d.state === "pending");
+      await store.complete(row?.id as number, { archived: { entryId, url: "https://wiki.example/pages/1" } }, at(104));
+      expect((await store.archiveEntry(entryId))?.externalUrl).toBe("https://wiki.example/pages/1");
     });
 
     it("answers ping while open", async () => {

@@ -136,4 +136,38 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX builtin_activity_ticket ON builtin_activity (ticket_id, id);
   CREATE INDEX builtin_tickets_follow_up ON builtin_tickets (follow_up_of) WHERE follow_up_of IS NOT NULL;
   `,
+  // The archive: one knowledge-base entry per incident that is over, with full-text search (a
+  // weighted tsvector, English stemming, GIN) and the labels indexed for the similar-incidents lookup.
+  `
+  ALTER TABLE incidents ADD COLUMN archive_at BIGINT;
+  CREATE INDEX incidents_archive ON incidents (archive_at) WHERE archive_at IS NOT NULL;
+  CREATE TABLE kb_entries (
+    id BIGSERIAL PRIMARY KEY,
+    incident_id BIGINT NOT NULL UNIQUE REFERENCES incidents (id),
+    alertname TEXT,
+    labels TEXT NOT NULL,
+    title TEXT NOT NULL,
+    ticket_key TEXT NOT NULL,
+    ticket_id TEXT,
+    ticket_url TEXT,
+    started_at TEXT NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    resolution TEXT NOT NULL,
+    resolution_line TEXT NOT NULL,
+    external_url TEXT,
+    data TEXT NOT NULL,
+    search tsvector NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX kb_entries_alertname ON kb_entries (alertname, id);
+  CREATE INDEX kb_entries_search ON kb_entries USING GIN (search);
+  CREATE TABLE kb_labels (
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    entry_id BIGINT NOT NULL REFERENCES kb_entries (id),
+    PRIMARY KEY (name, value, entry_id)
+  );
+  CREATE INDEX kb_labels_entry ON kb_labels (entry_id);
+  `,
 ];

@@ -25,6 +25,7 @@ import {
   toOutboxRow,
 } from "../rows.js";
 import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, Page, PageQuery, Store } from "../types.js";
+import { pgArchiveStore, pgArchiveTx } from "./archive.js";
 import { PG_MIGRATIONS } from "./migrations.js";
 import { pgSyncStore, pgSyncTx } from "./sync.js";
 
@@ -82,7 +83,10 @@ async function migrate(client: pg.PoolClient): Promise<void> {
 }
 
 function ingestTx(c: Q): IngestTx {
+  const archive = pgArchiveTx(c);
   return {
+    similarCandidates: archive.similarCandidates,
+    cancelArchive: archive.cancelArchive,
     async latestIncidents(keys) {
       const unique = [...new Set(keys)].sort();
       // One incident's step at a time across replicas; sorted, so two transactions cannot deadlock on each other's keys.
@@ -95,8 +99,8 @@ function ingestTx(c: Q): IngestTx {
     },
     async insertIncident(i: Incident) {
       const res = await c.query<{ id: number }>(
-        `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data, verify_at, escalate_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+        `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, data, verify_at, escalate_at, archive_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
         [
           i.dedupKey,
           i.seq,
@@ -109,6 +113,7 @@ function ingestTx(c: Q): IngestTx {
           incidentData(i),
           timerColumns(i).verifyAt,
           timerColumns(i).escalateAt,
+          timerColumns(i).archiveAt,
         ],
       );
       return Number(res.rows[0]?.id);
@@ -116,8 +121,8 @@ function ingestTx(c: Q): IngestTx {
     async updateIncident(i) {
       // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
       await c.query(
-        "UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5, verify_at = $7, escalate_at = $8 WHERE id = $1",
-        [i.id, i.state, i.priority, i.updatedAt, incidentData(i), i.dedupKey, timerColumns(i).verifyAt, timerColumns(i).escalateAt],
+        "UPDATE incidents SET dedup_key = $6, state = $2, priority = $3, updated_at = $4, data = $5, verify_at = $7, escalate_at = $8, archive_at = $9 WHERE id = $1",
+        [i.id, i.state, i.priority, i.updatedAt, incidentData(i), i.dedupKey, timerColumns(i).verifyAt, timerColumns(i).escalateAt, timerColumns(i).archiveAt],
       );
     },
     async enqueue(incidentId, rows, now) {
@@ -282,9 +287,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     syncTransaction: (fn) =>
       inTransaction((c) => {
         const ingest = ingestTx(c);
-        return fn({ ...pgSyncTx(c), updateIncident: ingest.updateIncident, enqueue: ingest.enqueue });
+        return fn({ ...pgSyncTx(c), ...pgArchiveTx(c), updateIncident: ingest.updateIncident, enqueue: ingest.enqueue });
       }),
     ...pgSyncStore(pool, inTransaction),
+    ...pgArchiveStore(pool),
 
     claimDue: (now, limit, leaseMs) =>
       inTransaction(async (c) => {
@@ -326,6 +332,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
             id,
           ]);
         }
+        if (result.archived) await c.query("UPDATE kb_entries SET external_url = $1 WHERE id = $2", [result.archived.url, result.archived.entryId]);
         for (const s of result.silences ?? []) {
           if (s.silenceId === null) {
             await c.query("DELETE FROM alertmanager_silences WHERE incident_id = (SELECT incident_id FROM outbox WHERE id = $1) AND alertmanager = $2", [

@@ -21,8 +21,15 @@ async function lockedIncident(c: Q, where: string, params: unknown[]): Promise<(
 }
 
 /** The way-back methods of one PostgreSQL transaction (the ingest transaction's update and enqueue added by the store). */
-export function pgSyncTx(c: Q): Omit<SyncTx, "updateIncident" | "enqueue"> {
+export function pgSyncTx(c: Q): Omit<SyncTx, "updateIncident" | "enqueue" | "incidentDeliveries" | "saveArchiveEntry" | "similarCandidates" | "cancelArchive"> {
   return {
+    async incidentEvents(incidentId) {
+      const res = await c.query<{ event_id: string; ticket_id: string; data: string; received_at: string }>(
+        "SELECT event_id, ticket_id, data, received_at FROM helpdesk_events WHERE incident_id = $1 ORDER BY id",
+        [incidentId],
+      );
+      return res.rows.map((e) => ({ eventId: e.event_id, ticketId: e.ticket_id, event: JSON.parse(e.data) as HelpdeskEvent, receivedAt: e.received_at }));
+    },
     incidentByTicket: async (helpdesk, ticketId, ticketKey) =>
       (await lockedIncident(c, "helpdesk = $1 AND ticket_id = $2", [helpdesk, ticketId])) ??
       (ticketKey === undefined ? undefined : await lockedIncident(c, "helpdesk = $1 AND ticket_key = $2", [helpdesk, ticketKey])),
@@ -48,7 +55,10 @@ export function pgSyncTx(c: Q): Omit<SyncTx, "updateIncident" | "enqueue"> {
 }
 
 /** The way back's bookkeeping on PostgreSQL: leases by conditional UPDATE, doorbells claimed with SKIP LOCKED. */
-export function pgSyncStore(pool: pg.Pool, inTransaction: <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>): Omit<SyncStore, "syncTransaction"> {
+export function pgSyncStore(
+  pool: pg.Pool,
+  inTransaction: <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>,
+): Omit<SyncStore, "syncTransaction" | "dueArchives"> {
   return {
     takePollLease: (helpdesk, owner, now, leaseMs) =>
       inTransaction(async (c) => {

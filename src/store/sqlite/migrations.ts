@@ -137,4 +137,37 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX builtin_activity_ticket ON builtin_activity (ticket_id, id);
   CREATE INDEX builtin_tickets_follow_up ON builtin_tickets (follow_up_of) WHERE follow_up_of IS NOT NULL;
   `,
+  // The archive: one knowledge-base entry per incident that is over, with full-text search (FTS5,
+  // Porter stemming) and the labels indexed for the similar-incidents lookup on new tickets.
+  `
+  ALTER TABLE incidents ADD COLUMN archive_at INTEGER;
+  CREATE INDEX incidents_archive ON incidents (archive_at) WHERE archive_at IS NOT NULL;
+  CREATE TABLE kb_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL UNIQUE REFERENCES incidents (id),
+    alertname TEXT,
+    labels TEXT NOT NULL,
+    title TEXT NOT NULL,
+    ticket_key TEXT NOT NULL,
+    ticket_id TEXT,
+    ticket_url TEXT,
+    started_at TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    resolution TEXT NOT NULL,
+    resolution_line TEXT NOT NULL,
+    external_url TEXT,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX kb_entries_alertname ON kb_entries (alertname, id);
+  CREATE TABLE kb_labels (
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES kb_entries (id),
+    PRIMARY KEY (name, value, entry_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX kb_labels_entry ON kb_labels (entry_id);
+  CREATE VIRTUAL TABLE kb_fts USING fts5(title, keywords, resolution, body, tokenize = 'porter unicode61');
+  `,
 ];

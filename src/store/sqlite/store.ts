@@ -27,6 +27,7 @@ import {
   toOutboxRow,
 } from "../rows.js";
 import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, Page, PageQuery, Store } from "../types.js";
+import { createSqliteArchive } from "./archive.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteSync } from "./sync.js";
 import { createSqliteWriter } from "./writer.js";
@@ -132,12 +133,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const q = {
     latest: db.prepare<[string], IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE dedup_key = ? ORDER BY seq DESC LIMIT 1"),
     insertIncident: db.prepare(
-      `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, verify_at, escalate_at, data)
-       VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @verifyAt, @escalateAt, @data)`,
+      `INSERT INTO incidents (dedup_key, seq, ticket_key, state, priority, helpdesk, opened_at, updated_at, verify_at, escalate_at, archive_at, data)
+       VALUES (@dedupKey, @seq, @ticketKey, @state, @priority, @helpdesk, @openedAt, @updatedAt, @verifyAt, @escalateAt, @archiveAt, @data)`,
     ),
     // dedup_key too: an incident continued from alertdesk 0.1's key takes the group's key (pipeline/ingest.ts).
     updateIncident: db.prepare(
-      "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, verify_at = @verifyAt, escalate_at = @escalateAt, data = @data WHERE id = @id",
+      "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, verify_at = @verifyAt, escalate_at = @escalateAt, archive_at = @archiveAt, data = @data WHERE id = @id",
     ),
     enqueue: db.prepare(
       `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
@@ -226,7 +227,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       data: incidentData(incident),
     });
   };
+  const archive = createSqliteArchive(db, reader);
   const tx: IngestTx = {
+    similarCandidates: archive.tx.similarCandidates,
+    cancelArchive: archive.tx.cancelArchive,
     async latestIncidents(keys) {
       const out = new Map<string, Incident>();
       for (const key of new Set(keys)) {
@@ -263,7 +267,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   const sync = createSqliteSync(db, reader, write, updateIncident, tx.enqueue);
-  const syncTx = { ...tx, ...sync.tx };
+  const syncTx = { ...tx, ...sync.tx, incidentDeliveries: archive.tx.incidentDeliveries, saveArchiveEntry: archive.tx.saveArchiveEntry };
 
   // The read API's lists, a page at a time: first the candidates' ids and stored sizes (octet_length
   // reads a row's size without its text), then only the rows that fit the page, one by id.
@@ -370,6 +374,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ordersWrites: true,
     transaction: (fn) => write(() => fn(tx)),
     syncTransaction: (fn) => write(() => fn(syncTx)),
+    dueArchives: archive.store.dueArchives,
+    searchArchive: archive.store.searchArchive,
+    archiveEntry: archive.store.archiveEntry,
+    countArchive: archive.store.countArchive,
     ...sync.store,
 
     claimDue: (now, limit, leaseMs) =>
@@ -393,6 +401,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           if (s.silenceId === null) q.forgetSilence.run(id, s.alertmanager);
           else q.keepSilence.run(id, s.alertmanager, s.silenceId, now.toISOString());
         }
+        if (result.archived) archive.store.setExternalUrl(result.archived.entryId, result.archived.url);
       }),
     async silenceIds(incidentId) {
       return Object.fromEntries(q.silenceIds.all(incidentId).map((r) => [r.alertmanager, r.silence_id]));

@@ -4,6 +4,13 @@ import type { Incident } from "../../model/incident.js";
 import { DOORBELL_MEMORY_MS, type IncidentRow, toIncident } from "../rows.js";
 import type { DoorbellRow, StoredHelpdeskEvent, SyncStatus, SyncStore, SyncTx } from "../types.js";
 
+interface EventRow {
+  event_id: string;
+  ticket_id: string;
+  data: string;
+  received_at: string;
+}
+
 /**
  * The way back on SQLite: the SyncTx methods (run inside the single writer's transaction, so they
  * need no locks) and the SyncStore bookkeeping. `write` is the store's writer.
@@ -14,7 +21,10 @@ export function createSqliteSync(
   write: <T>(fn: () => T | Promise<T>) => Promise<T>,
   updateIncident: (incident: Incident & { id: number }) => void,
   enqueue: SyncTx["enqueue"],
-): { tx: SyncTx; store: Omit<SyncStore, "syncTransaction"> } {
+): {
+  tx: Omit<SyncTx, "incidentDeliveries" | "saveArchiveEntry" | "similarCandidates" | "cancelArchive">;
+  store: Omit<SyncStore, "syncTransaction" | "dueArchives">;
+} {
   const q = {
     byTicket: db.prepare<[string, string], IncidentRow>(
       "SELECT id, ticket_id, ticket_url, data FROM incidents WHERE helpdesk = ? AND ticket_id = ? ORDER BY id DESC LIMIT 1",
@@ -45,6 +55,7 @@ export function createSqliteSync(
     finishDoorbell: db.prepare("UPDATE helpdesk_doorbells SET state = 'done', done_at = ?, lease_until = NULL WHERE id = ?"),
     forgetDoorbells: db.prepare("DELETE FROM helpdesk_doorbells WHERE state = 'done' AND done_at < ?"),
     retryDoorbell: db.prepare("UPDATE helpdesk_doorbells SET next_attempt_at = ?, lease_until = NULL WHERE id = ?"),
+    events: db.prepare<[number], EventRow>("SELECT event_id, ticket_id, data, received_at FROM helpdesk_events WHERE incident_id = ? ORDER BY id"),
   };
   const r = {
     anyDueDoorbell: reader.prepare<[number, number], { id: number }>(
@@ -60,13 +71,20 @@ export function createSqliteSync(
     status: reader.prepare<[], { helpdesk: string; cursor: string | null; synced_at: string | null; last_error: string | null }>(
       "SELECT helpdesk, cursor, synced_at, last_error FROM helpdesk_sync ORDER BY helpdesk",
     ),
-    events: reader.prepare<[number], { event_id: string; ticket_id: string; data: string; received_at: string }>(
-      "SELECT event_id, ticket_id, data, received_at FROM helpdesk_events WHERE incident_id = ? ORDER BY id",
-    ),
+    events: reader.prepare<[number], EventRow>("SELECT event_id, ticket_id, data, received_at FROM helpdesk_events WHERE incident_id = ? ORDER BY id"),
   };
+  const toStored = (e: EventRow): StoredHelpdeskEvent => ({
+    eventId: e.event_id,
+    ticketId: e.ticket_id,
+    event: JSON.parse(e.data) as HelpdeskEvent,
+    receivedAt: e.received_at,
+  });
   const locked = (row: IncidentRow | undefined) => (row ? (toIncident(row) as Incident & { id: number }) : undefined);
 
-  const tx: SyncTx = {
+  const tx: Omit<SyncTx, "incidentDeliveries" | "saveArchiveEntry" | "similarCandidates" | "cancelArchive"> = {
+    async incidentEvents(incidentId) {
+      return q.events.all(incidentId).map(toStored);
+    },
     async incidentByTicket(helpdesk, ticketId, ticketKey) {
       return locked(q.byTicket.get(helpdesk, ticketId) ?? (ticketKey === undefined ? undefined : q.byKey.get(ticketKey, helpdesk)));
     },
@@ -86,7 +104,7 @@ export function createSqliteSync(
     },
   };
 
-  const store: Omit<SyncStore, "syncTransaction"> = {
+  const store: Omit<SyncStore, "syncTransaction" | "dueArchives"> = {
     takePollLease: (helpdesk, owner, now, leaseMs) =>
       write(() => {
         q.ensureSync.run(helpdesk);
@@ -131,12 +149,7 @@ export function createSqliteSync(
       return r.status.all().map((s) => ({ helpdesk: s.helpdesk, cursor: s.cursor, syncedAt: s.synced_at, lastError: s.last_error }));
     },
     async helpdeskEvents(incidentId): Promise<StoredHelpdeskEvent[]> {
-      return r.events.all(incidentId).map((e) => ({
-        eventId: e.event_id,
-        ticketId: e.ticket_id,
-        event: JSON.parse(e.data) as HelpdeskEvent,
-        receivedAt: e.received_at,
-      }));
+      return r.events.all(incidentId).map(toStored);
     },
   };
   return { tx, store };
