@@ -10,6 +10,7 @@ import { createHttpServer, type HttpServer } from "./http/tls.js";
 import { createHealthRouter } from "./intake/health.js";
 import { createHelpdeskWebhookRouter } from "./intake/helpdesk-webhooks.js";
 import { createWebhookRouter } from "./intake/webhooks.js";
+import { createKnowledgeBase } from "./knowledge/registry.js";
 import type { Notification } from "./model/alert.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
@@ -112,10 +113,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const committer = createGroupCommitter(store, { onBatch: (n) => metrics.commitBatchSize.observe(n) });
   const alertmanagers = (config.alertmanagers ?? []).map((am) => createAlertmanagerClient(am.name, am, { clock }));
+  const knowledgeBase = config.knowledgeBase ? createKnowledgeBase(config.knowledgeBase, { clock }) : undefined;
   const worker = createOutboxWorker({
     store,
     drivers,
     alertmanagers,
+    ...(knowledgeBase ? { knowledgeBase } : {}),
     metrics,
     log,
     clock,
@@ -130,7 +133,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     },
   });
 
-  const syncer = createSyncer({ store, drivers, metrics, log, clock, alertmanagers, kickOutbox: () => worker.kick() });
+  const syncer = createSyncer({
+    store,
+    drivers,
+    metrics,
+    log,
+    clock,
+    alertmanagers,
+    externalKnowledgeBase: knowledgeBase !== undefined,
+    kickOutbox: () => worker.kick(),
+  });
 
   async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
     const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile

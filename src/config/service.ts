@@ -6,6 +6,7 @@ import { z } from "zod";
 import { type AlertmanagerConfig, alertmanagerProblems, alertmanagersSchema } from "../alertmanagers/config.js";
 import { resolveSecret } from "../drivers/config.js";
 import { type HelpdeskConfig, helpdeskConfigSchema, helpdeskProblems } from "../drivers/registry.js";
+import { type KnowledgeBaseConfig, knowledgeBaseConfigSchema, knowledgeBaseProblem } from "../knowledge/registry.js";
 import { keysAt, unknownKeysMessage } from "../model/did-you-mean.js";
 import { duration } from "../model/duration.js";
 import { formatPath } from "../model/field-path.js";
@@ -83,6 +84,9 @@ export const configFileSchema = z
     alertmanagers: alertmanagersSchema
       .optional()
       .describe("Alertmanagers (or Grafana) that agents' decisions become silences in, and that verification asks for firing alerts."),
+    knowledge_base: knowledgeBaseConfigSchema
+      .optional()
+      .describe("Where archive entries of incidents that are over also go (default: only the built-in archive); docs/knowledge-base.md."),
     delivery: z
       .object({
         max_attempts: z.number().int().positive().optional(),
@@ -135,6 +139,8 @@ export interface ServiceConfig {
   helpdesks: Record<string, HelpdeskConfig>;
   /** The `alertmanagers:` list, validated at load (secret files read there too, so a missing one fails at start); absent when none is configured. */
   alertmanagers?: AlertmanagerConfig[];
+  /** The external knowledge base (`knowledge_base:`), validated at load; absent: the built-in archive only. */
+  knowledgeBase?: KnowledgeBaseConfig;
   configPath?: string;
   delivery: {
     maxAttempts?: number;
@@ -371,6 +377,8 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
         .join("\n"),
     );
   }
+  const kbProblem = knowledgeBaseProblem(file.knowledge_base);
+  if (kbProblem) throw new ConfigError(`${parsedFile?.at(["knowledge_base"]) ?? configPath}: knowledge_base: ${kbProblem}`);
   const portText = env.PORT;
   let port = file.port ?? 9095;
   if (portText !== undefined && portText !== "") {
@@ -405,6 +413,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     delivery,
   };
   if (file.alertmanagers && file.alertmanagers.length > 0) config.alertmanagers = file.alertmanagers;
+  if (file.knowledge_base && file.knowledge_base.type !== "builtin") config.knowledgeBase = file.knowledge_base;
   if (webhookToken) config.webhookToken = webhookToken;
   if (file.webhook_basic_auth) {
     const b = file.webhook_basic_auth;

@@ -47,6 +47,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { createRequire } from "node:module";
 import { isAbsolute, join } from "node:path";
 import { promisify } from "node:util";
+import { parseList } from "../../src/knowledge/tiddlywiki/tiddler.js";
 import { alive, commandLine, type Daemon, portInUse, startDaemon, waitFor } from "./daemon.js";
 
 const run = promisify(execFile);
@@ -141,15 +142,8 @@ export function stringifyList(items: readonly string[]): string {
     .join(" ");
 }
 
-/** The items of a list string, as TiddlyWiki's $tw.utils.parseStringArray reads them (duplicates dropped). */
-export function parseList(value: string): string[] {
-  const out: string[] = [];
-  for (const m of value.matchAll(/(?:^|[^\S\xA0])(?:\[\[(.*?)\]\])(?=[^\S\xA0]|$)|([\S\xA0]+)/gm)) {
-    const item = m[1] ?? m[2];
-    if (item !== undefined && !out.includes(item)) out.push(item);
-  }
-  return out;
-}
+/** The items of a list string, as TiddlyWiki reads them: the driver's own reading (src/knowledge/tiddlywiki/tiddler.ts). */
+export { parseList };
 
 /** The fields the TiddlyWeb protocol keeps at the top of a tiddler's JSON (the rest go under `fields`). */
 const KNOWN_FIELDS = new Set([
