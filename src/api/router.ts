@@ -1,13 +1,14 @@
 import { type RequestHandler, Router } from "express";
 import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
-import type { QueryStore, ReplayStore } from "../store/types.js";
+import type { KnowledgeStore, QueryStore, ReplayStore } from "../store/types.js";
 import { addDeliveryRoutes } from "./deliveries.js";
 import { addIncidentRoutes } from "./incidents.js";
+import { addKnowledgeRoutes } from "./kb.js";
 import { addRuleRoutes, type RuleRoutesDeps } from "./rules.js";
 import { addAgentRoutes, addTicketRoutes } from "./tickets.js";
 
 export interface ApiDeps extends RuleRoutesDeps {
-  store: QueryStore & ReplayStore & Pick<BuiltinTicketBook, "pageTickets" | "agentAct">;
+  store: QueryStore & ReplayStore & KnowledgeStore & Pick<BuiltinTicketBook, "pageTickets" | "agentAct">;
   clock: () => Date;
   /** Wakes the outbox worker (after a replay). */
   kick: () => void;
@@ -19,7 +20,7 @@ export interface ApiDeps extends RuleRoutesDeps {
 }
 
 /**
- * The read path: incidents, deliveries, rules and the built-in helpdesk's tickets, plus the
+ * The read path: incidents, deliveries, rules, the knowledge base and the built-in helpdesk's tickets, plus the
  * operator actions (replay dead letters, reload rules) and the built-in helpdesk's agent API. Apart from the write path: it reads the
  * store through its query slice and never runs the pipeline. Reads need what `readAuth` asks for;
  * the two actions need the admin token (or loopback, without one).
@@ -34,6 +35,7 @@ export function createApiRouter(deps: ApiDeps): Router {
   addDeliveryRoutes(router, { store: deps.store, clock: deps.clock, kick: deps.kick, adminAuth: deps.adminAuth });
   addRuleRoutes(router, { rules: deps.rules, reload: deps.reload, adminAuth: deps.adminAuth });
   addTicketRoutes(router, { tickets: deps.store, clock: deps.clock });
+  addKnowledgeRoutes(router, { archive: deps.store });
   addAgentRoutes(router, { tickets: deps.store, clock: deps.clock, adminAuth: deps.adminAuth, onAgentAct: deps.onAgentAct });
   return router;
 }

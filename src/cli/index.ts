@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { check } from "./check.js";
+import { kbSearch } from "./kb.js";
 import { replay } from "./replay.js";
 import { serve } from "./serve.js";
 import { simulate } from "./simulate.js";
@@ -59,6 +60,17 @@ program
   .option("-c, --config <file>", "config file (overrides ALERTDESK_CONFIG)")
   .action(async (ids: string[], opts: { all?: boolean; config?: string }) => {
     process.exitCode = await replay(ids, opts);
+  });
+
+const kb = program.command("kb").description("The built-in knowledge base: every incident that is over, archived with its timeline and resolution.");
+kb.command("search")
+  .description("Search the archive in the store of ALERTDESK_DATA_DIR (or the config's database) like GET /api/kb?q=: every word first, else any; best first.")
+  .argument("[words...]", "what to look for, like: disk full (none: the newest entries)")
+  .option("-n, --limit <n>", "at most this many entries (1-100, default 10)")
+  .option("--json", "print the entries as JSON, as GET /api/kb answers them")
+  .option("-c, --config <file>", "config file (overrides ALERTDESK_CONFIG)")
+  .action(async (words: string[], opts: { limit?: string; json?: boolean; config?: string }) => {
+    process.exitCode = await kbSearch(words, opts);
   });
 
 await program.parseAsync(process.argv);
