@@ -16,6 +16,7 @@ import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
 import { startTestService, type TestService } from "../test/kit/service.js";
 import { ingestBodies, payload } from "./payloads.js";
+import { similarLookup } from "./similar.js";
 
 const execFileAsync = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -363,7 +364,10 @@ async function endToEnd() {
 
 try {
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")]); // dist/ up to date
-  const sections = { ingest, calls: callsPerNotification, storm, scale, endToEnd, partialResolve };
+  const similar = async () => {
+    results.similar = await similarLookup(log);
+  };
+  const sections = { ingest, calls: callsPerNotification, storm, scale, endToEnd, partialResolve, similar };
   const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
   for (const [name, run] of Object.entries(sections)) if (!only || only.includes(name)) await run();
   if (only) log(`\nonly ${only.join(", ")}: ${JSON.stringify(results)}`);

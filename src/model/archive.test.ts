@@ -9,14 +9,7 @@ function candidate(o: Partial<SimilarCandidate>): SimilarCandidate {
     incidentId: 100 + n,
     alertname: "HostHighCpu",
     labels: { alertname: "HostHighCpu" },
-    title: `t${n}`,
-    ticketKey: `ad-${n}`,
-    ticketId: String(n),
-    ticketUrl: null,
-    startedAt: "2026-11-01T00:00:00.000Z",
-    durationMs: 60_000,
-    resolution: "",
-    resolutionLine: "Resolved by itself",
+    hasResolution: false,
     createdAt: "2026-11-01T00:00:00.000Z",
     ...o,
   };
@@ -41,7 +34,7 @@ describe("rankSimilar", () => {
     const otherName = candidate({ alertname: "HostDiskFull", labels: { alertname: "HostDiskFull", instance: "db-1", job: "node" } });
     const sameNameFar = candidate({ labels: { alertname: "HostHighCpu", instance: "web-9" } });
     const sameNameNear = candidate({ labels: { alertname: "HostHighCpu", instance: "db-1", job: "node" } });
-    const sameNameNearNotes = candidate({ labels: { alertname: "HostHighCpu", instance: "db-1", job: "node" }, resolution: "Killed the runaway job." });
+    const sameNameNearNotes = candidate({ labels: { alertname: "HostHighCpu", instance: "db-1", job: "node" }, hasResolution: true });
     const newer = candidate({ labels: { alertname: "HostHighCpu", instance: "web-9" }, createdAt: "2026-11-20T00:00:00.000Z" });
     const ranked = rankSimilar({ ...query, limit: 10 }, [otherName, sameNameFar, sameNameNear, sameNameNearNotes, newer]);
     expect(ranked.map((r) => r.entryId)).toEqual([sameNameNearNotes.entryId, sameNameNear.entryId, newer.entryId, sameNameFar.entryId, otherName.entryId]);

@@ -59,67 +59,110 @@ export interface SimilarQuery {
   limit: number;
 }
 
-/** An archived incident the store found as a candidate: enough to rank it and to show one line. */
+/** An archived incident the store found as a candidate: what ranking it needs, and no more (the look-up is on the webhook path). */
 export interface SimilarCandidate {
   entryId: number;
   incidentId: number;
   alertname: string | null;
   labels: LabelSet;
+  /** Whether the agents wrote a resolution (a note before the solve). */
+  hasResolution: boolean;
+  createdAt: string;
+}
+
+/** What a new ticket's line shows of a similar incident. */
+export interface SimilarDetails {
   title: string;
   ticketKey: string;
   ticketId: string | null;
   ticketUrl: string | null;
   startedAt: string;
   durationMs: number;
-  resolution: string;
   resolutionLine: string;
-  createdAt: string;
 }
 
-/** A candidate with why it ranks where it does. */
-export interface SimilarIncident extends SimilarCandidate {
+/** Why a candidate ranks where it does. */
+export interface SimilarRank {
   sameAlertname: boolean;
   /** Jaccard overlap of the label pairs, 0..1. */
   overlap: number;
 }
 
+/** A similar incident as a new ticket lists it. */
+export type SimilarIncident = SimilarCandidate & SimilarDetails & SimilarRank;
+
 /** Label values longer than this are not indexed for similarity (a long value is never shared anyway). */
 export const SIMILAR_LABEL_VALUE_CHARS = 200;
 
+/** The pairs that count for similarity: short values only (a long value is never shared anyway). */
+function comparablePairs(labels: LabelSet): Map<string, string> {
+  const pairs = new Map<string, string>();
+  for (const [k, v] of Object.entries(labels)) if (v.length <= SIMILAR_LABEL_VALUE_CHARS) pairs.set(k, v);
+  return pairs;
+}
+
+/** |A ∩ B| / |A ∪ B| of `b`'s pairs against the query's (already comparable) pairs. */
+function overlapWith(query: ReadonlyMap<string, string>, b: LabelSet): number {
+  let size = 0;
+  let shared = 0;
+  for (const k in b) {
+    if (!Object.hasOwn(b, k)) continue;
+    const v = b[k] as string;
+    if (v.length > SIMILAR_LABEL_VALUE_CHARS) continue;
+    size++;
+    if (query.get(k) === v) shared++;
+  }
+  const union = query.size + size - shared;
+  return union === 0 ? 0 : shared / union;
+}
+
 /** |A ∩ B| / |A ∪ B| over name=value pairs. */
 export function labelOverlap(a: LabelSet, b: LabelSet): number {
-  const left = Object.entries(a).filter(([, v]) => v.length <= SIMILAR_LABEL_VALUE_CHARS);
-  const right = Object.entries(b).filter(([, v]) => v.length <= SIMILAR_LABEL_VALUE_CHARS);
-  if (left.length === 0 && right.length === 0) return 0;
-  const shared = left.filter(([k, v]) => b[k] === v).length;
-  return shared / (left.length + right.length - shared);
+  return overlapWith(comparablePairs(a), b);
+}
+
+/** A candidate while it is ranked: the candidate is copied only once it made the cut (copies cost more than the rest). */
+interface Scored<T> {
+  candidate: T;
+  sameAlertname: boolean;
+  overlap: number;
+}
+
+/** Whether `a` ranks before `b`. */
+function ranksBefore<T extends SimilarCandidate>(a: Scored<T>, b: Scored<T>): boolean {
+  if (a.sameAlertname !== b.sameAlertname) return a.sameAlertname;
+  if (a.overlap !== b.overlap) return a.overlap > b.overlap;
+  if (a.candidate.hasResolution !== b.candidate.hasResolution) return a.candidate.hasResolution;
+  // ISO times of the same form compare as strings.
+  if (a.candidate.createdAt !== b.candidate.createdAt) return a.candidate.createdAt > b.candidate.createdAt;
+  return a.candidate.entryId > b.candidate.entryId;
 }
 
 /**
  * The ranking of docs/knowledge-base.md: the same alertname first, then label overlap, then whether
  * a resolution was written, then recency. Candidates sharing neither the alertname nor any label
- * are not similar. Pure.
+ * are not similar. Pure; one pass that keeps the best `limit` (a new ticket's look-up runs on the
+ * webhook path).
  */
-export function rankSimilar(query: SimilarQuery, candidates: readonly SimilarCandidate[]): SimilarIncident[] {
+export function rankSimilar<T extends SimilarCandidate>(query: SimilarQuery, candidates: readonly T[]): (T & SimilarRank)[] {
+  if (query.limit <= 0) return [];
+  const pairs = comparablePairs(query.labels);
   const seen = new Set<number>();
-  const ranked: SimilarIncident[] = [];
+  const best: Scored<T>[] = [];
   for (const c of candidates) {
     if (seen.has(c.entryId) || c.incidentId === query.excludeIncidentId) continue;
     seen.add(c.entryId);
     const sameAlertname = query.alertname !== null && c.alertname === query.alertname;
-    const overlap = labelOverlap(query.labels, c.labels);
+    const overlap = overlapWith(pairs, c.labels);
     if (!sameAlertname && overlap === 0) continue;
-    ranked.push({ ...c, sameAlertname, overlap });
+    const scored: Scored<T> = { candidate: c, sameAlertname, overlap };
+    if (best.length === query.limit && !ranksBefore(scored, best[best.length - 1] as Scored<T>)) continue;
+    let at = best.length;
+    while (at > 0 && ranksBefore(scored, best[at - 1] as Scored<T>)) at--;
+    best.splice(at, 0, scored);
+    if (best.length > query.limit) best.pop();
   }
-  ranked.sort(
-    (a, b) =>
-      Number(b.sameAlertname) - Number(a.sameAlertname) ||
-      b.overlap - a.overlap ||
-      Number(b.resolution !== "") - Number(a.resolution !== "") ||
-      Date.parse(b.createdAt) - Date.parse(a.createdAt) ||
-      b.entryId - a.entryId,
-  );
-  return ranked.slice(0, query.limit);
+  return best.map((b) => ({ ...b.candidate, sameAlertname: b.sameAlertname, overlap: b.overlap }));
 }
 
 /**

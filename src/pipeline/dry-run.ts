@@ -76,7 +76,7 @@ export async function dryRun(
           insertIncident: (i) => tx.insertIncident(i),
           updateIncident: (i) => tx.updateIncident(i),
           cancelPending: (id) => tx.cancelPending(id),
-          similarCandidates: (query) => tx.similarCandidates(query),
+          similarIncidents: (query) => tx.similarIncidents(query),
           cancelArchive: (id, now) => tx.cancelArchive(id, now),
           async enqueue(incidentId, rows, now) {
             enqueued.set(incidentId, [...(enqueued.get(incidentId) ?? []), ...rows]);

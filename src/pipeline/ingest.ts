@@ -1,7 +1,7 @@
 import { decide, type Observation, type Reason, type Step, type TicketAction } from "../lifecycle/decide.js";
 import { scheduled } from "../lifecycle/escalation.js";
 import type { Notification } from "../model/alert.js";
-import { rankSimilar, type SimilarIncident, type SimilarQuery } from "../model/archive.js";
+import type { SimilarIncident, SimilarQuery } from "../model/archive.js";
 import type { Incident } from "../model/incident.js";
 import { commonEntries, shortLabels } from "../model/labels.js";
 import { SILENCES_TARGET } from "../model/ticket-operation.js";
@@ -201,7 +201,8 @@ function continuedFromLegacy(latest: Map<string, Incident>, legacyKey: string | 
 
 /**
  * Archived incidents like this new one, for its ticket's "Similar past incidents": the built-in
- * archive's indexes only (no helpdesk or wiki call on the webhook path), ranked by model/archive.ts.
+ * archive's indexes only (no helpdesk or wiki call on the webhook path), ranked by model/archive.ts
+ * (the store ranks, so that only the few listed are read in full).
  */
 async function similarTo(incident: Incident & { id: number }, tx: IngestTx): Promise<SimilarIncident[]> {
   const limit = incident.similarIncidents ?? 3;
@@ -215,7 +216,7 @@ async function similarTo(incident: Incident & { id: number }, tx: IngestTx): Pro
     excludeIncidentId: incident.id,
     limit,
   };
-  return rankSimilar(query, await tx.similarCandidates(query));
+  return tx.similarIncidents(query);
 }
 
 /**

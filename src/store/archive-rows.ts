@@ -1,4 +1,4 @@
-import type { ArchiveEntry, NewArchiveEntry, SimilarCandidate, SimilarQuery } from "../model/archive.js";
+import type { ArchiveEntry, NewArchiveEntry, SimilarCandidate, SimilarDetails, SimilarQuery } from "../model/archive.js";
 import { SIMILAR_LABEL_VALUE_CHARS, searchTerms } from "../model/archive.js";
 import { labelSet } from "../model/labels.js";
 import { ticketOperationSchema } from "../model/ticket-operation.js";
@@ -6,41 +6,49 @@ import type { IncidentDelivery, OutboxState } from "./types.js";
 
 /** The archive's rows as both stores (SQLite, PostgreSQL) read them, and their mapping to the domain types. */
 
-/** The columns a similar-incidents candidate needs: never the entry's text (`data`), which is large. */
-export const CANDIDATE_COLUMNS =
-  "id, incident_id, alertname, labels, title, ticket_key, ticket_id, ticket_url, started_at, duration_ms, resolution, resolution_line, created_at";
+/** The columns ranking a similar-incidents candidate needs: few, from the narrow row, never the entry's text (kb_documents). */
+export const CANDIDATE_COLUMNS = "id, incident_id, alertname, labels, has_resolution, created_at";
+/** The columns a listed similar incident shows. */
+export const DETAIL_COLUMNS = "id, title, ticket_key, ticket_id, ticket_url, started_at, duration_ms, resolution_line";
 
 export interface CandidateRow {
   id: number;
   incident_id: number;
   alertname: string | null;
   labels: string;
+  has_resolution: number | boolean;
+  created_at: string;
+}
+
+export interface DetailRow {
+  id: number;
   title: string;
   ticket_key: string;
   ticket_id: string | null;
   ticket_url: string | null;
   started_at: string;
   duration_ms: number;
-  resolution: string;
   resolution_line: string;
-  created_at: string;
 }
 
-export interface EntryRow extends CandidateRow {
+export interface EntryRow extends CandidateRow, DetailRow {
   external_url: string | null;
   data: string;
   updated_at: string;
 }
 
-export const ENTRY_COLUMNS = `${CANDIDATE_COLUMNS}, external_url, data, updated_at`;
+/** A whole entry: its row and its document. */
+export const ENTRY_SELECT = `SELECT e.incident_id, e.alertname, e.labels, e.has_resolution, e.created_at, ${DETAIL_COLUMNS.split(", ")
+  .map((c) => `e.${c}`)
+  .join(", ")}, e.external_url, e.updated_at, d.data FROM kb_entries e JOIN kb_documents d ON d.entry_id = e.id`;
 
 /**
  * How many of the newest entries each indexed label pair (and the alertname) contributes as
  * candidates: bounded work per new incident, whatever the archive's size (a label like
  * `severity=warning` is on most entries).
  */
-export const CANDIDATES_PER_ALERTNAME = 50;
-export const CANDIDATES_PER_LABEL = 20;
+export const CANDIDATES_PER_ALERTNAME = 30;
+export const CANDIDATES_PER_LABEL = 10;
 /** At most this many of a new incident's labels are looked up. */
 export const LOOKED_UP_LABELS = 16;
 
@@ -49,16 +57,22 @@ export function toCandidate(r: CandidateRow): SimilarCandidate {
     entryId: Number(r.id),
     incidentId: Number(r.incident_id),
     alertname: r.alertname,
-    labels: labelSet(JSON.parse(r.labels) as Record<string, string>),
+    // Read only to compare values (model/archive.ts): a prototype-less copy would cost more than the compare.
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    hasResolution: Boolean(r.has_resolution),
+    createdAt: r.created_at,
+  };
+}
+
+export function toDetails(r: DetailRow): SimilarDetails {
+  return {
     title: r.title,
     ticketKey: r.ticket_key,
     ticketId: r.ticket_id,
     ticketUrl: r.ticket_url,
     startedAt: r.started_at,
     durationMs: Number(r.duration_ms),
-    resolution: r.resolution,
     resolutionLine: r.resolution_line,
-    createdAt: r.created_at,
   };
 }
 
@@ -99,7 +113,7 @@ export function entryColumns(entry: NewArchiveEntry) {
     ticketUrl: entry.ticketUrl,
     startedAt: entry.startedAt,
     durationMs: entry.durationMs,
-    resolution: entry.resolution,
+    hasResolution: entry.resolution.trim() === "" ? 0 : 1,
     resolutionLine: entry.resolutionLine,
     data: JSON.stringify(entry),
     keywords: entry.keywords.join(" "),

@@ -1,4 +1,4 @@
-import type { ArchiveEntry, NewArchiveEntry, SimilarCandidate, SimilarQuery } from "../model/archive.js";
+import type { ArchiveEntry, NewArchiveEntry, SimilarIncident, SimilarQuery } from "../model/archive.js";
 import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
 import type { HelpdeskEvent, ObservedEvent } from "../model/helpdesk-event.js";
 import type { Incident, TicketRef } from "../model/incident.js";
@@ -47,8 +47,11 @@ export interface NewOutboxRow {
 
 /** What both write paths may do with the archive inside their transaction. */
 export interface ArchiveTx {
-  /** Archived incidents that share the alertname or a label with the query, as candidates to rank (a bounded, indexed read). */
-  similarCandidates(query: SimilarQuery): Promise<SimilarCandidate[]>;
+  /**
+   * The archived incidents most like the query, ranked by model/archive.ts: candidates that share the
+   * alertname or a label pair, read through bounded index look-ups whatever the archive's size.
+   */
+  similarIncidents(query: SimilarQuery): Promise<SimilarIncident[]>;
   /** Withdraws the incident's archive deliveries not in flight (it is no longer over); returns how many. */
   cancelArchive(incidentId: number, now: Date): Promise<number>;
 }

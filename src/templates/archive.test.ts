@@ -172,7 +172,7 @@ describe("renderSimilar", () => {
         ticketUrl: "https://support.example/tickets/4711",
         startedAt: iso(0),
         durationMs: 40 * 60_000,
-        resolution: "Killed the runaway report job.",
+        hasResolution: true,
         resolutionLine: "Killed the runaway report job.",
         createdAt: iso(45),
         sameAlertname: true,

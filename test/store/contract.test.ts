@@ -605,12 +605,22 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
         await tx.saveArchiveEntry(archiveEntry(unrelated, { alertname: "SimilarC", labels: { alertname: "SimilarC", instance: "elsewhere" } }), at(3));
       });
       const found = await store.transaction((tx) =>
-        tx.similarCandidates({ alertname: "SimilarA", labels: { alertname: "SimilarA", instance: "sim-host" }, limit: 3 }),
+        tx.similarIncidents({ alertname: "SimilarA", labels: { alertname: "SimilarA", instance: "sim-host" }, limit: 3 }),
       );
-      const incidents = found.map((c) => c.incidentId).sort((a, b) => a - b);
-      expect(incidents).toEqual([sameName, sameInstance].sort((a, b) => a - b));
-      const candidate = found.find((c) => c.incidentId === sameInstance);
-      expect(candidate).toMatchObject({ alertname: "SimilarB", labels: { alertname: "SimilarB", instance: "sim-host" }, durationMs: 600_000 });
+      // The same alertname first, then the shared instance; the unrelated one not at all.
+      expect(found.map((c) => c.incidentId)).toEqual([sameName, sameInstance]);
+      expect(found[1]).toMatchObject({
+        alertname: "SimilarB",
+        labels: { alertname: "SimilarB", instance: "sim-host" },
+        durationMs: 600_000,
+        ticketKey: `ad-${sameInstance}`,
+        ticketId: String(sameInstance),
+        resolutionLine: "Resolved by itself: every alert stopped firing and alertdesk solved the ticket.",
+        sameAlertname: false,
+      });
+      expect(found[0]?.sameAlertname).toBe(true);
+      const none = await store.transaction((tx) => tx.similarIncidents({ alertname: "SimilarA", labels: {}, excludeIncidentId: sameName, limit: 3 }));
+      expect(none.map((c) => c.incidentId)).not.toContain(sameName);
     });
 
     it("archive timers: due archives by time; withdrawn archive rows; the incident's deliveries for the timeline", async () => {

@@ -1,11 +1,14 @@
 import type pg from "pg";
+import { rankSimilar } from "../../model/archive.js";
 import { KNOWLEDGE_BASE_TARGET } from "../../model/ticket-operation.js";
 import {
   CANDIDATE_COLUMNS,
   CANDIDATES_PER_ALERTNAME,
   CANDIDATES_PER_LABEL,
   type CandidateRow,
-  ENTRY_COLUMNS,
+  DETAIL_COLUMNS,
+  type DetailRow,
+  ENTRY_SELECT,
   type EntryRow,
   entryColumns,
   type IncidentDeliveryRow,
@@ -13,6 +16,7 @@ import {
   lookedUpLabels,
   toArchiveEntry,
   toCandidate,
+  toDetails,
   toIncidentDelivery,
   tsQuery,
 } from "../archive-rows.js";
@@ -24,21 +28,29 @@ type Q = Pick<pg.PoolClient, "query">;
 const SEARCH_VECTOR = `setweight(to_tsvector('english', $1), 'A') || setweight(to_tsvector('english', $2), 'B')
   || setweight(to_tsvector('english', $3), 'C') || setweight(to_tsvector('english', $4), 'D')`;
 
+/** The newest entries of the alertname, and of each label pair, by their indexes: one round trip. */
+const SIMILAR_SQL = `SELECT ${CANDIDATE_COLUMNS}, ${DETAIL_COLUMNS.replace("id, ", "")} FROM kb_entries WHERE id IN (
+  (SELECT id FROM kb_entries WHERE $1::text IS NOT NULL AND alertname = $1 ORDER BY id DESC LIMIT ${CANDIDATES_PER_ALERTNAME})
+  UNION
+  (SELECT l.entry_id FROM unnest($2::text[], $3::text[]) AS q(name, value)
+     CROSS JOIN LATERAL (SELECT entry_id FROM kb_labels WHERE name = q.name AND value = q.value ORDER BY entry_id DESC LIMIT ${CANDIDATES_PER_LABEL}) l))`;
+
 /** The archive methods of one PostgreSQL transaction. */
 export function pgArchiveTx(c: Q): ArchiveTx & Pick<SyncTx, "incidentDeliveries" | "saveArchiveEntry"> {
   return {
-    async similarCandidates(query) {
+    async similarIncidents(query) {
       const labels = lookedUpLabels(query);
-      // One round trip: the newest entries of the alertname, and of each label pair, by their indexes.
-      const res = await c.query<CandidateRow>(
-        `SELECT ${CANDIDATE_COLUMNS} FROM kb_entries WHERE id IN (
-           (SELECT id FROM kb_entries WHERE $1::text IS NOT NULL AND alertname = $1 ORDER BY id DESC LIMIT ${CANDIDATES_PER_ALERTNAME})
-           UNION
-           (SELECT l.entry_id FROM unnest($2::text[], $3::text[]) AS q(name, value)
-              CROSS JOIN LATERAL (SELECT entry_id FROM kb_labels WHERE name = q.name AND value = q.value ORDER BY entry_id DESC LIMIT ${CANDIDATES_PER_LABEL}) l))`,
-        [query.alertname, labels.map(([n]) => n), labels.map(([, v]) => v)],
+      // The few detail columns come along: one round trip matters more here than their bytes.
+      // A named statement: planned once per connection, not on every new incident.
+      const res = await c.query<CandidateRow & DetailRow>({
+        name: "alertdesk-similar-incidents",
+        text: SIMILAR_SQL,
+        values: [query.alertname, labels.map(([n]) => n), labels.map(([, v]) => v)],
+      });
+      return rankSimilar(
+        query,
+        res.rows.map((r) => ({ ...toCandidate(r), ...toDetails(r) })),
       );
-      return res.rows.map(toCandidate);
     },
     async cancelArchive(incidentId, now) {
       const res = await c.query(
@@ -61,32 +73,34 @@ export function pgArchiveTx(c: Q): ArchiveTx & Pick<SyncTx, "incidentDeliveries"
     async saveArchiveEntry(entry, now) {
       const e = entryColumns(entry);
       const res = await c.query<{ id: number }>(
-        `INSERT INTO kb_entries (incident_id, alertname, labels, title, ticket_key, ticket_id, ticket_url, started_at, duration_ms, resolution, resolution_line, data, search, created_at, updated_at)
-         VALUES ($5, $6, $7, $1, $8, $9, $10, $11, $12, $3, $13, $14, ${SEARCH_VECTOR}, $15, $15)
+        `INSERT INTO kb_entries (incident_id, alertname, labels, title, ticket_key, ticket_id, ticket_url, started_at, duration_ms, has_resolution, resolution_line, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
          ON CONFLICT (incident_id) DO UPDATE SET alertname = excluded.alertname, labels = excluded.labels, title = excluded.title,
            ticket_key = excluded.ticket_key, ticket_id = excluded.ticket_id, ticket_url = excluded.ticket_url, started_at = excluded.started_at,
-           duration_ms = excluded.duration_ms, resolution = excluded.resolution, resolution_line = excluded.resolution_line, data = excluded.data,
-           search = excluded.search, updated_at = excluded.updated_at
+           duration_ms = excluded.duration_ms, has_resolution = excluded.has_resolution, resolution_line = excluded.resolution_line,
+           updated_at = excluded.updated_at
          RETURNING id`,
         [
-          e.title,
-          e.keywords,
-          e.resolution,
-          e.body,
           e.incidentId,
           e.alertname,
           e.labels,
+          e.title,
           e.ticketKey,
           e.ticketId,
           e.ticketUrl,
           e.startedAt,
           e.durationMs,
+          e.hasResolution === 1,
           e.resolutionLine,
-          e.data,
           now.toISOString(),
         ],
       );
       const id = Number(res.rows[0]?.id);
+      await c.query(
+        `INSERT INTO kb_documents (entry_id, data, search) VALUES ($5, $6, ${SEARCH_VECTOR})
+         ON CONFLICT (entry_id) DO UPDATE SET data = excluded.data, search = excluded.search`,
+        [e.title, e.keywords, entry.resolution, e.body, id, e.data],
+      );
       await c.query("DELETE FROM kb_labels WHERE entry_id = $1", [id]);
       const labels = indexedLabels(entry.labels);
       if (labels.length > 0) {
@@ -104,10 +118,10 @@ export function pgArchiveTx(c: Q): ArchiveTx & Pick<SyncTx, "incidentDeliveries"
 export function pgArchiveStore(pool: pg.Pool): KnowledgeStore & { dueArchives(now: Date, limit: number): Promise<number[]> } {
   const search = async (query: string, limit: number) =>
     (
-      await pool.query<EntryRow>(
-        `SELECT ${ENTRY_COLUMNS} FROM kb_entries, to_tsquery('english', $1) AS q WHERE search @@ q ORDER BY ts_rank(search, q) DESC, id DESC LIMIT $2`,
-        [query, limit],
-      )
+      await pool.query<EntryRow>(`${ENTRY_SELECT}, to_tsquery('english', $1) AS q WHERE d.search @@ q ORDER BY ts_rank(d.search, q) DESC, e.id DESC LIMIT $2`, [
+        query,
+        limit,
+      ])
     ).rows;
   return {
     async dueArchives(now, limit) {
@@ -119,14 +133,13 @@ export function pgArchiveStore(pool: pg.Pool): KnowledgeStore & { dueArchives(no
     },
     async searchArchive({ q: text, limit }) {
       const all = text === undefined ? undefined : tsQuery(text, "all");
-      if (all === undefined)
-        return (await pool.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM kb_entries ORDER BY id DESC LIMIT $1`, [limit])).rows.map(toArchiveEntry);
+      if (all === undefined) return (await pool.query<EntryRow>(`${ENTRY_SELECT} ORDER BY e.id DESC LIMIT $1`, [limit])).rows.map(toArchiveEntry);
       const found = await search(all, limit);
       const rows = found.length > 0 ? found : await search(tsQuery(text as string, "any") as string, limit);
       return rows.map(toArchiveEntry);
     },
     async archiveEntry(id) {
-      const row = (await pool.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM kb_entries WHERE id = $1`, [id])).rows[0];
+      const row = (await pool.query<EntryRow>(`${ENTRY_SELECT} WHERE e.id = $1`, [id])).rows[0];
       return row ? toArchiveEntry(row) : undefined;
     },
     async countArchive() {

@@ -152,16 +152,20 @@ export const PG_MIGRATIONS: readonly string[] = [
     ticket_url TEXT,
     started_at TEXT NOT NULL,
     duration_ms BIGINT NOT NULL,
-    resolution TEXT NOT NULL,
+    has_resolution BOOLEAN NOT NULL,
     resolution_line TEXT NOT NULL,
     external_url TEXT,
-    data TEXT NOT NULL,
-    search tsvector NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
   );
   CREATE INDEX kb_entries_alertname ON kb_entries (alertname, id);
-  CREATE INDEX kb_entries_search ON kb_entries USING GIN (search);
+  -- The entry's text and search vector apart from its narrow row: the similar-incidents look-up reads many rows and never the text.
+  CREATE TABLE kb_documents (
+    entry_id BIGINT PRIMARY KEY REFERENCES kb_entries (id),
+    data TEXT NOT NULL,
+    search tsvector NOT NULL
+  );
+  CREATE INDEX kb_documents_search ON kb_documents USING GIN (search);
   CREATE TABLE kb_labels (
     name TEXT NOT NULL,
     value TEXT NOT NULL,

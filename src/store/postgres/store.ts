@@ -85,7 +85,7 @@ async function migrate(client: pg.PoolClient): Promise<void> {
 function ingestTx(c: Q): IngestTx {
   const archive = pgArchiveTx(c);
   return {
-    similarCandidates: archive.similarCandidates,
+    similarIncidents: archive.similarIncidents,
     cancelArchive: archive.cancelArchive,
     async latestIncidents(keys) {
       const unique = [...new Set(keys)].sort();

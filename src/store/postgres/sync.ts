@@ -21,7 +21,7 @@ async function lockedIncident(c: Q, where: string, params: unknown[]): Promise<(
 }
 
 /** The way-back methods of one PostgreSQL transaction (the ingest transaction's update and enqueue added by the store). */
-export function pgSyncTx(c: Q): Omit<SyncTx, "updateIncident" | "enqueue" | "incidentDeliveries" | "saveArchiveEntry" | "similarCandidates" | "cancelArchive"> {
+export function pgSyncTx(c: Q): Omit<SyncTx, "updateIncident" | "enqueue" | "incidentDeliveries" | "saveArchiveEntry" | "similarIncidents" | "cancelArchive"> {
   return {
     async incidentEvents(incidentId) {
       const res = await c.query<{ event_id: string; ticket_id: string; data: string; received_at: string }>(

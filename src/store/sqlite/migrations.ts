@@ -153,14 +153,18 @@ export const MIGRATIONS: readonly string[] = [
     ticket_url TEXT,
     started_at TEXT NOT NULL,
     duration_ms INTEGER NOT NULL,
-    resolution TEXT NOT NULL,
+    has_resolution BOOLEAN NOT NULL,
     resolution_line TEXT NOT NULL,
     external_url TEXT,
-    data TEXT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
   );
   CREATE INDEX kb_entries_alertname ON kb_entries (alertname, id);
+  -- The entry's text apart from its narrow row: the similar-incidents look-up reads many rows and never the text.
+  CREATE TABLE kb_documents (
+    entry_id INTEGER PRIMARY KEY REFERENCES kb_entries (id),
+    data TEXT NOT NULL
+  );
   CREATE TABLE kb_labels (
     name TEXT NOT NULL,
     value TEXT NOT NULL,

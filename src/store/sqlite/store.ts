@@ -229,7 +229,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
   const archive = createSqliteArchive(db, reader);
   const tx: IngestTx = {
-    similarCandidates: archive.tx.similarCandidates,
+    similarIncidents: archive.tx.similarIncidents,
     cancelArchive: archive.tx.cancelArchive,
     async latestIncidents(keys) {
       const out = new Map<string, Incident>();

@@ -22,7 +22,7 @@ export function createSqliteSync(
   updateIncident: (incident: Incident & { id: number }) => void,
   enqueue: SyncTx["enqueue"],
 ): {
-  tx: Omit<SyncTx, "incidentDeliveries" | "saveArchiveEntry" | "similarCandidates" | "cancelArchive">;
+  tx: Omit<SyncTx, "incidentDeliveries" | "saveArchiveEntry" | "similarIncidents" | "cancelArchive">;
   store: Omit<SyncStore, "syncTransaction" | "dueArchives">;
 } {
   const q = {
@@ -81,7 +81,7 @@ export function createSqliteSync(
   });
   const locked = (row: IncidentRow | undefined) => (row ? (toIncident(row) as Incident & { id: number }) : undefined);
 
-  const tx: Omit<SyncTx, "incidentDeliveries" | "saveArchiveEntry" | "similarCandidates" | "cancelArchive"> = {
+  const tx: Omit<SyncTx, "incidentDeliveries" | "saveArchiveEntry" | "similarIncidents" | "cancelArchive"> = {
     async incidentEvents(incidentId) {
       return q.events.all(incidentId).map(toStored);
     },
