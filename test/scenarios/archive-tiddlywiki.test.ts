@@ -19,7 +19,13 @@ let svc: TestService;
 
 beforeAll(async () => {
   wiki = await startTiddlyWiki({ port: PORT, dir: join(root, "wiki"), username: "alertdesk", password: "wiki-secret-3f9a" });
-  const knowledgeBase = tiddlywikiConfigSchema.parse({ type: "tiddlywiki", url: wiki.url, username: "alertdesk", password: "wiki-secret-3f9a", timeout: "60s" });
+  const knowledgeBase = tiddlywikiConfigSchema.parse({
+    type: "tiddlywiki",
+    url: wiki.url,
+    username: "alertdesk",
+    password: "wiki-secret-3f9a",
+    timeout: "60s",
+  });
   svc = await startTestService({ rules: "defaults:\n  archive_after: 1m\n", config: { knowledgeBase } });
 }, 240_000);
 

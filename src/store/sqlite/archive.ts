@@ -59,7 +59,9 @@ export function createSqliteArchive(
     setExternalUrl: db.prepare("UPDATE kb_entries SET external_url = ? WHERE id = ?"),
   };
   const r = {
-    due: reader.prepare<[number, number], { id: number }>("SELECT id FROM incidents WHERE archive_at IS NOT NULL AND archive_at <= ? ORDER BY archive_at LIMIT ?"),
+    due: reader.prepare<[number, number], { id: number }>(
+      "SELECT id FROM incidents WHERE archive_at IS NOT NULL AND archive_at <= ? ORDER BY archive_at LIMIT ?",
+    ),
     search: reader.prepare<[string, number], EntryRow>(
       `${ENTRY_SELECT} JOIN kb_fts f ON f.rowid = e.id WHERE kb_fts MATCH ? ORDER BY bm25(kb_fts, 10.0, 5.0, 3.0, 1.0), e.id DESC LIMIT ?`,
     ),
@@ -91,7 +93,12 @@ export function createSqliteArchive(
   const tx = {
     async similarIncidents(query) {
       const pairs = lookedUpLabels(query);
-      const ranked = rankSimilar(query, candidatesFor(pairs.length).all(query.alertname, ...pairs.flat()).map(toCandidate));
+      const ranked = rankSimilar(
+        query,
+        candidatesFor(pairs.length)
+          .all(query.alertname, ...pairs.flat())
+          .map(toCandidate),
+      );
       // What a ticket's line shows, for the few that made the cut only.
       return ranked.flatMap((r): SimilarIncident[] => {
         const row = details.get(r.entryId);
