@@ -55,6 +55,19 @@ export const configFileSchema = z
       })
       .optional()
       .describe("HTTP basic auth users for the read endpoints: name → bcrypt hash, like Alertmanager's basic_auth_users."),
+    console_users: z
+      .record(z.string(), bcryptHash)
+      .superRefine((users, ctx) => {
+        for (const name of Object.keys(users)) {
+          if (name === "" || name.includes(":")) {
+            ctx.addIssue({ code: "custom", path: [name], message: "a user name must be non-empty without ':' (HTTP basic auth splits at the first colon)" });
+          }
+        }
+      })
+      .optional()
+      .describe(
+        "Users of the web console (/ui/): name → bcrypt hash; they log in with a form and may act there (the built-in helpdesk, replays). Also the admin token logs in, as user admin.",
+      ),
     reads_open: z
       .boolean()
       .optional()
@@ -124,6 +137,8 @@ export interface ServiceConfig {
   readToken?: string;
   /** HTTP basic auth users of the read endpoints: name → bcrypt hash. */
   readUsers?: Record<string, string>;
+  /** The web console's users: name → bcrypt hash (`console_users`). */
+  consoleUsers?: Record<string, string>;
   /** reads_open: the read endpoints answer everybody without a credential. */
   readsOpen?: boolean;
   /** Who may scrape /metrics: "read" (default, the same as the read endpoints) or "none" (everybody). */
@@ -288,8 +303,8 @@ function readAccess(
   env: NodeJS.ProcessEnv,
   adminToken: string | undefined,
   at: (keyPath: readonly PropertyKey[]) => string,
-): Pick<ServiceConfig, "readToken" | "readUsers" | "readsOpen" | "metricsAuth" | "tls"> {
-  const out: Pick<ServiceConfig, "readToken" | "readUsers" | "readsOpen" | "metricsAuth" | "tls"> = {};
+): Pick<ServiceConfig, "readToken" | "readUsers" | "consoleUsers" | "readsOpen" | "metricsAuth" | "tls"> {
+  const out: Pick<ServiceConfig, "readToken" | "readUsers" | "consoleUsers" | "readsOpen" | "metricsAuth" | "tls"> = {};
   const readToken = credential({
     env: ["ALERTDESK_READ_TOKEN", env.ALERTDESK_READ_TOKEN],
     inline: ["read_token", file.read_token],
@@ -301,6 +316,8 @@ function readAccess(
   if (readToken) out.readToken = readToken;
   const users = file.read_users ?? {};
   if (Object.keys(users).length > 0) out.readUsers = { ...users };
+  const consoleUsers = file.console_users ?? {};
+  if (Object.keys(consoleUsers).length > 0) out.consoleUsers = { ...consoleUsers };
   if (file.reads_open === true) {
     if (out.readToken || out.readUsers) {
       throw new ConfigError(
