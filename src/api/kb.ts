@@ -14,7 +14,8 @@ import type { KnowledgeStore } from "../store/types.js";
 
 export const KB_LIMIT = { default: 20, max: 100 } as const;
 
-const searchQuery = z
+/** `GET /api/kb`'s query (the console's search uses it too). */
+export const kbSearchQuery = z
   .object({
     q: z.string().max(500, "must be at most 500 characters").optional(),
     limit: z.coerce
@@ -114,7 +115,7 @@ export function addKnowledgeRoutes(router: Router, deps: { archive: KnowledgeSto
     return entry;
   };
   router.get("/api/kb", async (req, res) => {
-    const q = searchQuery.safeParse(req.query);
+    const q = kbSearchQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, "invalid query", q.error.issues);
     const entries = await archive.searchArchive({ limit: q.data.limit, ...(q.data.q?.trim() ? { q: q.data.q } : {}) });
     res.json({ entries: entries.map(entryView) });
@@ -124,7 +125,7 @@ export function addKnowledgeRoutes(router: Router, deps: { archive: KnowledgeSto
     if (entry) res.json(entryView(entry));
   });
   router.get("/kb", async (req, res) => {
-    const q = searchQuery.safeParse(req.query);
+    const q = kbSearchQuery.safeParse(req.query);
     if (!q.success) return badRequest(res, "invalid query", q.error.issues);
     const text = q.data.q?.trim() ? q.data.q : undefined;
     const entries = await archive.searchArchive({ limit: q.data.limit, ...(text ? { q: text } : {}) });

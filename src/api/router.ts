@@ -1,6 +1,6 @@
 import { type RequestHandler, Router } from "express";
 import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
-import type { KnowledgeStore, QueryStore, ReplayStore } from "../store/types.js";
+import type { KnowledgeStore, QueryStore, ReplayStore, SyncStore } from "../store/types.js";
 import { addDeliveryRoutes } from "./deliveries.js";
 import { addIncidentRoutes } from "./incidents.js";
 import { addKnowledgeRoutes } from "./kb.js";
@@ -8,7 +8,7 @@ import { addRuleRoutes, type RuleRoutesDeps } from "./rules.js";
 import { addAgentRoutes, addTicketRoutes } from "./tickets.js";
 
 export interface ApiDeps extends RuleRoutesDeps {
-  store: QueryStore & ReplayStore & KnowledgeStore & Pick<BuiltinTicketBook, "pageTickets" | "agentAct">;
+  store: QueryStore & ReplayStore & KnowledgeStore & Pick<SyncStore, "helpdeskEvents"> & Pick<BuiltinTicketBook, "pageTickets" | "agentAct">;
   clock: () => Date;
   /** Wakes the outbox worker (after a replay). */
   kick: () => void;
@@ -31,7 +31,7 @@ export function createApiRouter(deps: ApiDeps): Router {
   // than telling which exist. Writes (replay, reload) keep their own admin guard: a read credential
   // never grants them.
   router.use((req, res, next) => (req.method === "GET" || req.method === "HEAD" ? deps.readAuth(req, res, next) : next()));
-  addIncidentRoutes(router, deps.store, deps.clock);
+  addIncidentRoutes(router, deps.store, deps.clock, () => deps.rules().rules);
   addDeliveryRoutes(router, { store: deps.store, clock: deps.clock, kick: deps.kick, adminAuth: deps.adminAuth });
   addRuleRoutes(router, { rules: deps.rules, reload: deps.reload, adminAuth: deps.adminAuth });
   addTicketRoutes(router, { tickets: deps.store, clock: deps.clock });

@@ -9,8 +9,8 @@ import { renderTicketsPage } from "./tickets-page.js";
 
 const ticketsQuery = z.object({ status: z.enum(BUILTIN_STATUSES).optional(), ...pageParams }).strict();
 
-/** An agent's name: anyone but alertdesk itself, whose own comments must never read as an agent's. */
-const author = z
+/** An agent's name: anyone but alertdesk itself, whose own comments must never read as an agent's (the console's forms check it too). */
+export const agentName = z
   .string()
   .trim()
   .min(1, "must not be empty")
@@ -25,7 +25,7 @@ const commentBody = z
       .trim()
       .min(1, "must not be empty")
       .max(64 * 1024),
-    author,
+    author: agentName,
     public: z.boolean().default(true),
   })
   .strict();
@@ -37,7 +37,7 @@ const patchBody = z
     assignee: z.string().trim().min(1, "must not be empty (null unassigns)").max(200).nullable().optional(),
     priority: z.enum(PRIORITIES).optional(),
     resolution: z.enum(RESOLUTIONS).optional(),
-    author: author.optional(),
+    author: agentName.optional(),
   })
   .strict()
   .refine((b) => b.status !== undefined || b.assignee !== undefined || b.priority !== undefined || b.resolution !== undefined, {

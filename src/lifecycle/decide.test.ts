@@ -665,3 +665,35 @@ describe("agents' decisions in the lifecycle", () => {
     row.check?.(step);
   });
 });
+
+describe("value history of an alert episode", () => {
+  it("keeps the first and the peak value, and on small incidents each value seen with when", () => {
+    const incident = history([
+      [0, [{ fp: "a", start: -5, value: 85 }]],
+      [60, [{ fp: "a", start: -5, value: 97 }]],
+      [120, [{ fp: "a", start: -5, value: 90 }]],
+      [180, [{ fp: "a", start: -5, value: 90 }]],
+    ]);
+    const a = incident?.alerts[0];
+    expect(a).toMatchObject({ value: 90, firstValue: 85, peakValue: 97 });
+    expect(a?.samples).toEqual([
+      [iso(-5), 85],
+      [iso(60), 97],
+      [iso(120), 90],
+    ]);
+  });
+
+  it("a new episode (a later startsAt) starts its history again", () => {
+    const incident = history([
+      [0, [{ fp: "a", start: -5, value: 85 }]],
+      [60, [{ fp: "a", start: -5, value: 97 }]],
+      [120, [{ fp: "a", status: "resolved", start: -5, end: 110, value: 40 }]],
+      [200, [{ fp: "a", start: 190, value: 82 }]],
+    ]);
+    const a = incident?.alerts[0];
+    expect(a?.value).toBe(82);
+    expect(a?.firstValue).toBeUndefined();
+    expect(a?.peakValue).toBeUndefined();
+    expect(a?.samples).toBeUndefined();
+  });
+});

@@ -476,12 +476,25 @@ function refire(prev: Incident, input: StepInput, changes: Change[], refired: Al
   return { reason: flap ? "flapping" : "refired within window", incident, created: false, actions: [action, ...unsilence] };
 }
 
-/** The first and the peak value of one episode, carried over as its value changes (absent: the same as `value`). */
-function keepValueHistory(known: AlertRecord, next: AlertRecord): void {
+/** Values kept per alert episode for the console's chart: the first and the latest ones. */
+const VALUE_SAMPLES = 60;
+/** Incidents with more alerts keep no samples: a chart of thousands of lines says nothing, and the incident would grow with each. */
+const SAMPLED_ALERTS = 50;
+
+/**
+ * The first and the peak value of one episode, carried over as its value changes (absent: the same
+ * as `value`), and, on small incidents, the values seen with when they were seen.
+ */
+function keepValueHistory(known: AlertRecord, next: AlertRecord, now: string, sampled: boolean): void {
   const first = known.firstValue ?? known.value;
   const peak = Math.max(...[known.peakValue, known.value, next.value].filter((v): v is number => v !== undefined));
   if (first !== undefined && first !== next.value) next.firstValue = first;
   if (Number.isFinite(peak) && peak !== next.value) next.peakValue = peak;
+  if (!sampled || next.value === undefined) return;
+  const samples: [string, number][] = known.samples ? [...known.samples] : known.value !== undefined ? [[known.startsAt, known.value]] : [];
+  if (samples.at(-1)?.[1] !== next.value) samples.push([now, next.value]);
+  // The first and the newest: where it started and how it went lately.
+  next.samples = samples.length > VALUE_SAMPLES ? [samples[0] as [string, number], ...samples.slice(-(VALUE_SAMPLES - 1))] : samples;
 }
 
 /** Applies the changes to the incident's alert records; stale and duplicate observations change nothing. */
@@ -493,7 +506,7 @@ function merge(records: AlertRecord[], changes: Change[], now: string): AlertRec
     const known = byFingerprint.get(o.alert.fingerprint);
     // A resolve keeps the priority the alert had while it fired.
     if (known && change === "resolved") next.priority = known.priority;
-    if (known && known.startsAt === next.startsAt) keepValueHistory(known, next);
+    if (known && known.startsAt === next.startsAt) keepValueHistory(known, next, now, records.length <= SAMPLED_ALERTS);
     byFingerprint.set(o.alert.fingerprint, next);
   }
   return [...byFingerprint.values()];

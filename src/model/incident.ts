@@ -21,6 +21,8 @@ export interface AlertRecord extends Alert {
   /** The first and the highest value seen in this episode (`value` is the latest), for the archive. */
   firstValue?: number;
   peakValue?: number;
+  /** On incidents of a few alerts: values seen in this episode with when (ISO), the first and the latest 59, for a chart. */
+  samples?: [string, number][];
 }
 
 /** A helpdesk's handle for a ticket. */

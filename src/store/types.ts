@@ -153,6 +153,10 @@ export interface QueryStore {
   listDeliveries(query: DeliveryQuery): Promise<DeliveryView[]>;
   /** The items of pageIncidents. */
   listIncidents(query: IncidentQuery): Promise<Incident[]>;
+  /** One incident by id. */
+  getIncident(id: number): Promise<Incident | undefined>;
+  /** The incident's outbox rows still kept (delivery.retention), oldest first: its timeline, and the ticket text as the helpdesk got it. */
+  deliveriesOf(incidentId: number): Promise<IncidentDelivery[]>;
   countIncidents(): Promise<Record<string, number>>;
   countOutbox(): Promise<Record<string, number>>;
 }

@@ -1,9 +1,8 @@
 import { isOver } from "../lifecycle/archive.js";
 import { knowledgeLabel, type NewArchiveEntry } from "../model/archive.js";
-import type { Doc } from "../model/doc.js";
-import { KNOWLEDGE_BASE_TARGET, type TicketOperation } from "../model/ticket-operation.js";
-import type { IncidentDelivery, SyncTx } from "../store/types.js";
-import { buildArchiveEntry, type DeliveryRecord } from "../templates/archive.js";
+import { KNOWLEDGE_BASE_TARGET } from "../model/ticket-operation.js";
+import type { SyncTx } from "../store/types.js";
+import { buildArchiveEntry, deliveryRecord } from "../templates/archive.js";
 
 /**
  * The archive, inside one store transaction: an incident that is over gets its entry in the
@@ -13,22 +12,6 @@ import { buildArchiveEntry, type DeliveryRecord } from "../templates/archive.js"
  */
 
 export type ArchiveOutcome = "archived" | "not due";
-
-/** What the timeline shows of one delivery. */
-function toRecord(d: IncidentDelivery): DeliveryRecord {
-  const op: TicketOperation = d.operation;
-  const first = op.body.find((b) => b.kind === "paragraph") as Extract<Doc[number], { kind: "paragraph" }> | undefined;
-  const record: DeliveryRecord = {
-    op: op.op,
-    helpdesk: d.helpdesk,
-    state: d.state,
-    createdAt: d.createdAt,
-    doneAt: d.doneAt,
-    firstLine: (first?.text.split("\n")[0] ?? "").slice(0, 200),
-  };
-  if (op.op === "silence") record.action = op.action;
-  return record;
-}
 
 /** The knowledge-base labels of an entry: its keywords as `kind-value` labels, and `alertdesk`. */
 export function archiveLabels(entry: NewArchiveEntry): string[] {
@@ -56,7 +39,7 @@ export async function runArchive(tx: SyncTx, incidentId: number, now: Date, opti
     return "not due";
   }
   const events = (await tx.incidentEvents(incidentId)).map((e) => e.event);
-  const deliveries = (await tx.incidentDeliveries(incidentId)).map(toRecord);
+  const deliveries = (await tx.incidentDeliveries(incidentId)).map(deliveryRecord);
   const entry = buildArchiveEntry({ incident, agentEvents: events, deliveries });
   const entryId = await tx.saveArchiveEntry(entry, now);
   next.archivedAt = now.toISOString();

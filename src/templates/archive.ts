@@ -156,38 +156,68 @@ function deliveryLine(d: DeliveryRecord): string | undefined {
   }
 }
 
-/** The timeline, oldest first: alerts, alertdesk's deliveries, the agents' actions. */
-function timeline(input: ArchiveInput): string[] {
+/** One moment of an incident's timeline. */
+export interface TimelineItem {
+  at: string;
+  text: string;
+  /** Who or what: the monitoring, alertdesk, or an agent's act. */
+  kind: "alert" | "alertdesk" | "agent";
+}
+
+/** The timeline, oldest first: alerts, alertdesk's deliveries, the agents' actions (the archive's and the console's). */
+export function incidentTimeline(input: ArchiveInput): TimelineItem[] {
   const { incident } = input;
-  const items: { at: string; text: string; order: number }[] = [];
-  const add = (at: string | undefined, text: string) => {
-    if (at) items.push({ at, text, order: items.length });
+  const items: (TimelineItem & { order: number })[] = [];
+  const add = (at: string | undefined, text: string, kind: TimelineItem["kind"]) => {
+    if (at) items.push({ at, text, kind, order: items.length });
   };
   const alerts = incident.alerts;
   if (alerts.length <= 20) {
     for (const a of alerts) {
-      add(a.startsAt, `Fired: ${alertName(a, alerts)}`);
-      if (a.endsAt) add(a.endsAt, `Resolved: ${alertName(a, alerts)}`);
+      add(a.startsAt, `Fired: ${alertName(a, alerts)}`, "alert");
+      if (a.endsAt) add(a.endsAt, `Resolved: ${alertName(a, alerts)}`, "alert");
     }
   } else {
     const starts = alerts.map((a) => a.startsAt).sort();
     const ends = alerts.flatMap((a) => (a.endsAt ? [a.endsAt] : [])).sort();
-    add(starts[0], `First of ${alerts.length} alerts fired`);
-    add(starts.at(-1), "Last alert joined");
-    add(ends.at(-1), "Last alert resolved");
+    add(starts[0], `First of ${alerts.length} alerts fired`, "alert");
+    add(starts.at(-1), "Last alert joined", "alert");
+    add(ends.at(-1), "Last alert resolved", "alert");
   }
-  add(incident.openedAt, `Incident opened (${incident.targetPriority ?? incident.priority})`);
+  add(incident.openedAt, `Incident opened (${incident.targetPriority ?? incident.priority})`, "alertdesk");
   for (const d of input.deliveries) {
     const line = deliveryLine(d);
-    if (line) add(d.doneAt ?? d.createdAt, line);
+    if (line) add(d.doneAt ?? d.createdAt, line, "alertdesk");
   }
-  for (const e of input.agentEvents) add(e.at, eventLine(e));
+  for (const e of input.agentEvents) add(e.at, eventLine(e), "agent");
   const first = incident.helpdeskState?.firstResponseAt;
-  if (first) add(first, "First response: the response clock stopped");
-  for (const t of incident.refiredAt ?? []) add(t, "Fired again within the reopen window");
+  if (first) add(first, "First response: the response clock stopped", "agent");
+  for (const t of incident.refiredAt ?? []) add(t, "Fired again within the reopen window", "alert");
+  if (incident.archivedAt) add(incident.archivedAt, "Archived to the knowledge base", "alertdesk");
   items.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.order - b.order);
-  const lines = items.map((i) => `${utc(i.at)} — ${i.text}`);
+  return items.map(({ at, text, kind }) => ({ at, text, kind }));
+}
+
+/** The timeline as the entry lists it: one line each, at most 200. */
+function timeline(input: ArchiveInput): string[] {
+  const lines = incidentTimeline(input).map((i) => `${utc(i.at)} — ${i.text}`);
   return lines.length > TIMELINE_ITEMS ? [...lines.slice(0, TIMELINE_ITEMS), `… and ${lines.length - TIMELINE_ITEMS} more`] : lines;
+}
+
+/** What the timeline shows of one outbox row (store/ gives the rows; this turns one into words' material). */
+export function deliveryRecord(d: { helpdesk: string; state: string; createdAt: string; doneAt: string | null; operation: TicketOperation }): DeliveryRecord {
+  const op = d.operation;
+  const first = op.body.find((b) => b.kind === "paragraph");
+  const record: DeliveryRecord = {
+    op: op.op,
+    helpdesk: d.helpdesk,
+    state: d.state,
+    createdAt: d.createdAt,
+    doneAt: d.doneAt,
+    firstLine: (first?.kind === "paragraph" ? (first.text.split("\n")[0] ?? "") : "").slice(0, 200),
+  };
+  if (op.op === "silence") record.action = op.action;
+  return record;
 }
 
 function valueRows(alerts: AlertRecord[], among: AlertRecord[]): string[] {

@@ -115,7 +115,9 @@ export function pgArchiveTx(c: Q): ArchiveTx & Pick<SyncTx, "incidentDeliveries"
 }
 
 /** The archive's read slice on PostgreSQL, and the due archives for the sync loop. */
-export function pgArchiveStore(pool: pg.Pool): KnowledgeStore & { dueArchives(now: Date, limit: number): Promise<number[]> } {
+export function pgArchiveStore(
+  pool: pg.Pool,
+): KnowledgeStore & { dueArchives(now: Date, limit: number): Promise<number[]>; deliveriesOf(incidentId: number): Promise<IncidentDelivery[]> } {
   const search = async (query: string, limit: number) =>
     (
       await pool.query<EntryRow>(`${ENTRY_SELECT}, to_tsquery('english', $1) AS q WHERE d.search @@ q ORDER BY ts_rank(d.search, q) DESC, e.id DESC LIMIT $2`, [
@@ -124,6 +126,7 @@ export function pgArchiveStore(pool: pg.Pool): KnowledgeStore & { dueArchives(no
       ])
     ).rows;
   return {
+    deliveriesOf: (incidentId) => pgArchiveTx(pool).incidentDeliveries(incidentId),
     async dueArchives(now, limit) {
       const res = await pool.query<{ id: number }>("SELECT id FROM incidents WHERE archive_at IS NOT NULL AND archive_at <= $1 ORDER BY archive_at LIMIT $2", [
         now.getTime(),

@@ -389,6 +389,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
     pageDeliveries,
     pageIncidents,
+    async getIncident(id) {
+      const row = (await pool.query<IncidentRow>("SELECT id, ticket_id, ticket_url, data FROM incidents WHERE id = $1", [id])).rows[0];
+      return row ? toIncident(row) : undefined;
+    },
     listDeliveries: async (query) => (await pageDeliveries(query)).items,
     listIncidents: async (query) => (await pageIncidents(query)).items,
     async countIncidents() {

@@ -22,7 +22,11 @@ import {
 } from "../archive-rows.js";
 import type { ArchiveTx, IncidentDelivery, KnowledgeStore, SyncTx } from "../types.js";
 
-type ArchiveReads = KnowledgeStore & { dueArchives(now: Date, limit: number): Promise<number[]>; setExternalUrl(entryId: number, url: string | null): void };
+type ArchiveReads = KnowledgeStore & {
+  dueArchives(now: Date, limit: number): Promise<number[]>;
+  setExternalUrl(entryId: number, url: string | null): void;
+  deliveriesOf(incidentId: number): Promise<IncidentDelivery[]>;
+};
 
 /**
  * The archive on SQLite: narrow entry rows (what the similar-incidents look-up reads) apart from
@@ -68,6 +72,9 @@ export function createSqliteArchive(
     newest: reader.prepare<[number], EntryRow>(`${ENTRY_SELECT} ORDER BY e.id DESC LIMIT ?`),
     entry: reader.prepare<[number], EntryRow>(`${ENTRY_SELECT} WHERE e.id = ?`),
     count: reader.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM kb_entries"),
+    deliveries: reader.prepare<[number], IncidentDeliveryRow>(
+      "SELECT helpdesk, state, payload, created_at, done_at FROM outbox WHERE incident_id = ? AND state IN ('done', 'dead', 'pending') ORDER BY id LIMIT 1000",
+    ),
   };
 
   /**
@@ -88,6 +95,11 @@ export function createSqliteArchive(
     return statement;
   };
 
+  const deliveriesIn = (rows: IncidentDeliveryRow[]) =>
+    rows.flatMap((row): IncidentDelivery[] => {
+      const d = toIncidentDelivery(row);
+      return d ? [d] : [];
+    });
   const details = db.prepare<[number], DetailRow>(`SELECT ${DETAIL_COLUMNS} FROM kb_entries WHERE id = ?`);
 
   const tx = {
@@ -109,10 +121,7 @@ export function createSqliteArchive(
       return q.cancelArchive.run({ incident: incidentId, target: KNOWLEDGE_BASE_TARGET, now: now.getTime() }).changes;
     },
     async incidentDeliveries(incidentId) {
-      return q.deliveries.all(incidentId).flatMap((row): IncidentDelivery[] => {
-        const d = toIncidentDelivery(row);
-        return d ? [d] : [];
-      });
+      return deliveriesIn(q.deliveries.all(incidentId));
     },
     async saveArchiveEntry(entry, now) {
       const { keywords, body, data, ...row } = entryColumns(entry);
@@ -127,6 +136,9 @@ export function createSqliteArchive(
   } satisfies ArchiveTx & Pick<SyncTx, "incidentDeliveries" | "saveArchiveEntry">;
 
   const store = {
+    async deliveriesOf(incidentId: number) {
+      return deliveriesIn(r.deliveries.all(incidentId));
+    },
     async dueArchives(now: Date, limit: number) {
       return r.due.all(now.getTime(), limit).map((row) => Number(row.id));
     },

@@ -421,6 +421,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     pageDeliveries,
     pageIncidents,
+    async getIncident(id) {
+      const row = r.incident.get(id);
+      return row ? toIncident(row) : undefined;
+    },
+    deliveriesOf: archive.store.deliveriesOf,
     listDeliveries: async (query) => (await pageDeliveries(query)).items,
     listIncidents: async (query) => (await pageIncidents(query)).items,
     async countIncidents() {
