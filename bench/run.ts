@@ -364,6 +364,7 @@ async function endToEnd() {
 
 try {
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")]); // dist/ up to date
+  execFileSync(process.execPath, [join(ROOT, "scripts/copy-ui-assets.mjs")]);
   const similar = async () => {
     results.similar = await similarLookup(log);
   };

@@ -1,4 +1,6 @@
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import type { RequestHandler } from "express";
 import { createAlertmanagerClient } from "./alertmanagers/client.js";
 import { createApiRouter } from "./api/router.js";
 import { ConfigError, type ServiceConfig } from "./config/service.js";
@@ -6,15 +8,19 @@ import { createDriverRegistry } from "./drivers/registry.js";
 import type { HelpdeskDriver } from "./drivers/types.js";
 import { createHttpApp } from "./http/app.js";
 import { adminAuth, isLoopback, type LocalCaller, readAuth } from "./http/auth.js";
+import { createConsoleSessions } from "./http/session.js";
 import { createHttpServer, type HttpServer } from "./http/tls.js";
 import { createHealthRouter } from "./intake/health.js";
 import { createHelpdeskWebhookRouter } from "./intake/helpdesk-webhooks.js";
+import { detectSource, parseNotification } from "./intake/payloads.js";
 import { createWebhookRouter } from "./intake/webhooks.js";
 import { createKnowledgeBase } from "./knowledge/registry.js";
 import type { Notification } from "./model/alert.js";
+import { formatPath } from "./model/field-path.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { createOutboxWorker, type OutboxWorker } from "./outbox/worker.js";
+import { dryRun } from "./pipeline/dry-run.js";
 import { createGroupCommitter } from "./pipeline/group-commit.js";
 import { apply, type IngestOutcome, plan, type TemplateFailure } from "./pipeline/ingest.js";
 import type { ReloadStatus, RuleSet } from "./rules/load.js";
@@ -22,6 +28,8 @@ import { createRulesReloader, type RulesReloader } from "./rules/reloader.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/types.js";
 import { createSyncer, type Syncer } from "./sync/syncer.js";
+import type { PlaygroundAnswer } from "./ui/deps.js";
+import { createConsoleRouter } from "./ui/router.js";
 
 export interface ServiceOptions {
   config: ServiceConfig;
@@ -170,15 +178,34 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const admin = config.adminToken ? { adminToken: config.adminToken } : {};
   // One guard for the read path and /metrics, so they share the cache of checked passwords.
   const isLocal = options.isLocalCaller ?? isLoopback;
-  const reads = readAuth(
+  const credentialReads = readAuth(
     {
       ...admin,
       ...(config.readToken ? { readToken: config.readToken } : {}),
       ...(config.readUsers ? { readUsers: config.readUsers } : {}),
       ...(config.readsOpen ? { open: true } : {}),
+      // A console user reads too (by the console's session cookie, below): the read path then needs a credential.
+      ...(config.consoleUsers && !config.readsOpen ? { readUsers: { ...config.consoleUsers, ...config.readUsers } } : {}),
     },
     { isLocal },
   );
+  const sessions = createConsoleSessions(
+    { ...admin, ...(config.consoleUsers ? { users: config.consoleUsers } : {}) },
+    { isLocal, secure: config.tls !== undefined },
+  );
+  // The console's session cookie reads the JSON APIs as well (its pages and scripts use them).
+  const reads: RequestHandler = (req, res, next) => (sessions.sessionOf(req) ? next() : credentialReads(req, res, next));
+  /** The playground: the same code as `alertdesk simulate`, on a fresh in-memory state, with the rules in force. */
+  const simulate = async (payload: unknown): Promise<PlaygroundAnswer> => {
+    const source = detectSource(payload);
+    const parsed = parseNotification(source, payload);
+    if (!parsed.ok) return { ok: false, problems: parsed.issues.map((i) => ({ field: formatPath(i.path), message: i.message })) };
+    const times = parsed.notification.alerts.flatMap((a) => [a.startsAt, a.endsAt ?? a.startsAt]).map((t) => Date.parse(t));
+    const receivedAt = times.length > 0 ? new Date(Math.max(...times) + 1000) : clock();
+    const [planned] = await dryRun(rules.current(), [{ notification: parsed.notification, receivedAt }], { defaultHelpdesk: config.defaultHelpdesk });
+    if (!planned) return { ok: false, problems: [{ field: "", message: "nothing to simulate" }] };
+    return { ok: true, source, receivedAt: receivedAt.toISOString(), plan: planned };
+  };
   let reloadCertificates = () => {};
   /** SIGHUP and POST /-/reload: the rules, and the TLS certificate files (renewed ones take effect for new connections). */
   const reload = (reason: string): ReloadStatus => {
@@ -208,6 +235,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           return undefined; // rules are loaded before the server listens, and a failed reload keeps the old ones
         },
         metricsAuth: config.metricsAuth === "none" ? (_req, _res, next) => next() : reads,
+      }),
+      createConsoleRouter({
+        store,
+        sessions,
+        clock,
+        rules: () => ({ rules: rules.current(), lastReload: rules.lastReload() }),
+        simulate,
+        examplesDir: fileURLToPath(new URL("../examples/", import.meta.url)),
+        kick: () => worker.kick(),
+        onAgentAct: () => syncer.kick("builtin"),
       }),
       createApiRouter({
         store,
