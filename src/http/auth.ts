@@ -58,12 +58,31 @@ function loopbackOnly(why: string, isLocal: LocalCaller): RequestHandler {
 }
 
 /**
+ * Whether a browser sent the request from a web page: it then carries an `Origin` (every cross-origin
+ * POST, and same-origin ones in current browsers) or a `Sec-Fetch-Site` other than `none` (typed or
+ * bookmarked). curl, amtool and scripts send neither.
+ */
+function fromWebPage(req: Parameters<RequestHandler>[0]): boolean {
+  const site = req.headers["sec-fetch-site"];
+  return req.headers.origin !== undefined || (site !== undefined && site !== "none");
+}
+
+/**
  * Guards admin endpoints (/-/reload, replay): with a token configured, `Authorization: Bearer <token>`
- * (constant-time); without one, only callers on loopback (403 for everybody else).
+ * (constant-time); without one, only callers on loopback (403 for everybody else), and never a
+ * request a browser sends from a web page: a page open on this machine must not reload the rules or
+ * replay deliveries by posting to 127.0.0.1 (the console has its own forms, with a CSRF token).
  */
 export function adminAuth(token: string | undefined, isLocal: LocalCaller = isLoopback): RequestHandler {
   if (token) return bearerAuth(token, () => {});
-  return loopbackOnly("admin endpoints answer on loopback only unless an admin token is configured", isLocal);
+  const loopback = loopbackOnly("admin endpoints answer on loopback only unless an admin token is configured", isLocal);
+  return (req, res, next) => {
+    if (fromWebPage(req)) {
+      res.status(403).json({ error: "admin endpoints refuse requests a browser sends from a web page; use curl, or the console's forms" });
+      return;
+    }
+    loopback(req, res, next);
+  };
 }
 
 /** Who may use the read endpoints (and /metrics, unless `metrics_auth: none`). */

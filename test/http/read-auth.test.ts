@@ -66,6 +66,21 @@ describe("no read credential configured", () => {
     expect(((await res.json()) as { error: string }).error).toMatch(/loopback only unless a read credential is configured .* or reads_open: true/);
   });
 
+  it("admin endpoints on loopback refuse what a browser sends from a web page (no CSRF on 127.0.0.1)", async () => {
+    expect((await fetch(`${local.url}/-/reload`, { method: "POST" })).status).toBe(200);
+    for (const headers of [{ origin: "https://evil.example" }, { origin: "null" }, { "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-origin" }]) {
+      const res = await fetch(`${local.url}/-/reload`, { method: "POST", headers });
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+      expect(((await res.json()) as { error: string }).error).toMatch(/browser sends from a web page/);
+    }
+    const replay = await fetch(`${local.url}/api/deliveries/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "http://127.0.0.1" },
+      body: JSON.stringify({ all: true }),
+    });
+    expect(replay.status).toBe(403);
+  });
+
   it("a token sent anyway does not help from the network (there is none to match)", async () => {
     expect((await get(remote, "/api/tickets", `Bearer ${READ_TOKEN}`)).status).toBe(403);
   });
