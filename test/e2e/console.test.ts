@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookConfigSchema } from "../../src/drivers/webhook/driver.js";
 import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
 import { startBrowser, type TestBrowser } from "../kit/browser.js";
+import { alertmanagerNotification } from "../kit/notifications.js";
 import { startTestService, type TestService } from "../kit/service.js";
 
 /**
@@ -18,29 +19,17 @@ const HOSTILE = "<img src=x onerror=alert(1)>";
 const T0 = Date.parse("2026-11-25T06:00:00Z");
 
 function notification(alertname: string, labels: Record<string, string>, value: string, startsAt = new Date(T0 - 120_000).toISOString()): string {
-  const all = { alertname, ...labels };
-  return JSON.stringify({
-    receiver: "alertdesk",
-    status: "firing",
-    alerts: [
+  return alertmanagerNotification(
+    [
       {
-        status: "firing",
-        labels: all,
+        labels: { alertname, ...labels },
         annotations: { summary: `${alertname} on ${labels.instance ?? "?"}`, value },
         startsAt,
-        endsAt: "0001-01-01T00:00:00Z",
-        generatorURL: "http://prometheus.example/graph",
         fingerprint: `${alertname}-${labels.instance ?? ""}`,
       },
     ],
-    groupLabels: { alertname, instance: labels.instance ?? "" },
-    commonLabels: all,
-    commonAnnotations: {},
-    externalURL: "http://alertmanager.example",
-    version: "4",
-    groupKey: `{}:{alertname="${alertname}", instance="${labels.instance ?? ""}"}`,
-    truncatedAlerts: 0,
-  });
+    { groupLabels: { alertname, instance: labels.instance ?? "" } },
+  );
 }
 
 /** playwright-core has no web-first assertions (those are @playwright/test's): wait for the element, then read it. */

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { confluenceConfigSchema } from "../../src/knowledge/confluence/driver.js";
 import { type FakeConfluence, startFakeConfluence } from "../fakes/confluence.js";
 import { type FaultProxy, startFaultProxy } from "../fakes/fault-proxy.js";
+import { alertmanagerNotification } from "../kit/notifications.js";
 import { type ServiceProcess, spawnService } from "../kit/process.js";
 import { startTestService, type TestService } from "../kit/service.js";
 import { until } from "../kit/until.js";
@@ -24,29 +25,18 @@ const T0 = "2026-11-25T06:00:00.000Z";
 const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000);
 
 function disk(instance: string, status: "firing" | "resolved", startsAt = T0): string {
-  const labels = { alertname: "HostDiskFull", instance, job: "node", service: "billing" };
-  return JSON.stringify({
-    receiver: "alertdesk",
-    status,
-    alerts: [
+  return alertmanagerNotification(
+    [
       {
         status,
-        labels,
+        labels: { alertname: "HostDiskFull", instance, job: "node", service: "billing" },
         annotations: { summary: `Disk /var almost full on ${instance}` },
         startsAt,
-        endsAt: status === "resolved" ? new Date(Date.parse(startsAt) + 600_000).toISOString() : "0001-01-01T00:00:00Z",
-        generatorURL: "http://prom/graph",
         fingerprint: `disk-${instance}`,
       },
     ],
-    groupLabels: { alertname: "HostDiskFull", instance },
-    commonLabels: labels,
-    commonAnnotations: {},
-    externalURL: "http://am",
-    version: "4",
-    groupKey: `{}:{alertname="HostDiskFull", instance="${instance}"}`,
-    truncatedAlerts: 0,
-  });
+    { groupLabels: { alertname: "HostDiskFull", instance } },
+  );
 }
 
 async function fake(): Promise<FakeConfluence> {

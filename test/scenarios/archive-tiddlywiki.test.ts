@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tiddlywikiConfigSchema } from "../../src/knowledge/tiddlywiki/driver.js";
+import { alertmanagerNotification } from "../kit/notifications.js";
 import { startTestService, type TestService } from "../kit/service.js";
 import { startTiddlyWiki, type TiddlyWiki } from "../kit/tiddlywiki.js";
 
@@ -39,29 +40,19 @@ const T0 = "2026-11-25T06:00:00.000Z";
 const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000);
 
 function memory(status: "firing" | "resolved"): string {
-  const labels = { alertname: "HostOutOfMemory", instance: "cache-1", job: "node", service: "sessions" };
-  return JSON.stringify({
-    receiver: "alertdesk",
-    status,
-    alerts: [
+  return alertmanagerNotification(
+    [
       {
         status,
-        labels,
+        labels: { alertname: "HostOutOfMemory", instance: "cache-1", job: "node", service: "sessions" },
         annotations: { summary: "Memory almost exhausted on cache-1" },
         startsAt: T0,
         endsAt: status === "resolved" ? at(20).toISOString() : "0001-01-01T00:00:00Z",
-        generatorURL: "http://prom/graph",
         fingerprint: "mem-cache-1",
       },
     ],
-    groupLabels: { alertname: "HostOutOfMemory" },
-    commonLabels: labels,
-    commonAnnotations: {},
-    externalURL: "http://am",
-    version: "4",
-    groupKey: '{}:{alertname="HostOutOfMemory"}',
-    truncatedAlerts: 0,
-  });
+    { groupLabels: { alertname: "HostOutOfMemory" } },
+  );
 }
 
 describe("archive into a real TiddlyWiki", () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
+import { alertmanagerNotification } from "../kit/notifications.js";
 import { startTestService, type TestService } from "../kit/service.js";
 
 /**
@@ -20,29 +21,18 @@ const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000);
 
 /** One Alertmanager notification of HostHighCpu on `instance`, with the CPU value the default rules read. */
 function cpu(instance: string, status: "firing" | "resolved", startsAt: string, value: string, extra: Record<string, string> = {}): string {
-  const labels = { alertname: "HostHighCpu", instance, job: "node", ...extra };
-  return JSON.stringify({
-    receiver: "alertdesk",
-    status,
-    alerts: [
+  return alertmanagerNotification(
+    [
       {
         status,
-        labels,
+        labels: { alertname: "HostHighCpu", instance, job: "node", ...extra },
         annotations: { summary: `CPU usage above 80% on ${instance}`, value },
         startsAt,
-        endsAt: status === "resolved" ? new Date(Date.parse(startsAt) + 600_000).toISOString() : "0001-01-01T00:00:00Z",
-        generatorURL: "http://prom/graph",
         fingerprint: `cpu-${instance}-${startsAt}`,
       },
     ],
-    groupLabels: { alertname: "HostHighCpu", instance },
-    commonLabels: labels,
-    commonAnnotations: {},
-    externalURL: "http://am",
-    version: "4",
-    groupKey: `{}:{alertname="HostHighCpu", instance="${instance}"}`,
-    truncatedAlerts: 0,
-  });
+    { groupLabels: { alertname: "HostHighCpu", instance } },
+  );
 }
 
 async function post(s: TestService, body: string, minutes: number) {
