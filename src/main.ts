@@ -190,7 +190,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     { isLocal },
   );
   const sessions = createConsoleSessions(
-    { ...admin, ...(config.consoleUsers ? { users: config.consoleUsers } : {}) },
+    {
+      ...admin,
+      ...(config.consoleUsers ? { users: config.consoleUsers } : {}),
+      ...(config.consoleSessionSecret ? { sessionSecret: config.consoleSessionSecret } : {}),
+      readsLocked: !config.readsOpen && Boolean(config.readToken || config.readUsers),
+    },
     { isLocal, secure: config.tls !== undefined },
   );
   // The console's session cookie reads the JSON APIs as well (its pages and scripts use them).

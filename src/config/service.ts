@@ -55,6 +55,13 @@ export const configFileSchema = z
       })
       .optional()
       .describe("HTTP basic auth users for the read endpoints: name → bcrypt hash, like Alertmanager's basic_auth_users."),
+    console_session_secret: z
+      .string()
+      .optional()
+      .describe(
+        "Signs the console's session cookies; set it (or _file) the same on every replica so they share sessions, and sessions survive restarts. Unset: a random key per process.",
+      ),
+    console_session_secret_file: z.string().optional(),
     console_users: z
       .record(z.string(), bcryptHash)
       .superRefine((users, ctx) => {
@@ -139,6 +146,8 @@ export interface ServiceConfig {
   readUsers?: Record<string, string>;
   /** The web console's users: name → bcrypt hash (`console_users`). */
   consoleUsers?: Record<string, string>;
+  /** Signs the console's session cookies (`console_session_secret`, `_file`); unset: a random key per process. */
+  consoleSessionSecret?: string;
   /** reads_open: the read endpoints answer everybody without a credential. */
   readsOpen?: boolean;
   /** Who may scrape /metrics: "read" (default, the same as the read endpoints) or "none" (everybody). */
@@ -303,8 +312,8 @@ function readAccess(
   env: NodeJS.ProcessEnv,
   adminToken: string | undefined,
   at: (keyPath: readonly PropertyKey[]) => string,
-): Pick<ServiceConfig, "readToken" | "readUsers" | "consoleUsers" | "readsOpen" | "metricsAuth" | "tls"> {
-  const out: Pick<ServiceConfig, "readToken" | "readUsers" | "consoleUsers" | "readsOpen" | "metricsAuth" | "tls"> = {};
+): Pick<ServiceConfig, "readToken" | "readUsers" | "consoleUsers" | "consoleSessionSecret" | "readsOpen" | "metricsAuth" | "tls"> {
+  const out: Pick<ServiceConfig, "readToken" | "readUsers" | "consoleUsers" | "consoleSessionSecret" | "readsOpen" | "metricsAuth" | "tls"> = {};
   const readToken = credential({
     env: ["ALERTDESK_READ_TOKEN", env.ALERTDESK_READ_TOKEN],
     inline: ["read_token", file.read_token],
@@ -318,6 +327,12 @@ function readAccess(
   if (Object.keys(users).length > 0) out.readUsers = { ...users };
   const consoleUsers = file.console_users ?? {};
   if (Object.keys(consoleUsers).length > 0) out.consoleUsers = { ...consoleUsers };
+  const sessionSecret = credential({
+    env: ["ALERTDESK_CONSOLE_SESSION_SECRET", env.ALERTDESK_CONSOLE_SESSION_SECRET],
+    inline: ["console_session_secret", file.console_session_secret],
+    file: ["console_session_secret_file", file.console_session_secret_file],
+  });
+  if (sessionSecret) out.consoleSessionSecret = sessionSecret;
   if (file.reads_open === true) {
     if (out.readToken || out.readUsers) {
       throw new ConfigError(

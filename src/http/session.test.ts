@@ -78,9 +78,46 @@ describe("console sessions", () => {
       status = s;
     };
     const res = { status: (s: number) => ({ type: () => ({ send: () => refuse(s) }) }) } as unknown as Response;
-    guard({ socket: { remoteAddress: "127.0.0.1" } } as unknown as Request, res, () => passed++);
-    guard({ socket: { remoteAddress: "10.0.0.5" } } as unknown as Request, res, () => passed++);
+    guard({ socket: { remoteAddress: "127.0.0.1" }, headers: {} } as unknown as Request, res, () => passed++);
+    guard({ socket: { remoteAddress: "10.0.0.5" }, headers: {} } as unknown as Request, res, () => passed++);
     expect(passed).toBe(1);
     expect(status).toBe(403);
+  });
+
+  it("a session is signed with a secret, not with the credentials alone: a cookie made from the config's hashes is refused", async () => {
+    const a = createConsoleSessions({ users: { alice: hash } }, { now: () => now });
+    const b = createConsoleSessions({ users: { alice: hash } }, { now: () => now });
+    const res = response();
+    await a.login(res, "alice", "alice-password");
+    expect(a.sessionOf(request(cookieValue(res)))?.user).toBe("alice");
+    // Another process that knows the same config (hashes included) does not accept it…
+    expect(b.sessionOf(request(cookieValue(res)))).toBeUndefined();
+    // …unless both share console_session_secret (replicas).
+    const c = createConsoleSessions({ users: { alice: hash }, sessionSecret: "shared-secret" }, { now: () => now });
+    const d = createConsoleSessions({ users: { alice: hash }, sessionSecret: "shared-secret" }, { now: () => now });
+    const shared = response();
+    await c.login(shared, "alice", "alice-password");
+    expect(d.sessionOf(request(cookieValue(shared)))?.user).toBe("alice");
+  });
+
+  it("without a console login: 403 when reads need a credential; a DNS-rebinding Host is refused on loopback", () => {
+    const calls = (sessions: ReturnType<typeof createConsoleSessions>, host: string) => {
+      let passed = false;
+      let status = 0;
+      const refuse = (s: number) => {
+        status = s;
+      };
+      const res = { status: (s: number) => ({ type: () => ({ send: () => refuse(s) }) }) } as unknown as Response;
+      sessions.guard()({ socket: { remoteAddress: "127.0.0.1" }, headers: { host } } as unknown as Request, res, () => {
+        passed = true;
+      });
+      return passed ? 200 : status;
+    };
+    const open = createConsoleSessions({}, {});
+    expect(calls(open, "127.0.0.1:9095")).toBe(200);
+    expect(calls(open, "localhost:9095")).toBe(200);
+    expect(calls(open, "evil.example:9095")).toBe(403);
+    const locked = createConsoleSessions({ readsLocked: true }, {});
+    expect(calls(locked, "127.0.0.1:9095")).toBe(403);
   });
 });

@@ -19,6 +19,14 @@ export interface ConsoleCredentials {
   adminToken?: string;
   /** Console users: name → bcrypt hash (`console_users`). */
   users?: Readonly<Record<string, string>>;
+  /**
+   * The secret that signs sessions (`console_session_secret`): the same on every replica to share
+   * them. Unset: a random key of this process. Never the credentials alone: bcrypt hashes are often
+   * kept where many can read them, and a key made of them would let anyone forge a session.
+   */
+  sessionSecret?: string;
+  /** Reads need a credential (read_token, read_users): without a console login, the console then answers nobody. */
+  readsLocked?: boolean;
 }
 
 export interface ConsoleSession {
@@ -57,6 +65,13 @@ function cookieOf(req: Request, name: string): string | undefined {
   return undefined;
 }
 
+/** `localhost`, `127.x.y.z` or `[::1]`, with any port; also no Host at all (HTTP/1.0 tools). */
+function loopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const name = host.replace(/:\d+$/, "").toLowerCase();
+  return name === "localhost" || name === "[::1]" || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
 function equal(a: string, b: string): boolean {
   const x = createHash("sha256").update(a).digest();
   const y = createHash("sha256").update(b).digest();
@@ -74,12 +89,11 @@ export function createConsoleSessions(
   const compare = options.compare ?? ((password: string, hash: string) => bcrypt.compare(password, hash));
   // Derived from the credentials, so replicas agree and a changed credential ends every session; a
   // random key when there is none (loopback only: the key guards CSRF tokens, nothing else).
-  const material = required
-    ? `alertdesk console\u0000${credentials.adminToken ?? ""}\u0000${[...users.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([u, h]) => `${u}=${h}`)
-        .join("\u0000")}`
-    : randomBytes(32).toString("hex");
+  const secret = credentials.sessionSecret ?? randomBytes(32).toString("hex");
+  const material = `alertdesk console\u0000${secret}\u0000${credentials.adminToken ?? ""}\u0000${[...users.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([u, h]) => `${u}=${h}`)
+    .join("\u0000")}`;
   const key = createHash("sha256").update(material).digest();
   const sign = (text: string) => createHmac("sha256", key).update(text).digest("base64url");
   const anyHash = [...users.values()][0] ?? "";
@@ -93,7 +107,8 @@ export function createConsoleSessions(
     if (!equal(sign(payload), raw.slice(dot + 1))) return undefined;
     const [user, expires] = Buffer.from(payload, "base64url").toString("utf8").split("\u0000");
     const expiresAt = Number(expires);
-    if (!user || !Number.isFinite(expiresAt) || expiresAt <= now()) return undefined;
+    // Never longer than a login gives, whatever a cookie says.
+    if (!user || !Number.isFinite(expiresAt) || expiresAt <= now() || expiresAt > now() + SESSION_MS) return undefined;
     return { user, expiresAt };
   }
 
@@ -149,7 +164,13 @@ export function createConsoleSessions(
     guard(guardOptions) {
       return (req, res, next) => {
         if (!required) {
-          if (isLocal(req.socket.remoteAddress)) return next();
+          if (credentials.readsLocked) {
+            res.status(403).type("text").send("reads need a credential here, and the console has no login: configure console_users (or admin_token)");
+            return;
+          }
+          // Loopback by the peer and by the name the browser used: a DNS-rebinding page (evil.example
+          // resolving to 127.0.0.1) reaches the socket from loopback, but with its own Host.
+          if (isLocal(req.socket.remoteAddress) && loopbackHost(req.headers.host)) return next();
           res.status(403).type("text").send("the console answers on loopback only unless admin_token or console_users is configured");
           return;
         }

@@ -130,6 +130,8 @@ export interface Incident {
   archiveAfterMs?: number;
   /** The incident is over and its archive entry is due then (ISO); absent while it is not over, or once archived. */
   archiveAt?: string;
+  /** The title its first archive entry got: a later entry of the incident keeps it (external knowledge bases find the page by title). */
+  archiveTitle?: string;
   /** When its archive entry was written; cleared when the incident is no longer over (a reopen), so the next end writes it again. */
   archivedAt?: string;
   /** When the escalation scheduler must look at the incident next: its next step, or its target (ISO); absent when the clock stopped. */

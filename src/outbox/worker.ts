@@ -150,8 +150,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   async function archive(op: ArchiveOperation, row: OutboxRow): Promise<void> {
     const kb = options.knowledgeBase;
     if (!kb) {
+      // Done without a page: where an earlier write put the entry stays recorded.
       log.info({ outboxId: row.id, title: op.title }, "no external knowledge base configured now; the built-in archive keeps the entry");
-      archived.set(row.id, { entryId: op.entryId, url: null });
       return;
     }
     const page = await kb.archive({ title: op.title, doc: op.body, labels: op.labels, incidentId: row.incidentId, ticketKey: row.ticketKey });

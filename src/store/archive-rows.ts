@@ -89,10 +89,19 @@ export function toArchiveEntry(r: EntryRow): ArchiveEntry {
   };
 }
 
+/**
+ * Text as a database column takes it: PostgreSQL refuses U+0000 in text (intake lets it through in
+ * label values, which are stored inside JSON elsewhere, where it is escaped).
+ */
+export function columnText(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
+}
+
 /** The label pairs of an entry (or a query) that the similarity index keeps: short values only, never the alertname (its own column). */
 export function indexedLabels(labels: Record<string, string>): [string, string][] {
   return Object.entries(labels)
     .filter(([k, v]) => k !== "alertname" && v.length <= SIMILAR_LABEL_VALUE_CHARS && k.length <= SIMILAR_LABEL_VALUE_CHARS)
+    .map(([k, v]): [string, string] => [columnText(k), columnText(v)])
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -103,21 +112,23 @@ export function lookedUpLabels(query: SimilarQuery): [string, string][] {
 
 /** The columns written for an entry. */
 export function entryColumns(entry: NewArchiveEntry) {
+  const nullable = (t: string | null) => (t === null ? null : columnText(t));
   return {
     incidentId: entry.incidentId,
-    alertname: entry.alertname,
+    alertname: nullable(entry.alertname),
     labels: JSON.stringify(entry.labels),
-    title: entry.title,
+    title: columnText(entry.title),
     ticketKey: entry.ticketKey,
-    ticketId: entry.ticketId,
-    ticketUrl: entry.ticketUrl,
+    ticketId: nullable(entry.ticketId),
+    ticketUrl: nullable(entry.ticketUrl),
     startedAt: entry.startedAt,
     durationMs: entry.durationMs,
     hasResolution: entry.resolution.trim() === "" ? 0 : 1,
-    resolutionLine: entry.resolutionLine,
+    resolutionLine: columnText(entry.resolutionLine),
     data: JSON.stringify(entry),
-    keywords: entry.keywords.join(" "),
-    body: entry.body,
+    keywords: columnText(entry.keywords.join(" ")),
+    body: columnText(entry.body),
+    resolution: columnText(entry.resolution),
   };
 }
 

@@ -40,9 +40,12 @@ export async function runArchive(tx: SyncTx, incidentId: number, now: Date, opti
   }
   const events = (await tx.incidentEvents(incidentId)).map((e) => e.event);
   const deliveries = (await tx.incidentDeliveries(incidentId)).map(deliveryRecord);
-  const entry = buildArchiveEntry({ incident, agentEvents: events, deliveries });
+  // The same title as an earlier entry of the incident: its alerts may have changed since (a re-fire
+  // with another instance), and the external knowledge base finds the page by its title.
+  const entry = buildArchiveEntry({ incident, agentEvents: events, deliveries, ...(incident.archiveTitle ? { title: incident.archiveTitle } : {}) });
   const entryId = await tx.saveArchiveEntry(entry, now);
   next.archivedAt = now.toISOString();
+  next.archiveTitle = entry.title;
   await tx.updateIncident(next);
   if (options.external) {
     await tx.enqueue(

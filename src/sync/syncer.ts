@@ -52,6 +52,8 @@ const DOORBELLS_PER_ROUND = 10;
 const VERIFICATIONS_PER_ROUND = 100;
 const ESCALATIONS_PER_ROUND = 100;
 const ARCHIVES_PER_ROUND = 50;
+/** An archive entry the store refused is tried again this much later. */
+const ARCHIVE_RETRY_MS = 5 * 60_000;
 /** Pages of one helpdesk's activity per round, so one busy helpdesk cannot hold the loop. */
 const PAGES_PER_ROUND = 20;
 /** A doorbell whose ticket cannot be read is tried this often, then left to the poller. */
@@ -202,7 +204,20 @@ export function createSyncer(options: SyncerOptions): Syncer {
     const due = await store.dueArchives(clock(), ARCHIVES_PER_ROUND);
     let enqueued = false;
     for (const id of due) {
-      const outcome = await store.syncTransaction((tx) => runArchive(tx, id, clock(), { external: options.externalKnowledgeBase === true }));
+      let outcome: Awaited<ReturnType<typeof runArchive>>;
+      try {
+        outcome = await store.syncTransaction((tx) => runArchive(tx, id, clock(), { external: options.externalKnowledgeBase === true }));
+      } catch (err) {
+        // One incident the store refuses must not hold up the others, nor the polls and doorbells after.
+        log.error({ incident: id, err: (err as Error).message }, "archive entry not written; tried again in 5 minutes");
+        await store
+          .syncTransaction(async (tx) => {
+            const incident = await tx.incidentById(id);
+            if (incident?.archiveAt) await tx.updateIncident({ ...incident, archiveAt: new Date(clock().getTime() + ARCHIVE_RETRY_MS).toISOString() });
+          })
+          .catch(() => {});
+        continue;
+      }
       if (outcome !== "archived") continue;
       metrics.archived.inc();
       log.info({ incident: id }, "incident archived");
@@ -214,10 +229,15 @@ export function createSyncer(options: SyncerOptions): Syncer {
   // Timed work first (escalations, verifications, archives), then doorbells, then polls: a slow
   // helpdesk's poll must not delay what is due.
   async function round(): Promise<void> {
-    await escalate();
-    await verify();
-    await archive();
-    await answerDoorbells();
+    // Each kind of work on its own: one that fails (the store refuses a write) must not stop the rest.
+    for (const [what, work] of [
+      ["escalations", escalate],
+      ["verifications", verify],
+      ["archives", archive],
+      ["doorbells", answerDoorbells],
+    ] as const) {
+      await work().catch((err: unknown) => log.error({ err: (err as Error).message }, `way-back round: ${what} failed; retried next round`));
+    }
     const now = clock().getTime();
     for (const { name, sync } of syncs) {
       if (!kicked.has(name) && (nextPollAt.get(name) ?? 0) > now) continue;

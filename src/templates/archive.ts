@@ -30,6 +30,8 @@ export interface DeliveryRecord {
 
 export interface ArchiveInput {
   incident: Incident & { id: number };
+  /** The title of the incident's earlier entry, kept (default: archiveTitle(incident)). */
+  title?: string;
   /** The agents' events on the incident's ticket, oldest first. */
   agentEvents: readonly HelpdeskEvent[];
   deliveries: readonly DeliveryRecord[];
@@ -338,7 +340,7 @@ export function buildArchiveEntry(input: ArchiveInput): NewArchiveEntry {
   return {
     incidentId: incident.id,
     ticketKey: incident.ticketKey,
-    title: archiveTitle(incident),
+    title: input.title ?? archiveTitle(incident),
     labels: env,
     keywords,
     resolution: notes.text,

@@ -35,7 +35,7 @@ export function createConsoleRouter(deps: UiDeps): Router {
     next();
   });
   router.get("/ui/assets/:name", (req, res) => {
-    const asset = ASSETS[req.params.name];
+    const asset = Object.hasOwn(ASSETS, req.params.name) ? ASSETS[req.params.name] : undefined;
     if (!asset) return void res.status(404).type("text").send("no such file");
     res.set("Cache-Control", "no-cache").type(asset.type).send(asset.body);
   });

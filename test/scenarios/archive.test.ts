@@ -161,6 +161,56 @@ describe("archive and similar incidents", () => {
     expect(await s.store.countArchive()).toBe(1);
   });
 
+  it("an entry written again after a re-fire with other alerts keeps its title (external knowledge bases find it by title)", async () => {
+    const s = await startTestService();
+    svc = s;
+    const disk = (alerts: [string, "firing" | "resolved"][], startsAt: string) =>
+      alertmanagerNotification(
+        alerts.map(([instance, status]) => ({
+          status,
+          labels: { alertname: "HostDiskFull", instance },
+          startsAt,
+          fingerprint: `disk-${instance}-${startsAt}`,
+        })),
+        { groupLabels: { alertname: "HostDiskFull" } },
+      );
+    await post(s, disk([["db-7", "firing"]], T0), 0);
+    await post(s, disk([["db-7", "resolved"]], T0), 10);
+    s.now = at(13);
+    await s.sync();
+    const [first] = await search(s, "HostDiskFull");
+    expect(first?.title).toMatch(/^HostDiskFull on db-7 — /);
+    const again = at(60).toISOString();
+    await post(
+      s,
+      disk(
+        [
+          ["db-7", "firing"],
+          ["db-8", "firing"],
+        ],
+        again,
+      ),
+      60,
+    );
+    await post(
+      s,
+      disk(
+        [
+          ["db-7", "resolved"],
+          ["db-8", "resolved"],
+        ],
+        again,
+      ),
+      70,
+    );
+    s.now = at(73);
+    await s.sync();
+    const after = await search(s, "HostDiskFull");
+    expect(after).toHaveLength(1);
+    expect(after[0]?.title).toBe(first?.title);
+    expect(after[0]?.body).toContain("db-8");
+  });
+
   it("similar_incidents: 0 turns the section off; hostile label values stay text on the page", async () => {
     const s = await startTestService({ rules: "defaults:\n  similar_incidents: 0\n  archive_after: 1m\n" });
     svc = s;

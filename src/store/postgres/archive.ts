@@ -6,6 +6,7 @@ import {
   CANDIDATES_PER_ALERTNAME,
   CANDIDATES_PER_LABEL,
   type CandidateRow,
+  columnText,
   DETAIL_COLUMNS,
   type DetailRow,
   ENTRY_SELECT,
@@ -45,7 +46,7 @@ export function pgArchiveTx(c: Q): ArchiveTx & Pick<SyncTx, "incidentDeliveries"
       const res = await c.query<CandidateRow & DetailRow>({
         name: "alertdesk-similar-incidents",
         text: SIMILAR_SQL,
-        values: [query.alertname, labels.map(([n]) => n), labels.map(([, v]) => v)],
+        values: [query.alertname === null ? null : columnText(query.alertname), labels.map(([n]) => n), labels.map(([, v]) => v)],
       });
       return rankSimilar(
         query,
@@ -99,7 +100,7 @@ export function pgArchiveTx(c: Q): ArchiveTx & Pick<SyncTx, "incidentDeliveries"
       await c.query(
         `INSERT INTO kb_documents (entry_id, data, search) VALUES ($5, $6, ${SEARCH_VECTOR})
          ON CONFLICT (entry_id) DO UPDATE SET data = excluded.data, search = excluded.search`,
-        [e.title, e.keywords, entry.resolution, e.body, id, e.data],
+        [e.title, e.keywords, e.resolution, e.body, id, e.data],
       );
       await c.query("DELETE FROM kb_labels WHERE entry_id = $1", [id]);
       const labels = indexedLabels(entry.labels);

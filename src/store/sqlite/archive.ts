@@ -124,13 +124,13 @@ export function createSqliteArchive(
       return deliveriesIn(q.deliveries.all(incidentId));
     },
     async saveArchiveEntry(entry, now) {
-      const { keywords, body, data, ...row } = entryColumns(entry);
+      const { keywords, body, data, resolution, ...row } = entryColumns(entry);
       const id = Number(q.upsert.get({ ...row, now: now.toISOString() })?.id);
       q.document.run(id, data);
       q.dropLabels.run(id);
       for (const [name, value] of indexedLabels(entry.labels)) q.addLabel.run(name, value, id);
       q.dropText.run(id);
-      q.addText.run(id, entry.title, keywords, entry.resolution, body);
+      q.addText.run(id, row.title, keywords, resolution, body);
       return id;
     },
   } satisfies ArchiveTx & Pick<SyncTx, "incidentDeliveries" | "saveArchiveEntry">;
