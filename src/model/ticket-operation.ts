@@ -101,3 +101,32 @@ export function mergeComments(comments: readonly CommentUpdate[]): CommentUpdate
   if (priorities.length > 0) merged.priority = priorities.reduce((a, b) => higherPriority(a, b));
   return merged;
 }
+
+/**
+ * Which deliveries go first when the helpdesk's rate limit is the constraint (docs/reliability.md,
+ * "Delivery order"): opens and reopens by priority (P1 0 … P4 3), then resolves (4), then priority
+ * raises and escalations (5), then comments and the rest (6). The outbox claims due rows by this
+ * rank, aged: every DELIVERY_AGING_MS a row waits moves it one step up, so nothing starves. Only
+ * the head of each incident's queue is ever claimed, so per-incident order is untouched.
+ */
+export function deliveryRank(op: TicketOperation): number {
+  switch (op.op) {
+    case "open":
+    case "reopen":
+      return PRIORITIES.indexOf(op.priority);
+    case "resolve":
+      return 4;
+    case "notify":
+      return 5;
+    case "comment": {
+      const first = op.body.find((b) => b.kind === "paragraph");
+      const escalation = first?.kind === "paragraph" && first.text.startsWith("Escalation:");
+      return op.priority !== undefined || escalation ? 5 : 6;
+    }
+    default:
+      return 6;
+  }
+}
+
+/** How long a delivery waits for each step it moves up in the claim order (the stores' claim statements write it as 30000). */
+export const DELIVERY_AGING_MS = 30_000;

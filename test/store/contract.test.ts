@@ -623,6 +623,24 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect(none.map((c) => c.incidentId)).not.toContain(sameName);
     });
 
+    it("a NUL character in a label or the text is stored and searched, never refused (PostgreSQL takes no U+0000 in text)", async () => {
+      const id = await seed(store, []);
+      const entryId = await store.syncTransaction((tx) =>
+        tx.saveArchiveEntry(
+          archiveEntry(id, {
+            title: "NulTest on db\u00001",
+            labels: { alertname: "NulTest", instance: "db\u00001" },
+            alertname: "Nul\u0000Test",
+            body: "full\u0000 disk",
+          }),
+          at(1),
+        ),
+      );
+      expect((await store.archiveEntry(entryId))?.labels.instance).toBe("db\u00001");
+      const found = await store.transaction((tx) => tx.similarIncidents({ alertname: "Nul\u0000Test", labels: { instance: "db\u00001" }, limit: 3 }));
+      expect(found.map((f) => f.incidentId)).toContain(id);
+    });
+
     it("archive timers: due archives by time; withdrawn archive rows; the incident's deliveries for the timeline", async () => {
       const i = { ...incident(), archiveAt: at(100).toISOString() };
       const id = await seed(store, [open(i), comment("first")], i);
@@ -658,6 +676,36 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       const row = rows.find((d) => d.incidentId === id && d.op === "archive" && d.state === "pending");
       await store.complete(row?.id as number, { archived: { entryId, url: "https://wiki.example/pages/1" } }, at(104));
       expect((await store.archiveEntry(entryId))?.externalUrl).toBe("https://wiki.example/pages/1");
+    });
+
+    it("claims due rows by rank under a backlog: P1 opens first, then resolves, raises, comments; a long wait moves a row up", async () => {
+      const seedAt = async (rows: NewOutboxRow[], priority: "P1" | "P3", seconds: number) =>
+        store.transaction(async (tx) => {
+          const i = { ...incident(), priority };
+          const id = await tx.insertIncident(i);
+          await tx.enqueue(
+            id,
+            rows.map((r) => (r.operation.op === "open" ? { ...open(i), operation: { ...(open(i).operation as OpenTicket), priority } } : r)),
+            at(seconds),
+          );
+          return id;
+        });
+      // Claim everything due before, so only these compete.
+      await store.claimDue(at(1000), 1000, 1);
+      const oldComment = await seedAt([comment("waited long")], "P3", 1000);
+      const comments = [await seedAt([comment("c1")], "P3", 1290), await seedAt([comment("c2")], "P3", 1290)];
+      const raise = await seedAt(
+        [{ helpdesk: "builtin", operation: { op: "comment", body: [{ kind: "paragraph", text: "raised" }], priority: "P2" } }],
+        "P3",
+        1290,
+      );
+      const resolveOnly = await seedAt([resolve], "P3", 1290);
+      const p3open = await seedAt([open(incident())], "P3", 1290);
+      const p1open = await seedAt([open(incident())], "P1", 1295);
+      const claimed = (await store.claimDue(at(1300), 100, 60_000)).map((r) => r.incidentId);
+      const mine = claimed.filter((id) => [oldComment, ...comments, raise, resolveOnly, p3open, p1open].includes(id));
+      // The comment that waited 300 s moved ten steps up (every 30 s one): it goes before everything.
+      expect(mine).toEqual([oldComment, p1open, p3open, resolveOnly, raise, ...comments]);
     });
 
     it("answers ping while open", async () => {

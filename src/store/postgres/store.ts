@@ -3,6 +3,7 @@ import pg from "pg";
 import { agentChange, type BuiltinTicket, type NewBuiltinTicket, type TicketQuery } from "../../model/builtin-tickets.js";
 import type { HelpdeskEvent } from "../../model/helpdesk-event.js";
 import type { Incident } from "../../model/incident.js";
+import { deliveryRank } from "../../model/ticket-operation.js";
 import {
   beforeId,
   type CommentRow,
@@ -128,13 +129,14 @@ function ingestTx(c: Q): IngestTx {
     async enqueue(incidentId, rows, now) {
       const t = now.getTime();
       for (const r of rows) {
-        await c.query("INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)", [
+        await c.query("INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at, rank) VALUES ($1, $2, $3, $4, $5, $6, $7)", [
           incidentId,
           r.helpdesk,
           r.operation.op,
           JSON.stringify(r.operation),
           r.notBefore?.getTime() ?? t,
           t,
+          deliveryRank(r.operation),
         ]);
       }
     },
@@ -297,12 +299,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         const t = now.getTime();
         // Only the oldest unfinished row of each incident (per-incident order); rows another replica
         // is claiming right now are skipped, and its lease keeps them once it committed.
+        // By rank, aged one step per DELIVERY_AGING_MS (30000) waited (model/ticket-operation.ts), then oldest first.
         const due = await c.query<DueRow>(
           `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at, i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
            FROM outbox o JOIN incidents i ON i.id = o.incident_id
            WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until <= $1)
              AND o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
-           ORDER BY o.next_attempt_at, o.id LIMIT $2
+           ORDER BY o.rank - ($1 - o.created_at) / 30000, o.id LIMIT $2
            FOR UPDATE OF o SKIP LOCKED`,
           [t, limit],
         );

@@ -174,4 +174,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX kb_labels_entry ON kb_labels (entry_id);
   CREATE VIRTUAL TABLE kb_fts USING fts5(title, keywords, resolution, body, tokenize = 'porter unicode61');
   `,
+  // Delivery order under a rate limit: the claim takes due rows by rank (model/ticket-operation.ts), aged.
+  `
+  ALTER TABLE outbox ADD COLUMN rank INTEGER NOT NULL DEFAULT 6;
+  `,
 ];

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { agentChange, type BuiltinTicket, type NewBuiltinTicket, type TicketQuery } from "../../model/builtin-tickets.js";
 import type { HelpdeskEvent } from "../../model/helpdesk-event.js";
 import type { Incident } from "../../model/incident.js";
+import { deliveryRank } from "../../model/ticket-operation.js";
 import {
   beforeId,
   type CommentRow,
@@ -141,9 +142,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       "UPDATE incidents SET dedup_key = @dedupKey, state = @state, priority = @priority, updated_at = @updatedAt, verify_at = @verifyAt, escalate_at = @escalateAt, archive_at = @archiveAt, data = @data WHERE id = @id",
     ),
     enqueue: db.prepare(
-      `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO outbox (incident_id, helpdesk, op, payload, next_attempt_at, created_at, rank)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
+    // By rank, aged one step per DELIVERY_AGING_MS (30000) waited (model/ticket-operation.ts), then oldest first.
     due: db.prepare<[{ now: number; limit: number }], DueRow>(
       `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at,
               i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
@@ -151,7 +153,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
        WHERE o.state = 'pending' AND o.next_attempt_at <= @now
          AND (o.lease_until IS NULL OR o.lease_until <= @now)
          AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
-       ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
+       ORDER BY o.rank - (@now - o.created_at) / 30000, o.id LIMIT @limit`,
     ),
     cancelPending: db.prepare(
       "UPDATE outbox SET state = 'cancelled', done_at = created_at WHERE incident_id = ? AND state = 'pending' AND attempts = 0 AND lease_until IS NULL",
@@ -259,7 +261,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     async enqueue(incidentId, rows, now) {
       const t = now.getTime();
-      for (const r of rows) q.enqueue.run(incidentId, r.helpdesk, r.operation.op, JSON.stringify(r.operation), r.notBefore?.getTime() ?? t, t);
+      for (const r of rows)
+        q.enqueue.run(incidentId, r.helpdesk, r.operation.op, JSON.stringify(r.operation), r.notBefore?.getTime() ?? t, t, deliveryRank(r.operation));
     },
     async cancelPending(incidentId) {
       return q.cancelPending.run(incidentId).changes;
