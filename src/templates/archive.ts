@@ -6,7 +6,7 @@ import type { AlertRecord, Incident } from "../model/incident.js";
 import { commonEntries, shortValue } from "../model/labels.js";
 import { RESPONSE_TARGET_MS } from "../model/priority.js";
 import type { TicketOperation } from "../model/ticket-operation.js";
-import { alertName, environmentBlocks, incidentLinks } from "./render.js";
+import { alertName, distinct, environmentBlocks, formatValue, incidentLinks, utc } from "./render.js";
 
 /**
  * The archive entry of an incident that is over (docs/knowledge-base.md): what happened, since when,
@@ -48,18 +48,6 @@ const STOP_WORDS = new Set(
     " ",
   ),
 );
-
-function utc(iso: string): string {
-  return `${iso.slice(0, 19).replace("T", " ")} UTC`;
-}
-
-function distinct(values: (string | undefined)[]): string[] {
-  return [...new Set(values.filter((v): v is string => v !== undefined && v !== ""))];
-}
-
-function formatValue(v: number): string {
-  return Number.isInteger(v) ? String(v) : String(Math.round(v * 100) / 100);
-}
 
 function firstLine(text: string): string {
   const line =

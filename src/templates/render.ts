@@ -50,7 +50,7 @@ export function alertName(alert: AlertRecord, among: AlertRecord[]): string {
 const NAME_VALUE_CHARS = 200;
 const FIELD_VALUE_CHARS = 1024;
 
-function utc(iso: string): string {
+export function utc(iso: string): string {
   return `${iso.slice(0, 19).replace("T", " ")} UTC`;
 }
 
@@ -58,11 +58,11 @@ function firing(incident: Incident): AlertRecord[] {
   return incident.alerts.filter((a) => a.status === "firing");
 }
 
-function formatValue(v: number): string {
+export function formatValue(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Math.round(v * 100) / 100);
 }
 
-function distinct(values: (string | undefined)[]): string[] {
+export function distinct(values: (string | undefined)[]): string[] {
   return [...new Set(values.filter((v): v is string => v !== undefined && v !== ""))];
 }
 

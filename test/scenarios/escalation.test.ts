@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { HelpdeskConfig } from "../../src/drivers/registry.js";
 import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../fakes/webhook-receiver.js";
+import { alertmanagerNotification } from "../kit/notifications.js";
 import { createTestDatabase } from "../kit/postgres.js";
 import { startTestService, type TestService } from "../kit/service.js";
 
@@ -48,29 +49,19 @@ const T0 = "2026-11-25T06:00:00.000Z";
 const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000);
 
 function notification(name: string, status: "firing" | "resolved" = "firing"): string {
-  const labels = { alertname: name, instance: "web-1:9100" };
-  return JSON.stringify({
-    receiver: "alertdesk",
-    status,
-    alerts: [
+  return alertmanagerNotification(
+    [
       {
         status,
-        labels,
-        annotations: {},
+        labels: { alertname: name, instance: "web-1:9100" },
         startsAt: T0,
         endsAt: status === "resolved" ? at(1).toISOString() : "0001-01-01T00:00:00Z",
         generatorURL: "",
         fingerprint: `fp-${name}`,
       },
     ],
-    groupLabels: { alertname: name },
-    commonLabels: labels,
-    commonAnnotations: {},
-    externalURL: "http://am",
-    version: "4",
-    groupKey: `{}:{alertname="${name}"}`,
-    truncatedAlerts: 0,
-  });
+    { groupLabels: { alertname: name }, externalURL: "http://am" },
+  );
 }
 
 async function pager(): Promise<{ receiver: WebhookReceiver; config: HelpdeskConfig }> {

@@ -7,6 +7,7 @@ import { type FaultProxy, startFaultProxy, status } from "../fakes/fault-proxy.j
 import { ensurePackages } from "../kit/apt.js";
 import { portInUse } from "../kit/daemon.js";
 import { type ExtraAlertmanager, startAlertmanager } from "../kit/lab.js";
+import { alertmanagerNotification } from "../kit/notifications.js";
 import { startTestService, type TestService } from "../kit/service.js";
 import { until } from "../kit/until.js";
 
@@ -52,27 +53,9 @@ let group = 0;
 async function incident(): Promise<BuiltinTicket> {
   const name = `SilenceMe${++group}`;
   const labels = { alertname: name, instance: "web-1:9100" };
-  const body = JSON.stringify({
-    receiver: "alertdesk",
-    status: "firing",
-    alerts: [
-      {
-        status: "firing",
-        labels,
-        annotations: {},
-        startsAt: new Date().toISOString(),
-        endsAt: "0001-01-01T00:00:00Z",
-        generatorURL: "",
-        fingerprint: `fp-${name}`,
-      },
-    ],
+  const body = alertmanagerNotification([{ labels, startsAt: new Date().toISOString(), generatorURL: "", fingerprint: `fp-${name}` }], {
     groupLabels: { alertname: name },
-    commonLabels: labels,
-    commonAnnotations: {},
     externalURL: "http://am",
-    version: "4",
-    groupKey: `{}:{alertname="${name}"}`,
-    truncatedAlerts: 0,
   });
   expect((await s.post("/webhooks/alertmanager", body)).status).toBe(200);
   return until("the ticket", async () => (await s.tickets()).find((t) => t.subject.includes(name)));

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BuiltinTicket } from "../../src/model/builtin-tickets.js";
+import { alertmanagerNotification } from "../kit/notifications.js";
 import { type ServiceProcess, spawnService } from "../kit/process.js";
 import { until } from "../kit/until.js";
 
@@ -30,29 +31,10 @@ defaults:
 `;
 
 function notification(name: string): string {
-  const labels = { alertname: name, instance: "web-1:9100" };
-  return JSON.stringify({
-    receiver: "alertdesk",
-    status: "firing",
-    alerts: [
-      {
-        status: "firing",
-        labels,
-        annotations: {},
-        startsAt: new Date().toISOString(),
-        endsAt: "0001-01-01T00:00:00Z",
-        generatorURL: "",
-        fingerprint: `fp-${name}`,
-      },
-    ],
-    groupLabels: { alertname: name },
-    commonLabels: labels,
-    commonAnnotations: {},
-    externalURL: "http://am",
-    version: "4",
-    groupKey: `{}:{alertname="${name}"}`,
-    truncatedAlerts: 0,
-  });
+  return alertmanagerNotification(
+    [{ labels: { alertname: name, instance: "web-1:9100" }, startsAt: new Date().toISOString(), generatorURL: "", fingerprint: `fp-${name}` }],
+    { groupLabels: { alertname: name }, externalURL: "http://am" },
+  );
 }
 
 const tickets = async (url: string) => ((await (await fetch(`${url}/api/tickets`)).json()) as { tickets: BuiltinTicket[] }).tickets;
