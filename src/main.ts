@@ -85,7 +85,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let metrics: Metrics;
   try {
     try {
-      drivers = createDriverRegistry({ builtinBook: store, clock }, config.helpdesks);
+      const budgets = store.requestBudget;
+      // On PostgreSQL every replica takes a rate-limited helpdesk's request slots from the same row.
+      const requestBudget = budgets
+        ? (helpdesk: string) => ({
+            reserve: (intervalMs: number) => budgets.reserveRequestSlot(helpdesk, intervalMs),
+            pause: (ms: number) => budgets.pauseRequests(helpdesk, ms),
+          })
+        : undefined;
+      drivers = createDriverRegistry({ builtinBook: store, clock, ...(requestBudget ? { requestBudget } : {}) }, config.helpdesks);
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
@@ -133,6 +141,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ...(config.delivery.pollIntervalMs ? { pollIntervalMs: config.delivery.pollIntervalMs } : {}),
     ...(config.delivery.leaseMs ? { leaseMs: config.delivery.leaseMs } : {}),
     ...(config.delivery.retentionMs ? { retentionMs: config.delivery.retentionMs } : {}),
+    ...(config.delivery.order ? { order: config.delivery.order } : {}),
     retry: {
       ...(config.delivery.maxAttempts ? { maxAttempts: config.delivery.maxAttempts } : {}),
       ...(config.delivery.maxAgeMs ? { maxAgeMs: config.delivery.maxAgeMs } : {}),

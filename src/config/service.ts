@@ -118,6 +118,10 @@ export const configFileSchema = z
         retention: duration
           .optional()
           .describe("How long delivered (and coalesced, withdrawn) outbox rows are kept (default 7d). Dead letters stay until replayed."),
+        order: z
+          .enum(["priority", "oldest"])
+          .optional()
+          .describe("Which due deliveries go first: priority (default: P1 opens first, then resolves, escalations, comments) or oldest (oldest first)."),
       })
       .strict()
       .optional(),
@@ -174,6 +178,7 @@ export interface ServiceConfig {
     pollIntervalMs?: number;
     leaseMs?: number;
     retentionMs?: number;
+    order?: "priority" | "oldest";
   };
 }
 
@@ -424,7 +429,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
   });
   const d = file.delivery ?? {};
   const delivery: ServiceConfig["delivery"] = {};
-  const set = <K extends keyof ServiceConfig["delivery"]>(k: K, v: number | undefined) => {
+  const set = <K extends Exclude<keyof ServiceConfig["delivery"], "order">>(k: K, v: number | undefined) => {
     if (v !== undefined) delivery[k] = v;
   };
   set("maxAttempts", d.max_attempts);
@@ -434,6 +439,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
   set("pollIntervalMs", d.poll_interval);
   set("leaseMs", d.lease);
   set("retentionMs", d.retention);
+  if (d.order) delivery.order = d.order;
   const config: ServiceConfig = {
     host: env.ALERTDESK_LISTEN_ADDRESS || file.listen_address || "0.0.0.0",
     port,

@@ -4,6 +4,8 @@ import { z } from "zod";
 import { duration } from "../model/duration.js";
 import { RESOLUTIONS, type Resolution } from "../model/helpdesk-event.js";
 import { PRIORITIES, type Priority } from "../model/priority.js";
+import { createRateLimiter, type RateLimiter, type SharedRequestBudget } from "./rate-limit.js";
+import type { TicketUpdateBudget } from "./types.js";
 
 /** Config keys every helpdesk shares, and how secrets are read. */
 
@@ -15,11 +17,43 @@ export const rateLimitSchema = z
 
 export const timeoutSchema = duration.describe("How long one request may take (default 10s).");
 
+/** `30 per 10m`: how many updates one ticket may take in a window (Zendesk: 30 per 10 minutes). */
+export const ticketUpdateBudgetSchema = z
+  .object({
+    updates: z.number().int().positive().describe("Updates of one ticket…"),
+    per: duration.describe("…within this window."),
+  })
+  .strict()
+  .describe("Updates one ticket may take per window; comments beyond it wait and go out as one (docs/reliability.md).");
+
 /** Shared keys of every helpdesk entry. */
 export const commonKeys = {
   rate_limit: rateLimitSchema.optional(),
+  ticket_update_budget: ticketUpdateBudgetSchema.optional(),
   timeout: timeoutSchema.optional(),
 };
+
+/** What a driver's factory gets from the service: the clock, and where several replicas share request slots. */
+export interface DriverFactoryDeps {
+  clock?: () => Date;
+  /** A helpdesk's request slots shared by every replica (PostgreSQL); undefined: this process alone paces. */
+  requestBudget?: (helpdesk: string) => SharedRequestBudget | undefined;
+}
+
+/** A helpdesk's limiter: its `rate_limit`, its slots shared with the other replicas when there are any. */
+export function helpdeskLimiter(name: string, config: { rate_limit?: string | undefined }, deps: DriverFactoryDeps): RateLimiter {
+  const shared = deps.requestBudget?.(name);
+  return createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined, shared ? { shared } : {});
+}
+
+/** A helpdesk's per-ticket update budget in the driver's terms: its config, else the helpdesk's documented one. */
+export function ticketUpdateBudget(
+  config: { ticket_update_budget?: { updates: number; per: number } | undefined },
+  documented?: TicketUpdateBudget,
+): TicketUpdateBudget | undefined {
+  const c = config.ticket_update_budget;
+  return c ? { updates: c.updates, windowMs: c.per } : documented;
+}
 
 /** Requests per second of a rate like `200/min`. */
 export function parseRate(rate: string): number {
@@ -117,4 +151,9 @@ export function sameSignature(given: string | undefined, expected: string): bool
   const a = Buffer.from(given.trim());
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The driver field for a budget (absent when there is none, as exactOptionalPropertyTypes wants). */
+export function budgetField(budget: TicketUpdateBudget | undefined): { ticketUpdateBudget?: TicketUpdateBudget } {
+  return budget ? { ticketUpdateBudget: budget } : {};
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { BuiltinTicketBook } from "../model/builtin-tickets.js";
 import { createBuiltinDriver } from "./builtin/driver.js";
+import type { DriverFactoryDeps } from "./config.js";
 import { createJiraDriver, jiraConfigSchema } from "./jira/driver.js";
 import { createRtDriver, rtConfigSchema } from "./rt/driver.js";
 import { createServicenowDriver, servicenowConfigSchema } from "./servicenow/driver.js";
@@ -18,7 +19,7 @@ export const helpdeskConfigSchema = z.discriminatedUnion("type", [
 ]);
 export type HelpdeskConfig = z.infer<typeof helpdeskConfigSchema>;
 
-export interface DriverDeps {
+export interface DriverDeps extends DriverFactoryDeps {
   builtinBook: BuiltinTicketBook;
   clock: () => Date;
 }

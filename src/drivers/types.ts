@@ -10,6 +10,12 @@ export interface DeliveryContext {
   ticketKey: string;
 }
 
+/** A helpdesk's limit on updates of one ticket: `updates` per `windowMs`. */
+export interface TicketUpdateBudget {
+  updates: number;
+  windowMs: number;
+}
+
 /**
  * A helpdesk driver only delivers. Dedup, retry, rate limiting and ordering live in the outbox.
  * Every method either succeeds or throws a DeliveryError saying whether a retry can help.
@@ -28,6 +34,10 @@ export interface HelpdeskDriver {
   notify?(operation: NotifyOperation, ctx: DeliveryContext): Promise<void>;
   /** The way back: what agents do on its tickets. Absent for a helpdesk that cannot tell. */
   readonly sync?: HelpdeskSync;
+  /** Its `rate_limit` in requests per second (absent: unlimited): the outbox claims no further ahead than it can send. */
+  readonly requestsPerSecond?: number;
+  /** Updates one ticket may take per window (Zendesk: 30 per 10 minutes); absent: no such limit. */
+  readonly ticketUpdateBudget?: TicketUpdateBudget;
   close?(): Promise<void>;
 }
 

@@ -16,6 +16,7 @@ export interface Metrics {
   deliveryAttempts: Counter<"helpdesk" | "op">;
   deliveryFailures: Counter<"helpdesk" | "reason">;
   deliveryDeadLetters: Counter<"helpdesk">;
+  deliveriesDeferred: Counter<"helpdesk">;
   outboxPruned: Counter;
   deliveryLatency: Histogram<"helpdesk" | "op">;
   outboxDepth: Gauge<"state">;
@@ -132,6 +133,12 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
     deliveryDeadLetters: new Counter({
       name: "alertdesk_delivery_dead_letters_total",
       help: "Outbox operations given up on (dead letters).",
+      labelNames: ["helpdesk"],
+      registers: r,
+    }),
+    deliveriesDeferred: new Counter({
+      name: "alertdesk_deliveries_deferred_total",
+      help: "Ticket updates held back because the ticket used up its update budget (comments queued behind them go out as one).",
       labelNames: ["helpdesk"],
       registers: r,
     }),
@@ -275,6 +282,7 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
     for (const reason of FAILURE_REASONS) metrics.deliveryFailures.inc({ helpdesk, reason }, 0);
     for (const action of TICKET_ACTIONS) metrics.tickets.inc({ helpdesk, action }, 0);
     metrics.deliveryDeadLetters.inc({ helpdesk }, 0);
+    metrics.deliveriesDeferred.inc({ helpdesk }, 0);
     metrics.helpdeskSyncErrors.inc({ helpdesk }, 0);
     for (const priority of ["P1", "P2", "P3", "P4"]) metrics.slaBreaches.inc({ priority, helpdesk }, 0);
   }

@@ -1,12 +1,14 @@
 import { type AlertmanagerClient, equalityMatchers } from "../alertmanagers/client.js";
+import { UNRANKED_REQUEST, withDeliveryRank } from "../drivers/rate-limit.js";
 import type { HelpdeskDriver } from "../drivers/types.js";
 import type { KnowledgeBaseDriver } from "../knowledge/types.js";
 import { DeliveryError } from "../model/delivery-error.js";
+import { formatDuration } from "../model/duration.js";
 import type { TicketRef } from "../model/incident.js";
-import { type ArchiveOperation, KNOWLEDGE_BASE_TARGET, SILENCES_TARGET, type SilenceOperation } from "../model/ticket-operation.js";
+import { type ArchiveOperation, deliveryRank, KNOWLEDGE_BASE_TARGET, SILENCES_TARGET, type SilenceOperation } from "../model/ticket-operation.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { OutboxRow, OutboxStore } from "../store/types.js";
+import type { DeliveryOrder, OutboxRow, OutboxStore } from "../store/types.js";
 import { type BackoffPolicy, nextDelay } from "./backoff.js";
 
 export interface RetryPolicy extends BackoffPolicy {
@@ -29,8 +31,10 @@ export interface OutboxWorkerOptions {
   pollIntervalMs?: number;
   /** How long a claim is held; a crashed worker's claims are picked up again after it. */
   leaseMs?: number;
-  /** Rows claimed per round (at most one per incident). */
+  /** Deliveries in progress at most (at most one per incident); a finished one makes room for the next claim. */
   batchSize?: number;
+  /** Which due rows go first (default priority: docs/reliability.md "Delivery order"). */
+  order?: DeliveryOrder;
   retry?: Partial<RetryPolicy>;
   random?: () => number;
   /** Finished rows older than this are deleted (default 7 days), checked every `pruneIntervalMs` (default 1 h). */
@@ -44,7 +48,7 @@ export interface OutboxWorker {
   stop(): Promise<void>;
   /** Wakes the worker now (called after a commit enqueued something). */
   kick(): void;
-  /** One round: claim due rows and deliver them; returns how many were claimed. */
+  /** One round: claim due rows (as many as there is room for) and deliver them; returns how many were claimed. */
   runOnce(): Promise<number>;
   /** Deletes finished rows older than the retention; returns how many. */
   prune(): Promise<number>;
@@ -64,6 +68,8 @@ const SILENCES: HelpdeskDriver = {
 };
 const KNOWLEDGE_BASE: HelpdeskDriver = { ...SILENCES, name: KNOWLEDGE_BASE_TARGET, type: "knowledge base" };
 const PRUNE_BATCH = 500;
+/** A rate-limited helpdesk gets rows claimed for what its limiter sends in this long. */
+const CLAIM_AHEAD_MS = 2_000;
 
 export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: 50, maxAgeMs: 24 * 3_600_000 };
 
@@ -78,7 +84,7 @@ const ACTION_OF_OP = {
 } as const;
 
 /**
- * The delivery stage: claims due outbox rows (oldest first, one per incident so order holds),
+ * The delivery stage: claims due outbox rows (by rank, one per incident so order holds),
  * calls the incident's helpdesk driver, and records the outcome: done, retry later (backoff,
  * Retry-After) or dead letter (permanent error, too many attempts, too old).
  */
@@ -102,6 +108,10 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const pruneIntervalMs = options.pruneIntervalMs ?? 3_600_000;
   let pruneTimer: NodeJS.Timeout | undefined;
   let pruning: Promise<void> | undefined;
+  const order: DeliveryOrder = options.order ?? "priority";
+  /** Deliveries in progress, and how many of them each helpdesk has. */
+  const inFlight = new Set<Promise<void>>();
+  const perHelpdesk = new Map<string, number>();
 
   /**
    * A silence operation, in every configured Alertmanager. Safe to repeat: a create looks for
@@ -198,6 +208,28 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     return row.ticket ? undefined : ticket;
   }
 
+  /**
+   * Whether the row must wait for its ticket's update budget (Zendesk: 30 updates per ticket per 10
+   * minutes). Counted from the updates delivered to the ticket (shared by every replica); over it, the
+   * row goes back unsent until the earliest of them leaves the window, and the comments queued behind
+   * it by then go out with it as one (claim-time coalescing), so the helpdesk never answers 429.
+   */
+  async function overBudget(driver: HelpdeskDriver, row: OutboxRow, fields: Record<string, unknown>): Promise<boolean> {
+    const budget = driver.ticketUpdateBudget;
+    const op = row.operation.op;
+    if (!budget || (op !== "comment" && op !== "resolve" && op !== "reopen")) return false;
+    const now = clock().getTime();
+    const used = await store.ticketUpdatesSince(row.incidentId, row.helpdesk, new Date(now - budget.windowMs));
+    if (used.count < budget.updates) return false;
+    // A second after the earliest leaves the window: the helpdesk's clock and ours need not agree to the ms.
+    const until = new Date(Math.max(now, used.earliestAt ?? now) + budget.windowMs + 1000);
+    const why = `the ticket took ${used.count} updates in ${formatDuration(budget.windowMs)} (its budget: ${budget.updates}); waits, and what is queued behind goes out with it`;
+    await store.defer(row.id, why, until);
+    metrics.deliveriesDeferred.inc({ helpdesk: row.helpdesk });
+    log.info({ ...fields, until: until.toISOString(), updates: used.count, budget: budget.updates }, "delivery waits for the ticket's update budget");
+    return true;
+  }
+
   async function deliver(row: OutboxRow): Promise<void> {
     const driver = drivers.get(row.helpdesk) ?? (row.operation.op === "silence" ? SILENCES : row.operation.op === "archive" ? KNOWLEDGE_BASE : undefined);
     const op = row.operation.op;
@@ -208,10 +240,12 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       log.error(fields, "delivery dead: unknown helpdesk");
       return;
     }
+    if (await overBudget(driver, row, fields)) return;
     metrics.deliveryAttempts.inc({ helpdesk: row.helpdesk, op });
     let ticket: TicketRef | undefined;
     try {
-      ticket = await callDriver(driver, row);
+      const rank = order === "oldest" ? UNRANKED_REQUEST : deliveryRank(row.operation);
+      ticket = await withDeliveryRank(rank, () => callDriver(driver, row));
     } catch (err) {
       const failure =
         err instanceof DeliveryError ? err : new DeliveryError(`[${driver.name}] ${(err as Error).message}`, { retryable: true, reason: "server", cause: err });
@@ -240,10 +274,59 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     log.info({ ...fields, ticket: ticket?.id }, "delivered");
   }
 
+  /**
+   * How many rows of a rate-limited helpdesk may be in progress at once: what its limiter sends in
+   * CLAIM_AHEAD_MS. Claiming further ahead would only queue rows in the limiter, where a P1 open
+   * that arrives later waits behind them; left in the outbox, they are claimed in rank order.
+   */
+  function capOf(helpdesk: string): number | undefined {
+    const rate = drivers.get(helpdesk)?.requestsPerSecond;
+    return rate === undefined ? undefined : Math.max(1, Math.ceil((rate * CLAIM_AHEAD_MS) / 1000));
+  }
+
+  /** Claims as many due rows as there is room for and starts delivering them; the deliveries started. */
+  async function claimAndStart(): Promise<{ started: Promise<void>[]; more: boolean; held: boolean }> {
+    let room = batchSize - inFlight.size;
+    const skip: string[] = [];
+    for (const [helpdesk, n] of perHelpdesk) {
+      const cap = capOf(helpdesk);
+      if (cap === undefined) continue;
+      if (n >= cap) skip.push(helpdesk);
+      else room = Math.min(room, cap - n);
+    }
+    // Room for rate-limited helpdesks with nothing in progress yet: never more than the smallest cap at once.
+    for (const driver of drivers.values()) {
+      const cap = capOf(driver.name);
+      if (cap !== undefined && !perHelpdesk.has(driver.name)) room = Math.min(room, cap);
+    }
+    if (room <= 0) return { started: [], more: false, held: true };
+    const rows = await store.claimDue(clock(), room, leaseMs, { skipHelpdesks: skip, order });
+    const started = rows.map((row) => {
+      perHelpdesk.set(row.helpdesk, (perHelpdesk.get(row.helpdesk) ?? 0) + 1);
+      const delivery = deliver(row)
+        .catch((err: unknown) =>
+          log.error({ outboxId: row.id, err: (err as Error).message }, "delivery could not be recorded; its lease will expire and it goes again"),
+        )
+        .finally(() => {
+          inFlight.delete(delivery);
+          const left = (perHelpdesk.get(row.helpdesk) ?? 1) - 1;
+          if (left > 0) perHelpdesk.set(row.helpdesk, left);
+          else perHelpdesk.delete(row.helpdesk);
+          // Room for the next claim, also when the loop is busy claiming right now.
+          kicked = true;
+          wake?.();
+        });
+      inFlight.add(delivery);
+      return delivery;
+    });
+    // more: there may be more due right now; held: some wait only for room, which a finished delivery makes.
+    return { started, more: rows.length === room, held: skip.length > 0 };
+  }
+
   async function runOnce(): Promise<number> {
-    const rows = await store.claimDue(clock(), batchSize, leaseMs);
-    await Promise.all(rows.map((row) => deliver(row)));
-    return rows.length;
+    const { started } = await claimAndStart();
+    await Promise.all(started);
+    return started.length;
   }
 
   /** In small batches, so ingest never waits long behind one big delete. */
@@ -290,17 +373,23 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     });
   }
 
+  /** Claims whenever there is room (a delivery finished, a commit kicked, a row fell due); deliveries run side by side. */
   async function loop(): Promise<void> {
     while (!stopped) {
-      let claimed = 0;
+      let claim: Awaited<ReturnType<typeof claimAndStart>>;
       try {
-        claimed = await runOnce();
+        claim = await claimAndStart();
       } catch (err) {
         log.error({ err: (err as Error).message }, "outbox round failed; retrying");
         await sleep(pollIntervalMs);
         continue;
       }
-      if (claimed > 0) continue;
+      if (claim.more) continue;
+      if (claim.held) {
+        // A delivery that finishes wakes the loop (and a commit, and a row falling due within the interval).
+        await sleep(pollIntervalMs);
+        continue;
+      }
       const next = await store.nextDueAt().catch(() => undefined);
       const wait = next === undefined ? pollIntervalMs : Math.min(pollIntervalMs, Math.max(10, next - clock().getTime()));
       await sleep(wait);
@@ -321,6 +410,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       clearInterval(pruneTimer);
       wake?.();
       await loopDone;
+      await Promise.all(inFlight);
       await pruning;
     },
     kick() {

@@ -102,12 +102,32 @@ export interface IngestStore {
 }
 
 /** The outbox worker's slice: claim due operations, record how their delivery went. */
+/**
+ * The claim order: `priority` (by delivery rank, aged; docs/reliability.md "Delivery order") or
+ * `oldest` (oldest due first: the order before ranks, kept for comparison and as a way back).
+ */
+export type DeliveryOrder = "priority" | "oldest";
+
+export interface ClaimOptions {
+  /** Helpdesks not to claim for now (their limiter has enough in hand). */
+  skipHelpdesks?: readonly string[];
+  order?: DeliveryOrder;
+}
+
+/** The request slots of one helpdesk shared by every replica (PostgreSQL only). */
+export interface RequestBudgetStore {
+  /** Reserves the next slot `intervalMs` after the last reserved, not before now or the end of a pause; the wait in ms. */
+  reserveRequestSlot(helpdesk: string, intervalMs: number): Promise<number>;
+  /** No slot of this helpdesk before `ms` from now, for any replica. */
+  pauseRequests(helpdesk: string, ms: number): Promise<void>;
+}
+
 export interface OutboxStore {
   /**
    * Claims up to `limit` due rows, at most one per incident and only the oldest unfinished one of
    * each (per-incident order), leasing them for `leaseMs` and counting the attempt.
    */
-  claimDue(now: Date, limit: number, leaseMs: number): Promise<OutboxRow[]>;
+  claimDue(now: Date, limit: number, leaseMs: number, options?: ClaimOptions): Promise<OutboxRow[]>;
   /**
    * Marks a row delivered; records the ticket on the incident when the helpdesk returned one, the
    * silence id each Alertmanager answered (null: expired, forgotten), and where the external
@@ -126,6 +146,16 @@ export interface OutboxStore {
   silenceIds(incidentId: number): Promise<Record<string, string>>;
   /** Releases a row for another attempt at `nextAttemptAt`. */
   reschedule(id: number, error: string, nextAttemptAt: Date): Promise<void>;
+  /**
+   * Puts a claimed row back unsent until `until`, without counting the attempt (it waits for its
+   * ticket's update budget; the comments queued behind it go out with it then).
+   */
+  defer(id: number, why: string, until: Date): Promise<void>;
+  /**
+   * The updates (comments, resolves, reopens) delivered to the incident's ticket at this helpdesk
+   * since `since`: how many, and when the earliest of them was delivered (epoch ms).
+   */
+  ticketUpdatesSince(incidentId: number, helpdesk: string, since: Date): Promise<{ count: number; earliestAt: number | undefined }>;
   /** Gives up on a row; it stays visible as a dead letter. */
   deadLetter(id: number, error: string, now: Date): Promise<void>;
   /**
@@ -271,6 +301,8 @@ export interface KnowledgeStore {
  */
 export interface Store extends IngestStore, OutboxStore, ReplayStore, QueryStore, SyncStore, KnowledgeStore, BuiltinTicketBook {
   readonly kind: string;
+  /** Request slots shared by replicas (PostgreSQL); absent where one process is the only one (SQLite). */
+  readonly requestBudget?: RequestBudgetStore;
   /** Throws when the store cannot be used (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -83,6 +83,13 @@ export interface FakeZendesk {
   tickets: FakeZendeskTicket[];
   /** Requests per minute before 429 (default: unlimited). */
   ratePerMinute?: number;
+  /**
+   * Zendesk's Update Ticket limit: updates of one ticket by one user per window before 429 with
+   * Retry-After (Zendesk: 30 per 10 minutes, the default here too).
+   */
+  ticketUpdateLimit: { updates: number; windowMs: number };
+  /** 429s answered, for any reason. */
+  rateLimited: number;
   /** Incremental export requests per minute before 429 (Zendesk: 10; default: unlimited). */
   exportRatePerMinute?: number | undefined;
   /** Tickets per export page (Zendesk: up to 1000). */
@@ -166,6 +173,8 @@ export async function startFakeZendesk(
     return audit;
   }
 
+  /** When each (user, ticket) pair's recent updates were made. */
+  const updatesOf = new Map<string, number[]>();
   const state: FakeZendesk = {
     url: "",
     email,
@@ -178,6 +187,8 @@ export async function startFakeZendesk(
     exportPageSize: 1000,
     auditPageLimit: 100,
     autoAssignOnSolve: true,
+    ticketUpdateLimit: { updates: 30, windowMs: 10 * 60_000 },
+    rateLimited: 0,
     requestTimes,
     agent: {
       comment: (id, text, isPublic) => agentUpdate(id, { comment: { body: text, public: isPublic } }),
@@ -216,6 +227,7 @@ export async function startFakeZendesk(
     if (state.ratePerMinute !== undefined) {
       const since = Date.now() - 60_000;
       if (requestTimes.filter((t) => t > since).length > state.ratePerMinute) {
+        state.rateLimited++;
         res.status(429).set("Retry-After", "1").type("text/plain").send("Too Many Requests");
         return;
       }
@@ -321,6 +333,19 @@ export async function startFakeZendesk(
   app.put(["/api/v2/tickets/:id", "/api/v2/tickets/:id.json"], (req: Request, res: Response) => {
     const ticket = tickets.find((x) => x.id === idParam(req));
     if (!ticket) return notFound(res);
+    const author = actor(res);
+    // Update Ticket: so many updates of one ticket per user per window, then 429 until the earliest leaves it.
+    const key = `${author.id}/${ticket.id}`;
+    const limit = state.ticketUpdateLimit;
+    const recent = (updatesOf.get(key) ?? []).filter((t) => t > Date.now() - limit.windowMs);
+    if (recent.length >= limit.updates) {
+      state.rateLimited++;
+      const wait = Math.max(1, Math.ceil(((recent[0] as number) + limit.windowMs - Date.now()) / 1000));
+      res.status(429).set("Retry-After", String(wait)).json({ error: "TooManyRequests", description: "Ticket update limit exceeded" });
+      return;
+    }
+    recent.push(Date.now());
+    updatesOf.set(key, recent);
     if (ticket.status === "closed") return invalid(res, { status: "closed prevents ticket update" });
     const t = ((req.body as { ticket?: Record<string, unknown> }).ticket ?? {}) as Record<string, unknown>;
     const status = t.status as FakeZendeskTicket["status"] | undefined;
@@ -328,7 +353,6 @@ export async function startFakeZendesk(
     if (status !== undefined && !STATUSES.includes(status)) return invalid(res, { status: `Status: ${String(status)} is not valid` });
     if (t.priority !== undefined && !PRIORITIES.includes(String(t.priority)))
       return invalid(res, { priority: `${String(t.priority)} is not a valid priority` });
-    const author = actor(res);
     const events: Record<string, unknown>[] = [];
     const change = (field_name: string, value: unknown, previous_value: unknown) => events.push({ type: "Change", field_name, value, previous_value });
     const idText = (id: number | null) => (id === null ? null : String(id));

@@ -708,6 +708,44 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect(mine).toEqual([oldComment, p1open, p3open, resolveOnly, raise, ...comments]);
     });
 
+    it("claims in the oldest-first order when asked, and not for helpdesks told to skip", async () => {
+      const seedOne = async (helpdesk: string, priority: "P1" | "P3", seconds: number) =>
+        store.transaction(async (tx) => {
+          const i = { ...incident(), priority, helpdesk };
+          const id = await tx.insertIncident(i);
+          const row = open(i);
+          await tx.enqueue(id, [{ helpdesk, operation: { ...(row.operation as OpenTicket), priority } }], at(seconds));
+          return id;
+        });
+      await store.claimDue(at(2000), 1000, 1); // everything due before is out of the way
+      const p3 = await seedOne("zendesk", "P3", 2000);
+      const p1 = await seedOne("zendesk", "P1", 2001);
+      const other = await seedOne("builtin", "P3", 2002);
+      const mine = (rows: { incidentId: number }[]) => rows.map((r) => r.incidentId).filter((id) => [p3, p1, other].includes(id));
+      expect(mine(await store.claimDue(at(2010), 100, 1, { skipHelpdesks: ["zendesk", "jira"] }))).toEqual([other]);
+      expect(mine(await store.claimDue(at(2020), 100, 1, { order: "oldest" }))).toEqual([p3, p1, other]);
+      expect(mine(await store.claimDue(at(2030), 100, 1))).toEqual([p1, p3, other]);
+    });
+
+    it("defer puts a claimed row back without counting the attempt; updates delivered to a ticket are counted in a window", async () => {
+      const id = await seed(store, [open(incident()), comment("a"), comment("b"), resolve]);
+      const claim = async (s: number) => (await store.claimDue(at(s), 100, 60_000)).filter((r) => r.incidentId === id);
+      const [o] = await claim(10);
+      await store.complete(o?.id as number, { ticket: { id: "9" } }, at(11));
+      const [c] = await claim(12); // "a" with "b" coalesced
+      await store.complete(c?.id as number, {}, at(13));
+      expect(await store.ticketUpdatesSince(id, "builtin", at(0))).toEqual({ count: 1, earliestAt: at(13).getTime() }); // the open is no update
+      expect(await store.ticketUpdatesSince(id, "builtin", at(14))).toEqual({ count: 0, earliestAt: undefined });
+      expect(await store.ticketUpdatesSince(id, "zendesk", at(0))).toEqual({ count: 0, earliestAt: undefined });
+      const [r] = await claim(20);
+      expect(r).toMatchObject({ attempts: 1, operation: { op: "resolve" } });
+      await store.defer(r?.id as number, "over its budget", at(600));
+      expect(await claim(599)).toEqual([]);
+      const [again] = await claim(600);
+      expect(again).toMatchObject({ id: r?.id, attempts: 1 });
+      expect((await ofIncident(id)).find((d) => d.id === r?.id)?.lastError).toBe("over its budget");
+    });
+
     it("answers ping while open", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });
@@ -722,6 +760,29 @@ describeStore("sqlite", async () => {
 describeStore("postgres", async () => {
   const db = await createTestDatabase();
   return { store: await createPostgresStore({ url: db.url }), cleanup: () => db.drop() };
+});
+
+describe("postgres request budget", () => {
+  it("spaces the slots of every replica of a helpdesk, and a pause holds them all back", async () => {
+    const db = await createTestDatabase();
+    const replicas = await Promise.all([createPostgresStore({ url: db.url }), createPostgresStore({ url: db.url })]);
+    try {
+      const budgets = replicas.map((r) => r.requestBudget);
+      expect(budgets.every((b) => b !== undefined)).toBe(true);
+      // A minute apart, so the milliseconds the calls take do not matter.
+      const waits = await Promise.all(Array.from({ length: 6 }, (_, i) => budgets[i % 2]?.reserveRequestSlot("zendesk", 60_000) as Promise<number>));
+      const sorted = [...waits].sort((a, b) => a - b);
+      expect(sorted[0]).toBeLessThan(5_000);
+      for (let i = 1; i < sorted.length; i++) expect((sorted[i] as number) - (sorted[i - 1] as number)).toBeGreaterThan(55_000);
+      // Another helpdesk has slots of its own; a pause is the later of the last slot and the pause's end.
+      expect(await budgets[0]?.reserveRequestSlot("jira", 60_000)).toBeLessThan(5_000);
+      await budgets[1]?.pauseRequests("jira", 3_600_000);
+      expect(await budgets[0]?.reserveRequestSlot("jira", 1)).toBeGreaterThan(3_500_000);
+    } finally {
+      for (const r of replicas) await r.close();
+      await db.drop();
+    }
+  });
 });
 
 describe("postgres migrations", () => {

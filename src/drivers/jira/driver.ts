@@ -5,9 +5,21 @@ import { duration } from "../../model/duration.js";
 import { TICKET_STATUSES } from "../../model/helpdesk-event.js";
 import type { TicketRef } from "../../model/incident.js";
 import { PRIORITIES, type Priority } from "../../model/priority.js";
-import { basicAuth, type Credentials, commonKeys, optionalSecret, parseRate, priorityMap, resolveSecret, syncKeys, timeoutMs } from "../config.js";
+import {
+  basicAuth,
+  budgetField,
+  type Credentials,
+  commonKeys,
+  type DriverFactoryDeps,
+  helpdeskLimiter,
+  optionalSecret,
+  priorityMap,
+  resolveSecret,
+  syncKeys,
+  ticketUpdateBudget,
+  timeoutMs,
+} from "../config.js";
 import { createHttpClient } from "../http.js";
-import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
 import { createJiraSync } from "./sync.js";
 
@@ -71,7 +83,7 @@ interface Transition {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function createJiraDriver(name: string, config: JiraConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
+export function createJiraDriver(name: string, config: JiraConfig, deps: DriverFactoryDeps = {}): HelpdeskDriver {
   const cloud = config.api === "cloud";
   const v = cloud ? "3" : "2";
   let credentials: Credentials;
@@ -86,6 +98,7 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
   const { authorization } = credentials;
   const secrets = [...credentials.secrets, ...(webhookSecret !== undefined ? [webhookSecret] : [])];
   const base = config.url.replace(/\/+$/, "");
+  const limiter = helpdeskLimiter(name, config, deps);
   const http = createHttpClient({
     name: `jira ${name}`,
     baseURL: `${base}/rest/api/${v}`,
@@ -93,7 +106,7 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
     timeoutMs: timeoutMs(config.timeout),
     secrets,
     ...(deps.clock ? { clock: deps.clock } : {}),
-    limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
+    limiter,
   });
   const priorityName = (p: Priority) => config.priority_map?.[p] ?? DEFAULT_PRIORITY[p];
   const rich = (doc: Doc) => (cloud ? toAdf(doc) : toWiki(doc));
@@ -186,6 +199,8 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: { clock
   }
 
   return {
+    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
+    ...budgetField(ticketUpdateBudget(config)),
     name,
     type: "jira",
     sync: way.sync,

@@ -3,9 +3,21 @@ import { DeliveryError } from "../../model/delivery-error.js";
 import { toText } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
 import { PRIORITIES, type Priority } from "../../model/priority.js";
-import { basicAuth, type Credentials, commonKeys, optionalSecret, parseRate, priorityMap, resolveSecret, syncKeys, timeoutMs } from "../config.js";
+import {
+  basicAuth,
+  budgetField,
+  type Credentials,
+  commonKeys,
+  type DriverFactoryDeps,
+  helpdeskLimiter,
+  optionalSecret,
+  priorityMap,
+  resolveSecret,
+  syncKeys,
+  ticketUpdateBudget,
+  timeoutMs,
+} from "../config.js";
 import { createHttpClient } from "../http.js";
-import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
 import { createRtSync } from "./sync.js";
 
@@ -44,7 +56,7 @@ export type RtConfig = z.infer<typeof rtConfigSchema>;
 
 const DEFAULT_PRIORITY: Record<Priority, number> = { P1: 100, P2: 75, P3: 50, P4: 25 };
 
-export function createRtDriver(name: string, config: RtConfig, deps: { clock?: () => Date; settleMs?: number } = {}): HelpdeskDriver {
+export function createRtDriver(name: string, config: RtConfig, deps: DriverFactoryDeps & { settleMs?: number } = {}): HelpdeskDriver {
   const base = config.url.replace(/\/+$/, "");
   let credentials: Credentials;
   let token: string | undefined;
@@ -57,6 +69,7 @@ export function createRtDriver(name: string, config: RtConfig, deps: { clock?: (
   const webhookSecret = optionalSecret(config.webhook_secret, config.webhook_secret_file, "webhook_secret");
   const { authorization } = credentials;
   const secrets = webhookSecret === undefined ? credentials.secrets : [...credentials.secrets, webhookSecret];
+  const limiter = helpdeskLimiter(name, config, deps);
   const http = createHttpClient({
     name: `rt ${name}`,
     baseURL: `${base}/REST/2.0`,
@@ -64,7 +77,7 @@ export function createRtDriver(name: string, config: RtConfig, deps: { clock?: (
     timeoutMs: timeoutMs(config.timeout),
     secrets,
     ...(deps.clock ? { clock: deps.clock } : {}),
-    limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
+    limiter,
   });
   const priorities = Object.fromEntries(PRIORITIES.map((p) => [p, config.priority_map?.[p] ?? DEFAULT_PRIORITY[p]])) as Record<Priority, number>;
   const priority = (p: Priority) => priorities[p];
@@ -129,6 +142,8 @@ export function createRtDriver(name: string, config: RtConfig, deps: { clock?: (
   });
 
   return {
+    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
+    ...budgetField(ticketUpdateBudget(config)),
     name,
     type: "rt",
     sync,

@@ -4,9 +4,19 @@ import { toText } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
 import type { Level, Priority } from "../../model/priority.js";
 import type { OpenTicket } from "../../model/ticket-operation.js";
-import { basicAuth, commonKeys, optionalSecret, parseRate, resolveSecret, syncKeys, timeoutMs } from "../config.js";
+import {
+  basicAuth,
+  budgetField,
+  commonKeys,
+  type DriverFactoryDeps,
+  helpdeskLimiter,
+  optionalSecret,
+  resolveSecret,
+  syncKeys,
+  ticketUpdateBudget,
+  timeoutMs,
+} from "../config.js";
 import { createHttpClient } from "../http.js";
-import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
 import { FINAL_STATES, LEVEL, PAIR } from "./fields.js";
 import { CORRELATION_DISPLAY, createServicenowSync } from "./sync.js";
@@ -46,8 +56,7 @@ interface Incident {
   state?: string;
 }
 
-export interface ServicenowDeps {
-  clock?: () => Date;
+export interface ServicenowDeps extends DriverFactoryDeps {
   /** Incidents per poll page; tests page through a few. */
   pollPageSize?: number;
 }
@@ -56,6 +65,7 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
   const { authorization: auth, secrets } = basicAuth(config.username, resolveSecret(config.password, config.password_file, "password"));
   const webhookSecret = optionalSecret(config.webhook_secret, config.webhook_secret_file, "webhook_secret");
   const base = config.url.replace(/\/+$/, "");
+  const limiter = helpdeskLimiter(name, config, deps);
   const http = createHttpClient({
     name: `servicenow ${name}`,
     baseURL: base,
@@ -64,7 +74,7 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
     // The webhook secret never goes to ServiceNow; it is masked anyway, should an answer ever echo it.
     secrets: webhookSecret === undefined ? secrets : [...secrets, webhookSecret],
     ...(deps.clock ? { clock: deps.clock } : {}),
-    limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
+    limiter,
   });
   const path = `/api/now/table/${config.table}`;
   const params = { sysparm_exclude_reference_link: "true", sysparm_input_display_value: "true" };
@@ -132,6 +142,8 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
   });
 
   return {
+    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
+    ...budgetField(ticketUpdateBudget(config)),
     name,
     type: "servicenow",
     sync,

@@ -3,9 +3,8 @@ import { z } from "zod";
 import { toText } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
 import type { TicketOperation } from "../../model/ticket-operation.js";
-import { commonKeys, parseRate, resolveSecret, timeoutMs } from "../config.js";
+import { budgetField, commonKeys, type DriverFactoryDeps, helpdeskLimiter, resolveSecret, ticketUpdateBudget, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
-import { createRateLimiter } from "../rate-limit.js";
 import type { HelpdeskDriver } from "../types.js";
 import { webhookSync } from "./callback.js";
 
@@ -30,10 +29,11 @@ export const webhookConfigSchema = z
 
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 
-export function createWebhookDriver(name: string, config: WebhookConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
+export function createWebhookDriver(name: string, config: WebhookConfig, deps: DriverFactoryDeps = {}): HelpdeskDriver {
   const clock = deps.clock ?? (() => new Date());
   const secret = config.secret || config.secret_file ? resolveSecret(config.secret, config.secret_file, "secret") : undefined;
   const headerSecrets = Object.values(config.headers ?? {});
+  const limiter = helpdeskLimiter(name, config, deps);
   const http = createHttpClient({
     name: `webhook ${name}`,
     baseURL: config.url,
@@ -41,7 +41,7 @@ export function createWebhookDriver(name: string, config: WebhookConfig, deps: {
     timeoutMs: timeoutMs(config.timeout),
     secrets: [...(secret ? [secret] : []), ...headerSecrets],
     clock,
-    limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
+    limiter,
   });
 
   async function send(operation: TicketOperation, ticket: TicketRef | undefined, ticketKey: string, idempotencyKey: string): Promise<unknown> {
@@ -72,6 +72,8 @@ export function createWebhookDriver(name: string, config: WebhookConfig, deps: {
   }
 
   return {
+    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
+    ...budgetField(ticketUpdateBudget(config)),
     name,
     type: "webhook",
     async open(t, ctx) {

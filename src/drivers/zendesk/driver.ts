@@ -4,10 +4,21 @@ import { toHtml } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
 import { PRIORITIES, type Priority } from "../../model/priority.js";
 import type { OpenTicket } from "../../model/ticket-operation.js";
-import { commonKeys, optionalSecret, parseRate, pollIntervalMs, priorityMap, resolveSecret, syncKeys, timeoutMs } from "../config.js";
+import {
+  budgetField,
+  commonKeys,
+  type DriverFactoryDeps,
+  helpdeskLimiter,
+  optionalSecret,
+  pollIntervalMs,
+  priorityMap,
+  resolveSecret,
+  syncKeys,
+  ticketUpdateBudget,
+  timeoutMs,
+} from "../config.js";
 import { createHttpClient, type HttpClient } from "../http.js";
-import { createRateLimiter } from "../rate-limit.js";
-import type { HelpdeskDriver } from "../types.js";
+import type { HelpdeskDriver, TicketUpdateBudget } from "../types.js";
 import { createZendeskSync } from "./sync.js";
 
 /**
@@ -17,6 +28,9 @@ import { createZendeskSync } from "./sync.js";
  */
 
 const ZENDESK_PRIORITIES = ["urgent", "high", "normal", "low"] as const;
+
+/** Zendesk's documented limit on one ticket: 30 updates per 10 minutes (then 429), whatever the plan. */
+const ZENDESK_TICKET_UPDATES: TicketUpdateBudget = { updates: 30, windowMs: 10 * 60_000 };
 
 export const zendeskConfigSchema = z
   .object({
@@ -65,10 +79,11 @@ interface ZendeskTicket {
   external_id?: string | null;
 }
 
-export function createZendeskDriver(name: string, config: ZendeskConfig, deps: { clock?: () => Date } = {}): HelpdeskDriver {
+export function createZendeskDriver(name: string, config: ZendeskConfig, deps: DriverFactoryDeps = {}): HelpdeskDriver {
   const token = resolveSecret(config.token, config.token_file, "token");
   const auth = Buffer.from(`${config.email}/token:${token}`).toString("base64");
   const base = config.url.replace(/\/+$/, "");
+  const limiter = helpdeskLimiter(name, config, deps);
   const http: HttpClient = createHttpClient({
     name: `zendesk ${name}`,
     baseURL: base,
@@ -76,7 +91,7 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: {
     timeoutMs: timeoutMs(config.timeout),
     secrets: [token, auth],
     ...(deps.clock ? { clock: deps.clock } : {}),
-    limiter: createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined),
+    limiter,
   });
   const priority = (p: Priority) => config.priority_map?.[p] ?? DEFAULT_PRIORITY[p];
   // Read back, a Zendesk priority is the most urgent of alertdesk's that map onto it; one the map
@@ -133,6 +148,8 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: {
   });
 
   return {
+    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
+    ...budgetField(ticketUpdateBudget(config, ZENDESK_TICKET_UPDATES)),
     name,
     type: "zendesk",
     sync,

@@ -178,4 +178,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE outbox ADD COLUMN rank INTEGER NOT NULL DEFAULT 6;
   `,
+  // A ticket's update budget counts the updates delivered to it lately; every replica's request
+  // slots of a rate-limited helpdesk come from its one row here (times in the database's clock, ms).
+  `
+  CREATE INDEX outbox_incident_done ON outbox (incident_id, done_at) WHERE state = 'done';
+  CREATE TABLE request_budgets (
+    helpdesk TEXT PRIMARY KEY,
+    last_slot_at DOUBLE PRECISION NOT NULL,
+    paused_until DOUBLE PRECISION NOT NULL
+  );
+  `,
 ];

@@ -294,7 +294,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     ...pgSyncStore(pool, inTransaction),
     ...pgArchiveStore(pool),
 
-    claimDue: (now, limit, leaseMs) =>
+    claimDue: (now, limit, leaseMs, options = {}) =>
       inTransaction(async (c) => {
         const t = now.getTime();
         // Only the oldest unfinished row of each incident (per-incident order); rows another replica
@@ -304,10 +304,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at, i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
            FROM outbox o JOIN incidents i ON i.id = o.incident_id
            WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until <= $1)
+             AND NOT (o.helpdesk = ANY($3::text[]))
              AND o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
-           ORDER BY o.rank - ($1 - o.created_at) / 30000, o.id LIMIT $2
+           ORDER BY ${options.order === "oldest" ? "o.next_attempt_at" : "o.rank - ($1 - o.created_at) / 30000"}, o.id LIMIT $2
            FOR UPDATE OF o SKIP LOCKED`,
-          [t, limit],
+          [t, limit, [...(options.skipHelpdesks ?? [])]],
         );
         const claimed: OutboxRow[] = [];
         for (const r of due.rows) {
@@ -360,6 +361,43 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
     async reschedule(id, error, nextAttemptAt) {
       await pool.query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3", [nextAttemptAt.getTime(), error, id]);
+    },
+    async defer(id, why, until) {
+      await pool.query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, attempts = GREATEST(attempts - 1, 0), last_error = $2 WHERE id = $3", [
+        until.getTime(),
+        why,
+        id,
+      ]);
+    },
+    async ticketUpdatesSince(incidentId, helpdesk, since) {
+      const res = await pool.query<{ n: string; earliest: string | null }>(
+        `SELECT count(*) AS n, min(done_at) AS earliest FROM outbox
+         WHERE incident_id = $1 AND state = 'done' AND helpdesk = $2 AND op IN ('comment', 'resolve', 'reopen') AND done_at >= $3`,
+        [incidentId, helpdesk, since.getTime()],
+      );
+      const r = res.rows[0];
+      return { count: Number(r?.n ?? 0), earliestAt: r?.earliest == null ? undefined : Number(r.earliest) };
+    },
+    requestBudget: {
+      async reserveRequestSlot(helpdesk, intervalMs) {
+        // The database's clock, so replicas on hosts whose clocks differ still space their requests.
+        const res = await pool.query<{ wait: number }>(
+          `WITH clock AS (SELECT extract(epoch FROM clock_timestamp()) * 1000 AS t)
+           INSERT INTO request_budgets AS b (helpdesk, last_slot_at, paused_until) SELECT $1, t, 0 FROM clock
+           ON CONFLICT (helpdesk) DO UPDATE SET last_slot_at = GREATEST(b.last_slot_at + $2, (SELECT t FROM clock), b.paused_until)
+           RETURNING b.last_slot_at - (SELECT t FROM clock) AS wait`,
+          [helpdesk, intervalMs],
+        );
+        return Math.max(0, Number(res.rows[0]?.wait ?? 0));
+      },
+      async pauseRequests(helpdesk, ms) {
+        await pool.query(
+          `WITH clock AS (SELECT extract(epoch FROM clock_timestamp()) * 1000 AS t)
+           INSERT INTO request_budgets AS b (helpdesk, last_slot_at, paused_until) SELECT $1, 0, t + $2 FROM clock
+           ON CONFLICT (helpdesk) DO UPDATE SET paused_until = GREATEST(b.paused_until, (SELECT t FROM clock) + $2)`,
+          [helpdesk, ms],
+        );
+      },
     },
     async deadLetter(id, error, now) {
       await pool.query("UPDATE outbox SET state = 'dead', done_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3", [now.getTime(), error, id]);

@@ -146,14 +146,32 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     // By rank, aged one step per DELIVERY_AGING_MS (30000) waited (model/ticket-operation.ts), then oldest first.
-    due: db.prepare<[{ now: number; limit: number }], DueRow>(
+    // @skip: a JSON array of helpdesks not to claim for now (their limiter has enough in hand); a
+    // name is in it when its JSON string is (no table scan, unlike json_each).
+    due: db.prepare<[{ now: number; limit: number; skip: string }], DueRow>(
       `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at,
               i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
        FROM outbox o JOIN incidents i ON i.id = o.incident_id
        WHERE o.state = 'pending' AND o.next_attempt_at <= @now
          AND (o.lease_until IS NULL OR o.lease_until <= @now)
+         AND instr(@skip, json_quote(o.helpdesk)) = 0
          AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
        ORDER BY o.rank - (@now - o.created_at) / 30000, o.id LIMIT @limit`,
+    ),
+    dueOldest: db.prepare<[{ now: number; limit: number; skip: string }], DueRow>(
+      `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at,
+              i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
+       FROM outbox o JOIN incidents i ON i.id = o.incident_id
+       WHERE o.state = 'pending' AND o.next_attempt_at <= @now
+         AND (o.lease_until IS NULL OR o.lease_until <= @now)
+         AND instr(@skip, json_quote(o.helpdesk)) = 0
+         AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
+       ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
+    ),
+    defer: db.prepare("UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, attempts = MAX(attempts - 1, 0), last_error = ? WHERE id = ?"),
+    ticketUpdates: db.prepare<[number, string, number], { n: number; earliest: number | null }>(
+      `SELECT COUNT(*) AS n, MIN(done_at) AS earliest FROM outbox
+       WHERE incident_id = ? AND state = 'done' AND helpdesk = ? AND op IN ('comment', 'resolve', 'reopen') AND done_at >= ?`,
     ),
     cancelPending: db.prepare(
       "UPDATE outbox SET state = 'cancelled', done_at = created_at WHERE incident_id = ? AND state = 'pending' AND attempts = 0 AND lease_until IS NULL",
@@ -383,10 +401,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     countArchive: archive.store.countArchive,
     ...sync.store,
 
-    claimDue: (now, limit, leaseMs) =>
+    claimDue: (now, limit, leaseMs, options = {}) =>
       write(() => {
         const t = now.getTime();
-        const rows = q.due.all({ now: t, limit });
+        const params = { now: t, limit, skip: JSON.stringify(options.skipHelpdesks ?? []) };
+        const rows = options.order === "oldest" ? q.dueOldest.all(params) : q.due.all(params);
         return rows.map((r): OutboxRow => {
           q.lease.run(t + leaseMs, r.id);
           // Comments queued right behind this one go out with it, in the same transaction as the claim.
@@ -410,6 +429,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return Object.fromEntries(q.silenceIds.all(incidentId).map((r) => [r.alertmanager, r.silence_id]));
     },
     reschedule: (id, error, nextAttemptAt) => write(() => void q.reschedule.run(nextAttemptAt.getTime(), error, id)),
+    defer: (id, why, until) => write(() => void q.defer.run(until.getTime(), why, id)),
+    async ticketUpdatesSince(incidentId, helpdesk, since) {
+      const r = q.ticketUpdates.get(incidentId, helpdesk, since.getTime());
+      return { count: r?.n ?? 0, earliestAt: r?.earliest ?? undefined };
+    },
     deadLetter: (id, error, now) => write(() => void q.dead.run(now.getTime(), error, id)),
     requeueDead: (ids, now) =>
       write(() => {
