@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createBuiltinDriver } from "../../src/drivers/builtin/driver.js";
 import { createPostgresStore } from "../../src/store/postgres/store.js";
 import { startTcpProxy, type TcpProxy } from "../fakes/tcp-proxy.js";
+import { startFakeZendesk } from "../fakes/zendesk.js";
 import { createTestDatabase } from "../kit/postgres.js";
 import { startTestService, type TestService } from "../kit/service.js";
 
@@ -85,6 +86,60 @@ describe("several replicas, one PostgreSQL", { timeout: 180_000 }, () => {
     expect(deliveries.map((d) => `${d.op}:${d.state}`).sort()).toEqual(Array(groups).fill("open:done"));
     // Every replica answers from the same state.
     for (const r of reps) expect((await r.tickets()).filter((t) => t.subject.includes(`Replica${run}G`))).toHaveLength(groups);
+  });
+
+  it("a helpdesk's rate limit holds for the replicas together: each request's slot is reserved in the database", async () => {
+    run++;
+    const zendesk = await startFakeZendesk();
+    try {
+      const support = {
+        type: "zendesk" as const,
+        url: zendesk.url,
+        email: zendesk.email,
+        token: zendesk.token,
+        ticket_type: "incident" as const,
+        public_comments: false,
+        priority_map: {},
+        rate_limit: "2/s",
+      };
+      const reps: TestService[] = [];
+      for (let i = 0; i < 2; i++)
+        reps.push(
+          await startTestService({
+            background: true,
+            realClock: true,
+            config: {
+              databaseUrl: db.url,
+              helpdesks: { support },
+              defaultHelpdesk: "support",
+              delivery: { pollIntervalMs: 20, baseMs: 50, maxMs: 300, leaseMs: 30_000 },
+            },
+          }),
+        );
+      replicas.push(...reps);
+      const groups = 24;
+      const startsAt = new Date(Date.now() - 60_000).toISOString();
+      const statuses = await Promise.all(
+        Array.from({ length: groups }, (_, g) =>
+          (reps[g % 2] as TestService).post("/webhooks/alertmanager", body(g, { a: "firing" }, startsAt)).then((r) => r.status),
+        ),
+      );
+      expect(new Set(statuses)).toEqual(new Set([200]));
+      await until("every ticket", async () => zendesk.tickets.filter((t) => t.subject.includes(`Replica${run}G`)).length === groups);
+      // Each replica alone would send 2 requests/s, both together 4/s: in any 5 s the helpdesk sees at
+      // most the rate's 10 (and one at the window's edge, for the network's jitter).
+      const times = [...zendesk.requestTimes].sort((a, b) => a - b);
+      let peak = 0;
+      for (let i = 0, j = 0; i < times.length; i++) {
+        while ((times[i] as number) - (times[j] as number) >= 5_000) j++;
+        peak = Math.max(peak, i - j + 1);
+      }
+      expect(times.length).toBeGreaterThanOrEqual(groups);
+      expect(peak).toBeLessThanOrEqual(11);
+      expect(zendesk.rateLimited).toBe(0);
+    } finally {
+      await zendesk.stop();
+    }
   });
 
   it("per-incident order holds across replicas: no comment before its create, no resolve before its comment", async () => {
