@@ -16,6 +16,7 @@ import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
 import { startTestService, type TestService } from "../test/kit/service.js";
 import { ingestBodies, payload } from "./payloads.js";
+import { priorityStorm } from "./priority-storm.js";
 import { similarLookup } from "./similar.js";
 
 const execFileAsync = promisify(execFile);
@@ -368,7 +369,10 @@ try {
   const similar = async () => {
     results.similar = await similarLookup(log);
   };
-  const sections = { ingest, calls: callsPerNotification, storm, scale, endToEnd, partialResolve, similar };
+  const storms = async () => {
+    results.priorityStorm = await priorityStorm(log);
+  };
+  const sections = { ingest, calls: callsPerNotification, storm, scale, endToEnd, partialResolve, similar, priorityStorm: storms };
   const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
   for (const [name, run] of Object.entries(sections)) if (!only || only.includes(name)) await run();
   if (only) log(`\nonly ${only.join(", ")}: ${JSON.stringify(results)}`);
