@@ -83,11 +83,20 @@ export interface HttpClientOptions {
   limiter?: RateLimiter;
 }
 
+export interface RawOptions {
+  /**
+   * A 429 whose Retry-After is longer than this is the resource's own limit, not the helpdesk's
+   * (Zendesk: 30 updates of one ticket per 10 minutes): the request's operation waits, the other
+   * requests do not.
+   */
+  ownLimitBeyondMs?: number;
+}
+
 export interface HttpClient {
   /** Sends a request; resolves with 2xx responses, throws a classified DeliveryError otherwise. */
   request<T = unknown>(what: string, config: AxiosRequestConfig): Promise<AxiosResponse<T>>;
   /** Sends a request and returns any response (the caller classifies), throwing only on network errors. */
-  raw<T = unknown>(what: string, config: AxiosRequestConfig): Promise<AxiosResponse<T>>;
+  raw<T = unknown>(what: string, config: AxiosRequestConfig, options?: RawOptions): Promise<AxiosResponse<T>>;
   /** The classified error for a response the caller decided is a failure. */
   failure(what: string, res: AxiosResponse, override?: Partial<{ retryable: boolean; reason: FailureReason }>): DeliveryError;
 }
@@ -120,13 +129,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     });
   }
 
-  async function raw<T>(what: string, config: AxiosRequestConfig): Promise<AxiosResponse<T>> {
+  async function raw<T>(what: string, config: AxiosRequestConfig, rawOptions: RawOptions = {}): Promise<AxiosResponse<T>> {
     const answered = (await options.limiter?.take()) ?? (() => {});
     try {
       const res = await instance.request<T>(config);
       if (res.status === 429 || res.status === 503) {
         const retryAfterMs = parseRetryAfter(res.headers["retry-after"] as string | undefined, clock());
-        if (retryAfterMs !== undefined) options.limiter?.pause(retryAfterMs);
+        const own = res.status === 429 && rawOptions.ownLimitBeyondMs !== undefined && (retryAfterMs ?? 0) > rawOptions.ownLimitBeyondMs;
+        if (retryAfterMs !== undefined && !own) options.limiter?.pause(retryAfterMs);
       }
       return res;
     } catch (err) {

@@ -5,7 +5,14 @@ import type { KnowledgeBaseDriver } from "../knowledge/types.js";
 import { DeliveryError } from "../model/delivery-error.js";
 import { formatDuration } from "../model/duration.js";
 import type { TicketRef } from "../model/incident.js";
-import { type ArchiveOperation, deliveryRank, KNOWLEDGE_BASE_TARGET, SILENCES_TARGET, type SilenceOperation } from "../model/ticket-operation.js";
+import {
+  type ArchiveOperation,
+  DELIVERY_AGING_MS,
+  deliveryRank,
+  KNOWLEDGE_BASE_TARGET,
+  SILENCES_TARGET,
+  type SilenceOperation,
+} from "../model/ticket-operation.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { DeliveryOrder, OutboxRow, OutboxStore } from "../store/types.js";
@@ -108,9 +115,11 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const pruneIntervalMs = options.pruneIntervalMs ?? 3_600_000;
   let pruneTimer: NodeJS.Timeout | undefined;
   let pruning: Promise<void> | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let renewing: Promise<void> | undefined;
   const order: DeliveryOrder = options.order ?? "priority";
   /** Deliveries in progress, and how many of them each helpdesk has. */
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Map<Promise<void>, OutboxRow>();
   const perHelpdesk = new Map<string, number>();
 
   /**
@@ -212,12 +221,14 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
    * Whether the row must wait for its ticket's update budget (Zendesk: 30 updates per ticket per 10
    * minutes). Counted from the updates delivered to the ticket (shared by every replica); over it, the
    * row goes back unsent until the earliest of them leaves the window, and the comments queued behind
-   * it by then go out with it as one (claim-time coalescing), so the helpdesk never answers 429.
+   * it by then go out with it as one (claim-time coalescing), so the helpdesk has no reason to answer
+   * 429 (one it still sends, for an update it applied whose answer was lost, delays only that row).
    */
   async function overBudget(driver: HelpdeskDriver, row: OutboxRow, fields: Record<string, unknown>): Promise<boolean> {
     const budget = driver.ticketUpdateBudget;
     const op = row.operation.op;
-    if (!budget || (op !== "comment" && op !== "resolve" && op !== "reopen")) return false;
+    // Not a reopen: on a closed ticket it is a new follow-up ticket, and a re-fire must not wait.
+    if (!budget || (op !== "comment" && op !== "resolve")) return false;
     const now = clock().getTime();
     const used = await store.ticketUpdatesSince(row.incidentId, row.helpdesk, new Date(now - budget.windowMs));
     if (used.count < budget.updates) return false;
@@ -244,7 +255,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     metrics.deliveryAttempts.inc({ helpdesk: row.helpdesk, op });
     let ticket: TicketRef | undefined;
     try {
-      const rank = order === "oldest" ? UNRANKED_REQUEST : deliveryRank(row.operation);
+      // Aged as the claim aged it, so a row that waited long in the outbox does not start over among the waiters for a slot.
+      const rank = order === "oldest" ? UNRANKED_REQUEST : deliveryRank(row.operation) - (clock().getTime() - row.createdAt.getTime()) / DELIVERY_AGING_MS;
       ticket = await withDeliveryRank(rank, () => callDriver(driver, row));
     } catch (err) {
       const failure =
@@ -284,47 +296,74 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     return rate === undefined ? undefined : Math.max(1, Math.ceil((rate * CLAIM_AHEAD_MS) / 1000));
   }
 
-  /** Claims as many due rows as there is room for and starts delivering them; the deliveries started. */
+  /** Starts delivering a claimed row; a finished delivery makes room for the next claim. */
+  function start(row: OutboxRow): Promise<void> {
+    perHelpdesk.set(row.helpdesk, (perHelpdesk.get(row.helpdesk) ?? 0) + 1);
+    const delivery: Promise<void> = deliver(row)
+      .catch((err: unknown) =>
+        log.error(
+          { outboxId: row.id, err: (err as Error).message },
+          "delivery failed outside the helpdesk call (the store?); it goes again once its lease ends",
+        ),
+      )
+      .finally(() => {
+        inFlight.delete(delivery);
+        const left = (perHelpdesk.get(row.helpdesk) ?? 1) - 1;
+        if (left > 0) perHelpdesk.set(row.helpdesk, left);
+        else perHelpdesk.delete(row.helpdesk);
+        // Room for the next claim (also when the loop is busy claiming right now): at once where a
+        // rate limit makes the order matter, else once half the room is free, so that fast
+        // deliveries (the built-in helpdesk) are claimed in batches, not one transaction each.
+        if (capOf(row.helpdesk) !== undefined || inFlight.size <= batchSize / 2) {
+          kicked = true;
+          wake?.();
+        }
+      });
+    inFlight.set(delivery, row);
+    return delivery;
+  }
+
+  /**
+   * Claims as many due rows as there is room for and starts delivering them. Rows of rate-limited
+   * helpdesks are claimed apart, each helpdesk no further ahead than its cap, so a slow helpdesk
+   * never narrows the claims of the others. Incidents with a delivery in progress here are never
+   * claimed again (not even when a slow delivery outlives its lease).
+   */
   async function claimAndStart(): Promise<{ started: Promise<void>[]; more: boolean; held: boolean }> {
     let room = batchSize - inFlight.size;
-    const skip: string[] = [];
-    for (const [helpdesk, n] of perHelpdesk) {
-      const cap = capOf(helpdesk);
-      if (cap === undefined) continue;
-      if (n >= cap) skip.push(helpdesk);
-      else room = Math.min(room, cap - n);
-    }
-    // Room for rate-limited helpdesks with nothing in progress yet: never more than the smallest cap at once.
-    for (const driver of drivers.values()) {
-      const cap = capOf(driver.name);
-      if (cap !== undefined && !perHelpdesk.has(driver.name)) room = Math.min(room, cap);
-    }
     if (room <= 0) return { started: [], more: false, held: true };
-    const rows = await store.claimDue(clock(), room, leaseMs, { skipHelpdesks: skip, order });
-    const started = rows.map((row) => {
-      perHelpdesk.set(row.helpdesk, (perHelpdesk.get(row.helpdesk) ?? 0) + 1);
-      const delivery = deliver(row)
-        .catch((err: unknown) =>
-          log.error({ outboxId: row.id, err: (err as Error).message }, "delivery could not be recorded; its lease will expire and it goes again"),
-        )
-        .finally(() => {
-          inFlight.delete(delivery);
-          const left = (perHelpdesk.get(row.helpdesk) ?? 1) - 1;
-          if (left > 0) perHelpdesk.set(row.helpdesk, left);
-          else perHelpdesk.delete(row.helpdesk);
-          // Room for the next claim (also when the loop is busy claiming right now): at once where a
-          // rate limit makes the order matter, else once half the room is free, so that fast
-          // deliveries (the built-in helpdesk) are claimed in batches, not one transaction each.
-          if (capOf(row.helpdesk) !== undefined || inFlight.size <= batchSize / 2) {
-            kicked = true;
-            wake?.();
-          }
-        });
-      inFlight.add(delivery);
-      return delivery;
-    });
+    const now = clock();
+    const busy = [...inFlight.values()].map((r) => r.incidentId);
+    const limited = [...drivers.keys()].filter((name) => capOf(name) !== undefined);
+    const rows = await store.claimDue(now, room, leaseMs, { skipHelpdesks: limited, skipIncidents: busy, order });
+    const more = rows.length === room;
+    room -= rows.length;
+    let held = false;
+    for (const helpdesk of limited) {
+      const free = Math.min(room, (capOf(helpdesk) ?? 0) - (perHelpdesk.get(helpdesk) ?? 0));
+      if (free <= 0) {
+        held = true;
+        continue;
+      }
+      const got = await store.claimDue(now, free, leaseMs, { onlyHelpdesk: helpdesk, skipIncidents: busy, order });
+      rows.push(...got);
+      room -= got.length;
+      if (got.length === free) held = true; // more may be due: claimed when one of these finishes
+    }
     // more: there may be more due right now; held: some wait only for room, which a finished delivery makes.
-    return { started, more: rows.length === room, held: skip.length > 0 };
+    return { started: rows.map(start), more, held };
+  }
+
+  /** Keeps the claims of deliveries in progress, so a slow one is never claimed by another replica meanwhile. */
+  function renewLeases(): void {
+    const ids = [...inFlight.values()].map((r) => r.id);
+    if (ids.length === 0 || renewing) return;
+    renewing = store
+      .extendLeases(ids, new Date(clock().getTime() + leaseMs))
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, "outbox leases not renewed; will retry"))
+      .finally(() => {
+        renewing = undefined;
+      });
   }
 
   async function runOnce(): Promise<number> {
@@ -408,13 +447,17 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       prunePeriodically();
       pruneTimer = setInterval(prunePeriodically, pruneIntervalMs);
       pruneTimer.unref();
+      renewTimer = setInterval(renewLeases, Math.max(50, Math.floor(leaseMs / 3)));
+      renewTimer.unref();
     },
     async stop() {
       stopped = true;
       clearInterval(pruneTimer);
       wake?.();
       await loopDone;
-      await Promise.all(inFlight);
+      clearInterval(renewTimer);
+      await Promise.all(inFlight.keys());
+      await renewing;
       await pruning;
     },
     kick() {

@@ -111,6 +111,10 @@ export type DeliveryOrder = "priority" | "oldest";
 export interface ClaimOptions {
   /** Helpdesks not to claim for now (their limiter has enough in hand). */
   skipHelpdesks?: readonly string[];
+  /** Only this helpdesk's rows. */
+  onlyHelpdesk?: string;
+  /** Incidents not to claim (this worker is delivering one of their rows). */
+  skipIncidents?: readonly number[];
   order?: DeliveryOrder;
 }
 
@@ -144,6 +148,8 @@ export interface OutboxStore {
   ): Promise<void>;
   /** The silence ids Alertmanager answered for the incident, by Alertmanager name. */
   silenceIds(incidentId: number): Promise<Record<string, string>>;
+  /** Extends the lease of rows still claimed (deliveries in progress) to `until`. */
+  extendLeases(ids: readonly number[], until: Date): Promise<void>;
   /** Releases a row for another attempt at `nextAttemptAt`. */
   reschedule(id: number, error: string, nextAttemptAt: Date): Promise<void>;
   /**

@@ -195,6 +195,24 @@ describe("zendesk specifics", () => {
     });
   });
 
+  it("a ticket over Zendesk's per-ticket update limit: that update waits (retryable, its Retry-After); the other tickets' requests do not", async () => {
+    const before = fake.ticketUpdateLimit;
+    fake.ticketUpdateLimit = { updates: 1, windowMs: 10 * 60_000 };
+    try {
+      const [a, b] = [await open(), await open()];
+      const comment = { op: "comment" as const, body: [{ kind: "paragraph" as const, text: "x" }] };
+      await h.driver.comment(a, comment, ctx("ad-a"));
+      const refused = await h.driver.comment(a, comment, ctx("ad-a")).catch((err: unknown) => err);
+      expect(refused).toMatchObject({ retryable: true, reason: "rateLimited" });
+      expect((refused as { retryAfterMs?: number }).retryAfterMs).toBeGreaterThan(500_000);
+      // Not the helpdesk's limit: the next request goes at once, not in ten minutes.
+      await h.driver.comment(b, comment, ctx("ad-b"));
+      expect(fake.tickets.find((t) => t.id === Number(b.id))?.comments).toHaveLength(2);
+    } finally {
+      fake.ticketUpdateLimit = before;
+    }
+  });
+
   it("the client-side rate limit spaces requests evenly", async () => {
     const limited = createZendeskDriver("limited", {
       type: "zendesk",

@@ -1,3 +1,5 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HelpdeskConfig } from "../../src/drivers/registry.js";
 import { type FakeZendesk, startFakeZendesk } from "../fakes/zendesk.js";
@@ -118,5 +120,45 @@ describe("per-ticket update budget", () => {
     expect(ticket.comments.length - 1).toBeLessThan(9);
     const metrics = await (await svc.get("/metrics")).text();
     expect(metrics).toMatch(/alertdesk_deliveries_deferred_total\{helpdesk="support"\} [1-9]/);
+  }, 120_000);
+});
+
+describe("a delivery slower than its lease", () => {
+  it("is sent once: the worker never claims an incident it is delivering, and keeps renewing the lease", async () => {
+    const received: string[] = [];
+    const slow: Server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on("end", () => {
+        received.push(body);
+        // Three leases long.
+        setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end("{}"), 1_500);
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    try {
+      svc = await startTestService({
+        rules: RULES,
+        background: true,
+        realClock: true,
+        config: {
+          helpdesks: { hook: { type: "webhook", url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, timeout: 10_000 } as HelpdeskConfig },
+          defaultHelpdesk: "hook",
+          delivery: { pollIntervalMs: 50, baseMs: 50, maxMs: 300, leaseMs: 500 },
+        },
+      });
+      const running = svc;
+      expect((await running.post("/webhooks/alertmanager", group("SlowHook", ["a"]))).status).toBe(200);
+      await until("the delivery done", async () => ((await running.store.listDeliveries({ state: "done", limit: 10 })).length === 1 ? true : undefined), {
+        timeoutMs: 60_000,
+      });
+      // Long enough for a lease that lapsed to be claimed again (it would have been, every 500 ms).
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(received).toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => slow.close(resolve));
+    }
   }, 120_000);
 });

@@ -129,7 +129,9 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: D
   }
 
   async function update(what: string, id: string, ticket: Record<string, unknown>): Promise<void> {
-    const res = await http.raw(what, { method: "PUT", url: `/api/v2/tickets/${encodeURIComponent(id)}`, data: { ticket } });
+    // Zendesk's account-wide limits ask to wait within the minute; a longer Retry-After on a ticket
+    // update is that ticket's own limit (30 updates per 10 minutes), which must not stop the others.
+    const res = await http.raw(what, { method: "PUT", url: `/api/v2/tickets/${encodeURIComponent(id)}`, data: { ticket } }, { ownLimitBeyondMs: 60_000 });
     if (res.status >= 200 && res.status < 300) return;
     if (gone(res)) throw http.failure(what, res, { retryable: false, reason: "gone" });
     throw http.failure(what, res);

@@ -305,10 +305,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
            FROM outbox o JOIN incidents i ON i.id = o.incident_id
            WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until <= $1)
              AND NOT (o.helpdesk = ANY($3::text[]))
+             AND ($4::text IS NULL OR o.helpdesk = $4) AND NOT (o.incident_id = ANY($5::bigint[]))
              AND o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
            ORDER BY ${options.order === "oldest" ? "o.next_attempt_at" : "o.rank - ($1 - o.created_at) / 30000"}, o.id LIMIT $2
            FOR UPDATE OF o SKIP LOCKED`,
-          [t, limit, [...(options.skipHelpdesks ?? [])]],
+          [t, limit, [...(options.skipHelpdesks ?? [])], options.onlyHelpdesk ?? null, [...(options.skipIncidents ?? [])]],
         );
         const claimed: OutboxRow[] = [];
         for (const r of due.rows) {
@@ -361,6 +362,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
     async reschedule(id, error, nextAttemptAt) {
       await pool.query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3", [nextAttemptAt.getTime(), error, id]);
+    },
+    async extendLeases(ids, until) {
+      // Only rows still held: one rescheduled or deferred meanwhile (lease cleared) keeps its time.
+      await pool.query("UPDATE outbox SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND state = 'pending' AND lease_until IS NOT NULL", [
+        until.getTime(),
+        [...ids],
+      ]);
     },
     async defer(id, why, until) {
       await pool.query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, attempts = GREATEST(attempts - 1, 0), last_error = $2 WHERE id = $3", [

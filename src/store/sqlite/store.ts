@@ -147,24 +147,29 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ),
     // By rank, aged one step per DELIVERY_AGING_MS (30000) waited (model/ticket-operation.ts), then oldest first.
     // @skip: a JSON array of helpdesks not to claim for now (their limiter has enough in hand); a
-    // name is in it when its JSON string is (no table scan, unlike json_each).
-    due: db.prepare<[{ now: number; limit: number; skip: string }], DueRow>(
+    // name is in it when its JSON string is (no table scan, unlike json_each). @only: one helpdesk's
+    // rows ('' for all). @busy: ",3,17," — incidents with a delivery in progress in this process.
+    due: db.prepare<[{ now: number; limit: number; skip: string; only: string; busy: string }], DueRow>(
       `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at,
               i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
        FROM outbox o JOIN incidents i ON i.id = o.incident_id
        WHERE o.state = 'pending' AND o.next_attempt_at <= @now
          AND (o.lease_until IS NULL OR o.lease_until <= @now)
          AND instr(@skip, json_quote(o.helpdesk)) = 0
+         AND (@only = '' OR o.helpdesk = @only)
+         AND instr(@busy, ',' || o.incident_id || ',') = 0
          AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
        ORDER BY o.rank - (@now - o.created_at) / 30000, o.id LIMIT @limit`,
     ),
-    dueOldest: db.prepare<[{ now: number; limit: number; skip: string }], DueRow>(
+    dueOldest: db.prepare<[{ now: number; limit: number; skip: string; only: string; busy: string }], DueRow>(
       `SELECT o.id, o.incident_id, o.helpdesk, o.payload, o.attempts, o.created_at,
               i.ticket_key, i.dedup_key, i.ticket_id, i.ticket_url
        FROM outbox o JOIN incidents i ON i.id = o.incident_id
        WHERE o.state = 'pending' AND o.next_attempt_at <= @now
          AND (o.lease_until IS NULL OR o.lease_until <= @now)
          AND instr(@skip, json_quote(o.helpdesk)) = 0
+         AND (@only = '' OR o.helpdesk = @only)
+         AND instr(@busy, ',' || o.incident_id || ',') = 0
          AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.state = 'pending')
        ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
     ),
@@ -182,6 +187,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     coalesced: db.prepare("UPDATE outbox SET state = 'coalesced', done_at = ?, last_error = ? WHERE id = ?"),
     setPayload: db.prepare("UPDATE outbox SET payload = ? WHERE id = ?"),
     lease: db.prepare("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?"),
+    // Only a row still held: one rescheduled or deferred meanwhile (lease cleared) keeps its time.
+    renewLease: db.prepare("UPDATE outbox SET lease_until = ? WHERE id = ? AND state = 'pending' AND lease_until IS NOT NULL"),
     complete: db.prepare("UPDATE outbox SET state = 'done', done_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"),
     setTicket: db.prepare("UPDATE incidents SET ticket_id = ?, ticket_url = ? WHERE id = (SELECT incident_id FROM outbox WHERE id = ?)"),
     keepSilence: db.prepare(
@@ -404,7 +411,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     claimDue: (now, limit, leaseMs, options = {}) =>
       write(() => {
         const t = now.getTime();
-        const params = { now: t, limit, skip: JSON.stringify(options.skipHelpdesks ?? []) };
+        const params = {
+          now: t,
+          limit,
+          skip: JSON.stringify(options.skipHelpdesks ?? []),
+          only: options.onlyHelpdesk ?? "",
+          busy: `,${(options.skipIncidents ?? []).join(",")},`,
+        };
         const rows = options.order === "oldest" ? q.dueOldest.all(params) : q.due.all(params);
         return rows.map((r): OutboxRow => {
           q.lease.run(t + leaseMs, r.id);
@@ -430,6 +443,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     reschedule: (id, error, nextAttemptAt) => write(() => void q.reschedule.run(nextAttemptAt.getTime(), error, id)),
     defer: (id, why, until) => write(() => void q.defer.run(until.getTime(), why, id)),
+    extendLeases: (ids, until) =>
+      write(() => {
+        for (const id of ids) q.renewLease.run(until.getTime(), id);
+      }),
     async ticketUpdatesSince(incidentId, helpdesk, since) {
       const r = q.ticketUpdates.get(incidentId, helpdesk, since.getTime());
       return { count: r?.n ?? 0, earliestAt: r?.earliest ?? undefined };
