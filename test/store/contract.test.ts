@@ -725,6 +725,20 @@ function describeStore(name: string, make: () => Promise<{ store: Store; cleanup
       expect(mine(await store.claimDue(at(2010), 100, 1, { skipHelpdesks: ["zendesk", "jira"] }))).toEqual([other]);
       expect(mine(await store.claimDue(at(2020), 100, 1, { order: "oldest" }))).toEqual([p3, p1, other]);
       expect(mine(await store.claimDue(at(2030), 100, 1))).toEqual([p1, p3, other]);
+      expect(mine(await store.claimDue(at(2040), 100, 1, { onlyHelpdesk: "zendesk" }))).toEqual([p1, p3]);
+      expect(mine(await store.claimDue(at(2050), 100, 1, { skipIncidents: [p1, other] }))).toEqual([p3]);
+    });
+
+    it("a renewed lease keeps a claimed row from being claimed again; a rescheduled one is not renewed", async () => {
+      const id = await seed(store, [open(incident())]);
+      const claim = async (s: number) => (await store.claimDue(at(s), 100, 5_000)).filter((r) => r.incidentId === id);
+      const [row] = await claim(10);
+      await store.extendLeases([row?.id as number], at(30));
+      expect(await claim(20)).toEqual([]); // its first lease ended at 15
+      expect((await claim(31)).map((r) => r.id)).toEqual([row?.id]);
+      await store.reschedule(row?.id as number, "503", at(40));
+      await store.extendLeases([row?.id as number], at(100));
+      expect((await claim(41)).map((r) => r.id)).toEqual([row?.id]);
     });
 
     it("defer puts a claimed row back without counting the attempt; updates delivered to a ticket are counted in a window", async () => {
