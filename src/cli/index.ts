@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { SOURCES, type Source } from "../model/alert.js";
 import { check } from "./check.js";
 import { kbSearch } from "./kb.js";
 import { replay } from "./replay.js";
@@ -47,8 +48,8 @@ program
   .argument("<payloads...>", "webhook payload files (JSON), in the order they arrive")
   .option("-r, --rules <path>", "rules file or directory (default ALERTDESK_RULES or ./rules)")
   .option("--json", "print the plan as JSON")
-  .addOption(new Option("--source <source>", "payload format (default: detected)").choices(["alertmanager", "grafana"]))
-  .action(async (files: string[], opts: { rules?: string; json?: boolean; source?: "alertmanager" | "grafana" }) => {
+  .addOption(new Option("--source <source>", "payload format (default: detected)").choices(SOURCES))
+  .action(async (files: string[], opts: { rules?: string; json?: boolean; source?: Source }) => {
     process.exitCode = await simulate(files, opts);
   });
 

@@ -119,7 +119,7 @@ function isJsonContentType(header: string | undefined): boolean {
 type Rejection = { status: number; outcome: "invalid" | "unauthorized" | "too_large" | "unavailable"; why: string; body: Record<string, unknown> };
 
 /**
- * The write path's HTTP side: `POST /webhooks/{alertmanager,grafana}`. Authenticates, refuses
+ * The write path's HTTP side: `POST /webhooks/{alertmanager,grafana,zabbix}`. Authenticates, refuses
  * browsers and anything but JSON, bounds what parsing a body may cost, validates it, hands the
  * notification to `ingest`, and answers 200 only once it is committed (503 when it could not be
  * stored, so the sender retries).
@@ -130,7 +130,7 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
   const raw = express.raw({ limit: deps.bodyLimitBytes, type: () => true });
   const auth = { ...(deps.webhookToken ? { token: deps.webhookToken } : {}), ...(deps.webhookBasicAuth ? { basic: deps.webhookBasicAuth } : {}) };
   const largeBodies = createGate(BODY_LIMITS.largeConcurrent, BODY_LIMITS.largeWaiting);
-  // One budget for both routes: a flood of rejected webhooks writes a few lines a second, not one per request.
+  // One budget for every route: a flood of rejected webhooks writes a few lines a second, not one per request.
   const rejectionLog = createLogLimiter({
     perWindow: BODY_LIMITS.rejectionsLoggedPerSecond,
     windowMs: 1000,
@@ -138,7 +138,7 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
       log.warn({ suppressed: count, windowMs }, "webhook rejections not logged (too many); alertdesk_notifications_received_total counts them all"),
   });
 
-  for (const source of ["alertmanager", "grafana"] as const) {
+  for (const source of ["alertmanager", "grafana", "zabbix"] as const) {
     const path = `/webhooks/${source}`;
     // Grafana's webhook contact point offers POST and PUT; both mean the same.
     const methods = source === "grafana" ? (["post", "put"] as const) : (["post"] as const);
@@ -157,7 +157,7 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
     const rejectUnauthorized = (req: Request) => rejected(req, "unauthorized", "unauthorized");
 
     /**
-     * Alertmanager and Grafana are servers: they send no Origin and no Sec-Fetch-Site. A browser
+     * Alertmanager, Grafana and Zabbix are servers: they send no Origin and no Sec-Fetch-Site. A browser
      * always does on a cross-site POST, and a web page could otherwise open tickets through a
      * visitor's browser when no token is set (a text/plain form post needs no CORS preflight).
      */
@@ -173,7 +173,7 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
           why: "sent by a browser",
           body: {
             error:
-              "webhooks are taken from alert senders (Alertmanager, Grafana), not from web browsers: a request with Origin or a cross-site Sec-Fetch-Site is refused",
+              "webhooks are taken from alert senders (Alertmanager, Grafana, Zabbix), not from web browsers: a request with Origin or a cross-site Sec-Fetch-Site is refused",
           },
         },
         { origin: req.headers.origin, secFetchSite: site },
@@ -189,7 +189,7 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
           outcome: "invalid",
           why: "not JSON",
           body: {
-            error: "Content-Type must be application/json (UTF-8), as Alertmanager and Grafana send it",
+            error: "Content-Type must be application/json (UTF-8), as Alertmanager, Grafana and alertdesk's Zabbix media type send it",
             contentType: req.headers["content-type"] ?? null,
           },
         },

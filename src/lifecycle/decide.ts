@@ -1,4 +1,4 @@
-import type { Alert, LabelSet, Source } from "../model/alert.js";
+import { type Alert, type AlertUpdate, type LabelSet, resolvesOnce, type Source } from "../model/alert.js";
 import { type AlertRecord, type Incident, type TicketRef, ticketKeyFor } from "../model/incident.js";
 import { higherPriority, isHigher, type Priority, RESPONSE_TARGET_MS } from "../model/priority.js";
 import type { AlertDecision } from "../rules/evaluate.js";
@@ -46,6 +46,8 @@ export type TicketAction =
       raisedFrom?: Priority;
       /** The joined alerts fired again on a ticket kept open (flapping). */
       refire?: boolean;
+      /** Firing alerts a person updated in the sender (Zabbix: acknowledged, severity changed, a message), each with its `update`. */
+      updated?: AlertRecord[];
       flap?: Flap;
     }
   | {
@@ -68,6 +70,7 @@ export type Reason =
   | "refired after window"
   | "refired within window"
   | "alerts joined"
+  | "alerts updated"
   | "alerts resolved, others firing"
   | "priority raised"
   | "all resolved"
@@ -93,7 +96,7 @@ export interface Step {
 }
 
 /** How one observed alert relates to what the incident already knows about its fingerprint. */
-type AlertChange = "joined" | "refired" | "resolved" | "recorded" | "unchanged" | "stale" | "duplicate";
+type AlertChange = "joined" | "refired" | "resolved" | "recorded" | "updated" | "unchanged" | "stale" | "duplicate";
 
 /**
  * Per-alert rule, keyed by (fingerprint, startsAt), because notifications arrive out of order
@@ -101,13 +104,15 @@ type AlertChange = "joined" | "refired" | "resolved" | "recorded" | "unchanged" 
  * - an older episode (earlier startsAt) than the one known is stale;
  * - a firing copy of an episode already seen resolved is stale;
  * - a resolve of an episode already resolved is a duplicate;
- * - a newer episode that fires is a re-fire.
+ * - a newer episode that fires is a re-fire;
+ * - a firing alert with an update not seen before (a person acted on it in the sender) is updated.
  */
 function classify(o: Alert, known: AlertRecord | undefined, decision: AlertDecision): AlertChange {
   if (!known) return o.status === "firing" ? "joined" : "recorded";
   const observed = Date.parse(o.startsAt);
   const seen = Date.parse(known.startsAt);
   if (observed < seen) return "stale";
+  if (o.status === "firing" && known.status === "firing" && isNewUpdate(o.update, known.update)) return "updated";
   if (observed === seen) {
     if (o.status === "resolved") return known.status === "firing" ? "resolved" : "duplicate";
     if (known.status === "resolved") return "stale";
@@ -116,6 +121,14 @@ function classify(o: Alert, known: AlertRecord | undefined, decision: AlertDecis
   }
   if (o.status === "firing") return known.status === "firing" ? "recorded" : "refired";
   return known.status === "firing" ? "resolved" : "recorded";
+}
+
+/** An update not applied yet: another id, and not older than the last one (a retry that arrives late is not news). */
+function isNewUpdate(update: AlertUpdate | undefined, last: AlertUpdate | undefined): boolean {
+  if (!update) return false;
+  if (!last) return true;
+  if (update.id === last.id) return false;
+  return update.at === undefined || last.at === undefined || Date.parse(update.at) >= Date.parse(last.at);
 }
 
 function toRecord(o: Observation, now: string): AlertRecord {
@@ -134,6 +147,7 @@ function toRecord(o: Observation, now: string): AlertRecord {
   if (a.status === "resolved") record.endsAt = a.endsAt ?? now;
   if (a.value !== undefined) record.value = a.value;
   if (a.values !== undefined) record.values = a.values;
+  if (a.update !== undefined) record.update = a.update;
   return record;
 }
 
@@ -217,7 +231,7 @@ export function decide(prev: Incident | undefined, input: StepInput, now: Date):
  */
 function decideMuted(prev: Incident, input: StepInput, changes: Change[], now: Date): Step {
   const kinds = changes.map((c) => c.change);
-  if (!kinds.some((k) => k === "joined" || k === "refired" || k === "resolved" || k === "recorded")) return nothing(quietReason(kinds));
+  if (!kinds.some(changesRecords)) return nothing(quietReason(kinds));
   const nowIso = now.toISOString();
   const alerts = merge(prev.alerts, changes, nowIso);
   const firing = alerts.some((a) => a.status === "firing");
@@ -237,6 +251,11 @@ function nothing(reason: Reason): Step {
   return { reason, created: false, actions: [] };
 }
 
+/** Whether a change is stored in the incident's alert records (the others change nothing). */
+function changesRecords(k: AlertChange): boolean {
+  return k === "joined" || k === "refired" || k === "resolved" || k === "recorded" || k === "updated";
+}
+
 function firingChanges(changes: Change[]): Change[] {
   return changes.filter((c) => c.change === "joined" || c.change === "refired");
 }
@@ -244,7 +263,10 @@ function firingChanges(changes: Change[]): Change[] {
 /** No incident of the key is firing: alerts that fire open a new incident, or reopen the last one within its window. */
 function decideQuietKey(prev: Incident | undefined, input: StepInput, changes: Change[], now: Date): Step {
   const firing = firingChanges(changes);
-  if (firing.length === 0) return nothing(prev ? quietReason(changes.map((c) => c.change)) : "resolved before seen");
+  if (firing.length === 0) {
+    if (resolvesOnce(input.source) && changes.some((c) => c.change === "recorded")) return rememberEarlyResolves(prev, input, changes, now);
+    return nothing(prev ? quietReason(changes.map((c) => c.change)) : "resolved before seen");
+  }
   const top = governing(firing.map((c) => c.o));
   const refired = firing.map((c) => toRecord(c.o, now.toISOString()));
   const withinWindow = prev?.resolvedAt !== undefined && now.getTime() - Date.parse(prev.resolvedAt) <= top.decision.reopenWithinMs;
@@ -253,6 +275,27 @@ function decideQuietKey(prev: Incident | undefined, input: StepInput, changes: C
   if (prev && withinWindow && !closed) return refire(prev, input, changes, refired, top, now);
   const step = openIncident(prev, input, refired, top, now);
   return closed && withinWindow && step.reason === "refired after window" ? { ...step, reason: "ticket closed" } : step;
+}
+
+/**
+ * A sender that tells each resolve once (Zabbix) resolved alerts this incident never saw firing:
+ * retries reordered them. They are recorded, with no helpdesk call, so that the late firing copy is
+ * stale (classify) instead of a ticket nothing would resolve. With no incident yet, the record is a
+ * resolved incident that never had a ticket (`cancelled`, like a resolve before open_after): the next
+ * real firing opens its ticket.
+ */
+function rememberEarlyResolves(prev: Incident | undefined, input: StepInput, changes: Change[], now: Date): Step {
+  const nowIso = now.toISOString();
+  if (prev) {
+    const incident: Incident = { ...prev, alerts: merge(prev.alerts, changes, nowIso), updatedAt: nowIso };
+    return { reason: "resolved before seen", incident, created: false, actions: [] };
+  }
+  const early = changes.filter((c) => c.change === "recorded");
+  const records = early.map((c) => toRecord(c.o, nowIso));
+  const opened = openIncident(undefined, input, records, governing(early.map((c) => c.o)), now).incident as Incident;
+  const incident: Incident = { ...opened, state: "resolved", resolvedAt: nowIso, cancelled: true };
+  delete incident.deferredUntil;
+  return { reason: "resolved before seen", incident, created: true, actions: [] };
 }
 
 /** A new incident: the key's first, or the next one after the reopen window passed (it links the previous ticket). */
@@ -308,10 +351,12 @@ function openIncident(prev: Incident | undefined, input: StepInput, refired: Ale
 /** The incident fires: alerts may join, resolve, or raise the priority; a deferred open is still waiting or not. */
 function decideFiringIncident(prev: Incident, input: StepInput, changes: Change[], now: Date): Step {
   const kinds = changes.map((c) => c.change);
-  if (!kinds.some((k) => k === "joined" || k === "refired" || k === "resolved" || k === "recorded")) return nothing(quietReason(kinds));
+  if (!kinds.some(changesRecords)) return nothing(quietReason(kinds));
   const nowIso = now.toISOString();
   const alerts = merge(prev.alerts, changes, nowIso);
   const joined = firingChanges(changes).map((c) => toRecord(c.o, nowIso));
+  const updatedNow = new Set(changes.filter((c) => c.change === "updated").map((c) => c.o.alert.fingerprint));
+  const updated = alerts.filter((a) => updatedNow.has(a.fingerprint));
   // A set, not a search per alert: resolving half of an 80,000-alert group was quadratic (61 s).
   const resolvedNow = new Set(changes.filter((c) => c.change === "resolved").map((c) => c.o.alert.fingerprint));
   const resolved = alerts.filter((a) => resolvedNow.has(a.fingerprint));
@@ -331,7 +376,7 @@ function decideFiringIncident(prev: Incident, input: StepInput, changes: Change[
     return { reason: "ticket closed", incident, created: false, actions: [] };
   }
   if (allResolved) return resolveIncident(incident, resolved, now);
-  return updateTicket(prev, incident, { joined, resolved }, input, now);
+  return updateTicket(prev, incident, { joined, resolved, updated }, input, now);
 }
 
 /** open_after has not passed: nothing reached the helpdesk yet, so the waiting open is withdrawn or rendered again. */
@@ -389,18 +434,27 @@ function resolveIncident(incident: Incident, resolved: AlertRecord[], now: Date)
   return { reason: "all resolved", incident, created: false, actions: [{ kind: "resolve", solve: incident.onResolved === "solve", resolved }] };
 }
 
-/** Some alerts still fire: one comment for what joined or resolved, and for a raised priority. */
-function updateTicket(prev: Incident, incident: Incident, change: { joined: AlertRecord[]; resolved: AlertRecord[] }, input: StepInput, now: Date): Step {
-  const { joined, resolved } = change;
+/** Some alerts still fire: one comment for what joined, resolved or was updated in the sender, and for a raised priority. */
+function updateTicket(
+  prev: Incident,
+  incident: Incident,
+  change: { joined: AlertRecord[]; resolved: AlertRecord[]; updated: AlertRecord[] },
+  input: StepInput,
+  now: Date,
+): Step {
+  const { joined, resolved, updated } = change;
   const priority = ownedPriority(prev, incident.alerts, prev.priority);
   const raised = isHigher(priority, prev.priority);
   if (raised) {
     incident.priority = priority;
     setDue(incident, now, input.responseTargets);
   }
-  if (joined.length === 0 && resolved.length === 0 && !raised) return { reason: "recorded", incident, created: false, actions: [] };
-  const action: TicketAction = raised ? { kind: "comment", joined, resolved, raisedFrom: prev.priority } : { kind: "comment", joined, resolved };
-  const reason: Reason = joined.length > 0 ? "alerts joined" : resolved.length > 0 ? "alerts resolved, others firing" : "priority raised";
+  if (joined.length === 0 && resolved.length === 0 && updated.length === 0 && !raised) return { reason: "recorded", incident, created: false, actions: [] };
+  const action: Extract<TicketAction, { kind: "comment" }> = { kind: "comment", joined, resolved };
+  if (updated.length > 0) action.updated = updated;
+  if (raised) action.raisedFrom = prev.priority;
+  const reason: Reason =
+    joined.length > 0 ? "alerts joined" : resolved.length > 0 ? "alerts resolved, others firing" : updated.length > 0 ? "alerts updated" : "priority raised";
   return { reason, incident, created: false, actions: [action] };
 }
 
@@ -507,6 +561,8 @@ function merge(records: AlertRecord[], changes: Change[], now: string): AlertRec
     // A resolve keeps the priority the alert had while it fired.
     if (known && change === "resolved") next.priority = known.priority;
     if (known && known.startsAt === next.startsAt) keepValueHistory(known, next, now, records.length <= SAMPLED_ALERTS);
+    // A copy without the update (a retried problem) does not forget it: the update's retry stays recognised.
+    if (known?.update && next.update === undefined && known.startsAt === next.startsAt) next.update = known.update;
     byFingerprint.set(o.alert.fingerprint, next);
   }
   return [...byFingerprint.values()];

@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 export const ALERT_STATUSES = ["firing", "resolved"] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 export type LabelSet = Record<string, string>;
-export type Source = "alertmanager" | "grafana";
+export const SOURCES = ["alertmanager", "grafana", "zabbix"] as const;
+export type Source = (typeof SOURCES)[number];
 
 /** Links an agent needs so nobody has to ask for them. */
 export interface AlertLinks {
@@ -16,6 +17,25 @@ export interface AlertLinks {
   dashboard?: string;
   panel?: string;
   image?: string;
+  /** Zabbix: the event's page (tr_events.php), the trigger's problems, and the item's graph. */
+  event?: string;
+  problem?: string;
+  graph?: string;
+}
+
+/**
+ * A change a person made to the alert in its sender while it fired: in Zabbix an update operation
+ * (the problem acknowledged, its severity changed, a message added). It is a comment on the ticket,
+ * never a new alert; `id` recognises a retry of the same update.
+ */
+export interface AlertUpdate {
+  id: string;
+  /** What was done, in the sender's words: "acknowledged", "commented", "changed severity from Warning to High". */
+  action: string;
+  message?: string;
+  user?: string;
+  /** When it was made (ISO), when the sender said. */
+  at?: string;
 }
 
 /** One alert, normalized: timestamps in ISO form, the numeric value extracted. */
@@ -32,6 +52,8 @@ export interface Alert {
   /** Grafana's refId → value map, kept for rules that pick another expression. */
   values?: Record<string, number>;
   links: AlertLinks;
+  /** The latest update a person made in the sender (Zabbix's update operations). */
+  update?: AlertUpdate;
 }
 
 /** One webhook notification, whatever its source. */
@@ -50,6 +72,17 @@ export interface Notification {
   /** A sender's test notification (Grafana's contact point "Test" button): never resolved, so no ticket by default. */
   test?: boolean;
   alerts: Alert[];
+}
+
+/**
+ * Whether a sender tells each resolve only once. Zabbix sends one recovery per problem (retried only
+ * while the webhook fails), so a recovery that arrives before its problem (retries reorder them)
+ * must be remembered: the late problem is then a stale copy, not a new ticket that nothing would
+ * ever resolve. Alertmanager repeats every group's state in each notification, so remembering
+ * resolves of groups it never saw firing would only keep incidents of nothing.
+ */
+export function resolvesOnce(source: Source): boolean {
+  return source === "zabbix";
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { SOURCES } from "../model/alert.js";
 import { FAILURE_REASONS } from "../model/delivery-error.js";
 
 export const TICKET_ACTIONS = ["opened", "updated", "resolved", "reopened", "notified", "silenced", "archived"] as const;
@@ -287,7 +288,7 @@ export function createMetrics(sources: MetricsSources = {}, helpdesks: readonly 
     for (const priority of ["P1", "P2", "P3", "P4"]) metrics.slaBreaches.inc({ priority, helpdesk }, 0);
   }
   for (const outcome of ["passed", "failed", "given_up"]) metrics.verifications.inc({ outcome }, 0);
-  for (const source of ["alertmanager", "grafana"]) {
+  for (const source of SOURCES) {
     for (const outcome of ["accepted", "invalid", "unauthorized", "too_large", "unavailable"]) {
       metrics.notificationsReceived.inc({ source, outcome }, 0);
     }

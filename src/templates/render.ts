@@ -1,6 +1,7 @@
 import type { AgentAction } from "../lifecycle/agent.js";
 import type { Flap, TicketAction } from "../lifecycle/decide.js";
 import type { Escalation } from "../lifecycle/escalation.js";
+import type { AlertUpdate, Source } from "../model/alert.js";
 import type { SimilarIncident } from "../model/archive.js";
 import type { Block, Doc } from "../model/doc.js";
 import { formatDuration } from "../model/duration.js";
@@ -98,19 +99,31 @@ function silenceLinks(incident: Incident, alerts: AlertRecord[]): { label: strin
   return [{ label: "Silence", url: `${incident.externalURL.replace(/\/$/, "")}/#/silences/new?filter=${encodeURIComponent(formatLabelSet(matchers))}` }];
 }
 
-/** Every link an agent may need, labelled, without duplicates: graph, runbook, dashboard, panel, image, silence, Alertmanager. */
+/** The senders by the names their users know them. */
+const SOURCE_NAMES: Record<Source, string> = { alertmanager: "Alertmanager", grafana: "Grafana", zabbix: "Zabbix" };
+
+/** What an alert's generatorURL points at, per sender: Prometheus's graph, Grafana's alert rule, Zabbix's event. */
+const GENERATOR_LABELS: Record<Source, string> = { alertmanager: "Graph", grafana: "Alert rule", zabbix: "Event" };
+
+/**
+ * Every link an agent may need, labelled, without duplicates: graph (or alert rule, or Zabbix's
+ * event, problems and graph), runbook, dashboard, panel, image, silence, Alertmanager or Zabbix.
+ */
 export function incidentLinks(incident: Incident, alerts: AlertRecord[]): { label: string; url: string }[] {
   const links: { label: string; url: string }[] = [];
   const add = (label: string, url: string | undefined) => {
     if (url && !links.some((l) => l.url === url)) links.push({ label, url });
   };
-  for (const url of distinct(alerts.map((a) => a.generatorURL))) add(incident.source === "grafana" ? "Alert rule" : "Graph", url);
+  for (const url of distinct(alerts.map((a) => a.generatorURL))) add(GENERATOR_LABELS[incident.source] ?? "Graph", url);
+  for (const url of distinct(alerts.map((a) => a.links.event))) add("Event", url);
+  for (const url of distinct(alerts.map((a) => a.links.problem))) add("Problem", url);
+  for (const url of distinct(alerts.map((a) => a.links.graph))) add("Graph", url);
   for (const url of distinct(alerts.map((a) => a.annotations.runbook_url ?? a.annotations.runbook))) add("Runbook", url);
   for (const url of distinct(alerts.map((a) => a.links.dashboard ?? a.annotations.dashboard_url ?? a.annotations.dashboard))) add("Dashboard", url);
   for (const url of distinct(alerts.map((a) => a.links.panel))) add("Panel", url);
   for (const url of distinct(alerts.map((a) => a.links.image))) add("Image", url);
   for (const s of silenceLinks(incident, alerts)) add(s.label, s.url);
-  if (incident.source === "alertmanager") add("Alertmanager", incident.externalURL || undefined);
+  if (incident.source === "alertmanager" || incident.source === "zabbix") add(SOURCE_NAMES[incident.source], incident.externalURL || undefined);
   return links;
 }
 
@@ -220,6 +233,13 @@ function capped(alerts: AlertRecord[], line: (a: AlertRecord) => string): string
   return items;
 }
 
+/** `Zabbix Administrator (Admin) acknowledged at 2026-11-25 06:10:00 UTC: "Looking into it"`. */
+function updateText(u: AlertUpdate): string {
+  const at = u.at ? ` at ${utc(u.at)}` : "";
+  const message = u.message?.trim() ? `: "${shortValue(u.message.trim(), FIELD_VALUE_CHARS)}"` : "";
+  return `${u.user ?? "Somebody"} ${u.action}${at}${message}`;
+}
+
 function lasted(a: AlertRecord): string {
   return a.endsAt ? formatDuration(Date.parse(a.endsAt) - Date.parse(a.startsAt)) : "?";
 }
@@ -251,6 +271,15 @@ export function renderComment(action: Exclude<TicketAction, { kind: "open" | "ca
       if (action.resolved.length > 0) {
         doc.push({ kind: "paragraph", text: `${action.resolved.length} alert${action.resolved.length === 1 ? "" : "s"} resolved:` });
         doc.push({ kind: "list", items: capped(action.resolved, (a) => `${alertName(a, all)}, lasted ${lasted(a)}`) });
+      }
+      if (action.updated && action.updated.length > 0) {
+        // With one alert firing, its name would only repeat the ticket's title.
+        const named = firing(incident).length > 1;
+        doc.push({ kind: "paragraph", text: `Updated in ${SOURCE_NAMES[incident.source] ?? incident.source}:` });
+        doc.push({
+          kind: "list",
+          items: capped(action.updated, (a) => `${named ? `${alertName(a, all)}: ` : ""}${a.update ? updateText(a.update) : "updated"}`),
+        });
       }
       if (action.raisedFrom) {
         const why = firing(incident).find((a) => a.priority === incident.priority);
@@ -347,8 +376,14 @@ export function renderEscalation(e: Escalation, incident: Incident, stepAfterMs:
   ];
 }
 
-/** The labels a silence of the incident matches: its group's labels, else what all its alerts share. Never empty when the incident has labels. */
+/**
+ * The labels a silence of the incident matches in the Alertmanagers: its group's labels, else what all
+ * its alerts share; never empty when the incident has labels. None for Zabbix's problems: no
+ * Alertmanager has them, so there is nothing to silence there, and a verification of an agent's solve
+ * goes by alertdesk's own view (what Zabbix last said) instead of an Alertmanager's empty answer.
+ */
 export function silenceLabels(incident: Incident): Record<string, string> {
+  if (incident.source === "zabbix") return {};
   return Object.keys(incident.groupLabels).length > 0 ? incident.groupLabels : commonEntries(incident.alerts.map((a) => a.labels));
 }
 

@@ -79,7 +79,7 @@ describe("console: rules", () => {
     for (const id of ["reload", "in-force", "defaults", "files", "playground"]) expect(page).toContain(`<section aria-labelledby="${id}">`);
     // The rules, in order, with their matchers, conditions, priorities and flags.
     expect(page).toMatch(/<th scope="row">cpu-critical<br>[\s\S]*<th scope="row">cpu-high<br>/);
-    expect(page).toContain("<code>alertname=~&#34;HostHighCpu|HighCpuUsage|CPUThrottlingHigh&#34;</code>");
+    expect(page).toContain("<code>alertname=~&#34;HostHighCpu|HighCpuUsage|CPUThrottlingHigh|(.+: )?High CPU utilization.*&#34;</code>");
     expect(page).toContain("<code>value &#62; 80</code>");
     expect(page).toContain('<span class="prio P2">P2</span>');
     expect(page).toMatch(/<th scope="row">info-chatter<br>[\s\S]*?<td>ignore<\/td><\/tr>/);
