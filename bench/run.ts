@@ -12,12 +12,12 @@ import { promisify } from "node:util";
 import autocannon from "autocannon";
 import { ticketKeyFor } from "../src/model/incident.js";
 import { groupDedupKey } from "../src/rules/evaluate.js";
-import { startFakeZendesk } from "../test/fakes/zendesk.js";
 import { type ServiceProcess, spawnService } from "../test/kit/process.js";
 import { startTestService, type TestService } from "../test/kit/service.js";
 import { ingestBodies, payload } from "./payloads.js";
 import { priorityStorm } from "./priority-storm.js";
 import { similarLookup } from "./similar.js";
+import { peakInWindow, withZendesk } from "./zendesk.js";
 
 const execFileAsync = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -178,41 +178,6 @@ async function ingest() {
   );
 }
 
-async function withZendesk<T>(
-  rateLimit: string | undefined,
-  fakePerMinute: number | undefined,
-  fn: (svc: TestService, fake: Awaited<ReturnType<typeof startFakeZendesk>>) => Promise<T>,
-): Promise<T> {
-  const fake = await startFakeZendesk();
-  if (fakePerMinute) fake.ratePerMinute = fakePerMinute;
-  const svc = await startTestService({
-    rules: "rules:\n  - name: all\n    priority: P2\n",
-    background: true,
-    realClock: true,
-    config: {
-      defaultHelpdesk: "zendesk",
-      helpdesks: {
-        zendesk: {
-          type: "zendesk",
-          url: fake.url,
-          email: fake.email,
-          token: fake.token,
-          ticket_type: "incident",
-          public_comments: false,
-          ...(rateLimit ? { rate_limit: rateLimit } : {}),
-        },
-      },
-      delivery: { pollIntervalMs: 20, baseMs: 200, maxMs: 5000 },
-    },
-  });
-  try {
-    return await fn(svc, fake);
-  } finally {
-    await svc.cleanup();
-    await fake.stop();
-  }
-}
-
 async function drained(svc: TestService, timeoutMs = 300_000) {
   const deadline = Date.now() + timeoutMs;
   while ((await svc.store.listDeliveries({ state: "pending", limit: 1 })).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -261,11 +226,7 @@ async function storm() {
     const complete = Date.now() - started;
     const keys = fake.tickets.map((t) => t.external_id);
     const times = fake.requestTimes.filter((t) => t >= started).sort((a, b) => a - b);
-    let peak = 0;
-    for (let i = 0, j = 0; i < times.length; i++) {
-      while ((times[i] as number) - (times[j] as number) >= 60_000) j++;
-      peak = Math.max(peak, i - j + 1);
-    }
+    const peak = peakInWindow(times, 60_000);
     const deliveries = await svc.store.listDeliveries({ limit: 100_000 });
     const comments = fake.tickets.reduce((n, t) => n + t.comments.length - 1, 0);
     const storm = {

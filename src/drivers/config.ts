@@ -5,7 +5,7 @@ import { duration } from "../model/duration.js";
 import { RESOLUTIONS, type Resolution } from "../model/helpdesk-event.js";
 import { PRIORITIES, type Priority } from "../model/priority.js";
 import { createRateLimiter, type RateLimiter, type SharedRequestBudget } from "./rate-limit.js";
-import type { TicketUpdateBudget } from "./types.js";
+import type { HelpdeskDriver, TicketUpdateBudget } from "./types.js";
 
 /** Config keys every helpdesk shares, and how secrets are read. */
 
@@ -46,13 +46,22 @@ export function helpdeskLimiter(name: string, config: { rate_limit?: string | un
   return createRateLimiter(config.rate_limit ? parseRate(config.rate_limit) : undefined, shared ? { shared } : {});
 }
 
-/** A helpdesk's per-ticket update budget in the driver's terms: its config, else the helpdesk's documented one. */
-export function ticketUpdateBudget(
+/**
+ * What the outbox needs to know of a driver's limits: its request rate (from its limiter) and its
+ * per-ticket update budget (its `ticket_update_budget`, else the helpdesk's documented one). Fields
+ * absent when there is no such limit.
+ */
+export function deliveryLimits(
+  limiter: RateLimiter,
   config: { ticket_update_budget?: { updates: number; per: number } | undefined },
   documented?: TicketUpdateBudget,
-): TicketUpdateBudget | undefined {
+): Pick<HelpdeskDriver, "requestsPerSecond" | "ticketUpdateBudget"> {
   const c = config.ticket_update_budget;
-  return c ? { updates: c.updates, windowMs: c.per } : documented;
+  const budget = c ? { updates: c.updates, windowMs: c.per } : documented;
+  return {
+    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
+    ...(budget ? { ticketUpdateBudget: budget } : {}),
+  };
 }
 
 /** Requests per second of a rate like `200/min`. */
@@ -151,9 +160,4 @@ export function sameSignature(given: string | undefined, expected: string): bool
   const a = Buffer.from(given.trim());
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** The driver field for a budget (absent when there is none, as exactOptionalPropertyTypes wants). */
-export function budgetField(budget: TicketUpdateBudget | undefined): { ticketUpdateBudget?: TicketUpdateBudget } {
-  return budget ? { ticketUpdateBudget: budget } : {};
 }

@@ -287,14 +287,13 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   /**
-   * How many rows of a rate-limited helpdesk may be in progress at once: what its limiter sends in
-   * CLAIM_AHEAD_MS. Claiming further ahead would only queue rows in the limiter, where a P1 open
+   * How many rows of each rate-limited helpdesk may be in progress at once: what its limiter sends
+   * in CLAIM_AHEAD_MS. Claiming further ahead would only queue rows in the limiter, where a P1 open
    * that arrives later waits behind them; left in the outbox, they are claimed in rank order.
    */
-  function capOf(helpdesk: string): number | undefined {
-    const rate = drivers.get(helpdesk)?.requestsPerSecond;
-    return rate === undefined ? undefined : Math.max(1, Math.ceil((rate * CLAIM_AHEAD_MS) / 1000));
-  }
+  const caps = new Map<string, number>();
+  for (const [name, driver] of drivers)
+    if (driver.requestsPerSecond !== undefined) caps.set(name, Math.max(1, Math.ceil((driver.requestsPerSecond * CLAIM_AHEAD_MS) / 1000)));
 
   /** Starts delivering a claimed row; a finished delivery makes room for the next claim. */
   function start(row: OutboxRow): Promise<void> {
@@ -314,7 +313,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         // Room for the next claim (also when the loop is busy claiming right now): at once where a
         // rate limit makes the order matter, else once half the room is free, so that fast
         // deliveries (the built-in helpdesk) are claimed in batches, not one transaction each.
-        if (capOf(row.helpdesk) !== undefined || inFlight.size <= batchSize / 2) {
+        if (caps.has(row.helpdesk) || inFlight.size <= batchSize / 2) {
           kicked = true;
           wake?.();
         }
@@ -334,13 +333,12 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     if (room <= 0) return { started: [], more: false, held: true };
     const now = clock();
     const busy = [...inFlight.values()].map((r) => r.incidentId);
-    const limited = [...drivers.keys()].filter((name) => capOf(name) !== undefined);
-    const rows = await store.claimDue(now, room, leaseMs, { skipHelpdesks: limited, skipIncidents: busy, order });
+    const rows = await store.claimDue(now, room, leaseMs, { skipHelpdesks: [...caps.keys()], skipIncidents: busy, order });
     const more = rows.length === room;
     room -= rows.length;
     let held = false;
-    for (const helpdesk of limited) {
-      const free = Math.min(room, (capOf(helpdesk) ?? 0) - (perHelpdesk.get(helpdesk) ?? 0));
+    for (const [helpdesk, cap] of caps) {
+      const free = Math.min(room, cap - (perHelpdesk.get(helpdesk) ?? 0));
       if (free <= 0) {
         held = true;
         continue;

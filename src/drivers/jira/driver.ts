@@ -7,16 +7,15 @@ import type { TicketRef } from "../../model/incident.js";
 import { PRIORITIES, type Priority } from "../../model/priority.js";
 import {
   basicAuth,
-  budgetField,
   type Credentials,
   commonKeys,
   type DriverFactoryDeps,
+  deliveryLimits,
   helpdeskLimiter,
   optionalSecret,
   priorityMap,
   resolveSecret,
   syncKeys,
-  ticketUpdateBudget,
   timeoutMs,
 } from "../config.js";
 import { createHttpClient } from "../http.js";
@@ -199,8 +198,7 @@ export function createJiraDriver(name: string, config: JiraConfig, deps: DriverF
   }
 
   return {
-    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
-    ...budgetField(ticketUpdateBudget(config)),
+    ...deliveryLimits(limiter, config),
     name,
     type: "jira",
     sync: way.sync,

@@ -5,16 +5,15 @@ import type { TicketRef } from "../../model/incident.js";
 import { PRIORITIES, type Priority } from "../../model/priority.js";
 import {
   basicAuth,
-  budgetField,
   type Credentials,
   commonKeys,
   type DriverFactoryDeps,
+  deliveryLimits,
   helpdeskLimiter,
   optionalSecret,
   priorityMap,
   resolveSecret,
   syncKeys,
-  ticketUpdateBudget,
   timeoutMs,
 } from "../config.js";
 import { createHttpClient } from "../http.js";
@@ -142,8 +141,7 @@ export function createRtDriver(name: string, config: RtConfig, deps: DriverFacto
   });
 
   return {
-    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
-    ...budgetField(ticketUpdateBudget(config)),
+    ...deliveryLimits(limiter, config),
     name,
     type: "rt",
     sync,

@@ -6,14 +6,13 @@ import type { Level, Priority } from "../../model/priority.js";
 import type { OpenTicket } from "../../model/ticket-operation.js";
 import {
   basicAuth,
-  budgetField,
   commonKeys,
   type DriverFactoryDeps,
+  deliveryLimits,
   helpdeskLimiter,
   optionalSecret,
   resolveSecret,
   syncKeys,
-  ticketUpdateBudget,
   timeoutMs,
 } from "../config.js";
 import { createHttpClient } from "../http.js";
@@ -142,8 +141,7 @@ export function createServicenowDriver(name: string, config: ServicenowConfig, d
   });
 
   return {
-    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
-    ...budgetField(ticketUpdateBudget(config)),
+    ...deliveryLimits(limiter, config),
     name,
     type: "servicenow",
     sync,

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { toText } from "../../model/doc.js";
 import type { TicketRef } from "../../model/incident.js";
 import type { TicketOperation } from "../../model/ticket-operation.js";
-import { budgetField, commonKeys, type DriverFactoryDeps, helpdeskLimiter, resolveSecret, ticketUpdateBudget, timeoutMs } from "../config.js";
+import { commonKeys, type DriverFactoryDeps, deliveryLimits, helpdeskLimiter, resolveSecret, timeoutMs } from "../config.js";
 import { createHttpClient } from "../http.js";
 import type { HelpdeskDriver } from "../types.js";
 import { webhookSync } from "./callback.js";
@@ -72,8 +72,7 @@ export function createWebhookDriver(name: string, config: WebhookConfig, deps: D
   }
 
   return {
-    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
-    ...budgetField(ticketUpdateBudget(config)),
+    ...deliveryLimits(limiter, config),
     name,
     type: "webhook",
     async open(t, ctx) {

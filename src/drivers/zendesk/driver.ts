@@ -5,16 +5,15 @@ import type { TicketRef } from "../../model/incident.js";
 import { PRIORITIES, type Priority } from "../../model/priority.js";
 import type { OpenTicket } from "../../model/ticket-operation.js";
 import {
-  budgetField,
   commonKeys,
   type DriverFactoryDeps,
+  deliveryLimits,
   helpdeskLimiter,
   optionalSecret,
   pollIntervalMs,
   priorityMap,
   resolveSecret,
   syncKeys,
-  ticketUpdateBudget,
   timeoutMs,
 } from "../config.js";
 import { createHttpClient, type HttpClient } from "../http.js";
@@ -150,8 +149,7 @@ export function createZendeskDriver(name: string, config: ZendeskConfig, deps: D
   });
 
   return {
-    ...(limiter.ratePerSecond !== undefined ? { requestsPerSecond: limiter.ratePerSecond } : {}),
-    ...budgetField(ticketUpdateBudget(config, ZENDESK_TICKET_UPDATES)),
+    ...deliveryLimits(limiter, config, ZENDESK_TICKET_UPDATES),
     name,
     type: "zendesk",
     sync,
