@@ -31,6 +31,7 @@ import type { DeliveryQuery, DeliveryView, IncidentQuery, IngestTx, OutboxRow, P
 import { createSqliteArchive } from "./archive.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteSync } from "./sync.js";
+import type { WriteLock } from "./write-lock.js";
 import { createSqliteWriter } from "./writer.js";
 
 export interface SqliteStoreOptions {
@@ -41,6 +42,11 @@ export interface SqliteStoreOptions {
    * serves, records its pid beside the database, and releases the leases a dead predecessor held.
    */
   owner?: boolean;
+  /**
+   * Shared with another connection of this process that writes the same database (the ingest
+   * thread's): the two writers take turns through it instead of waiting inside SQLite.
+   */
+  writeLock?: WriteLock;
 }
 
 /** Whether `pid` is a running alertdesk (a reused pid of another program does not count). */
@@ -128,7 +134,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   // transaction in progress on the writer.
   const reader = memory ? db : new Database(options.path, { readonly: true });
   if (!memory) reader.pragma("busy_timeout = 5000");
-  const writer = createSqliteWriter(db, memory ? undefined : `${options.path}-wal`);
+  const writer = createSqliteWriter(db, memory ? undefined : `${options.path}-wal`, options.writeLock ? { lock: options.writeLock } : {});
   const write = writer.write;
 
   const q = {

@@ -1,5 +1,6 @@
 import { closeSync, fdatasync, openSync } from "node:fs";
 import type Database from "better-sqlite3";
+import type { WriteLock } from "./write-lock.js";
 
 type Write = {
   fn: () => unknown;
@@ -41,8 +42,13 @@ const MAX_BATCH = 512;
 export function createSqliteWriter(
   db: Database.Database,
   walPath: string | undefined,
-  options: { fdatasync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void } = {},
+  options: {
+    fdatasync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+    /** Shared with the ingest thread's writer on the same database (write-lock.ts); held from BEGIN to COMMIT. */
+    lock?: WriteLock;
+  } = {},
 ): SqliteWriter {
+  const lock = options.lock;
   const syncFile = options.fdatasync ?? fdatasync;
   // Prepared once: these run several times per transaction.
   const sql = {
@@ -96,56 +102,64 @@ export function createSqliteWriter(
   async function commit(batch: Write[]): Promise<void> {
     let rest = batch;
     while (rest.length > 0) {
+      await lock?.acquire();
       try {
-        sql.begin.run();
+        rest = await attempt(rest);
       } catch (err) {
-        for (const w of rest) w.reject(err);
-        return;
-      }
-      const done: { w: Write; result: unknown }[] = [];
-      let aborted: unknown;
-      let next = 0;
-      while (next < rest.length) {
-        const w = rest[next++] as Write;
-        sql.savepoint.run();
-        try {
-          const result = await w.fn();
-          sql.release.run();
-          done.push({ w, result });
-        } catch (err) {
-          w.reject(err);
-          // Some errors (a full disk, I/O) make SQLite roll back the whole transaction.
-          if (!db.inTransaction) {
-            aborted = err;
-            break;
-          }
-          sql.rollbackTo.run();
-          sql.release.run();
-        }
-      }
-      if (aborted !== undefined) {
-        for (const d of done) d.w.reject(aborted);
-        rest = rest.slice(next);
-        continue;
-      }
-      try {
-        sql.commit.run();
-      } catch (err) {
+        // Rolled back before the lock goes to the other thread: its BEGIN must find the database free.
         if (db.inTransaction) sql.rollback.run();
-        for (const d of done) d.w.reject(err);
-        return;
+        throw err;
+      } finally {
+        lock?.release();
       }
-      const seq = ++committed;
-      durable(seq).then(
-        () => {
-          for (const d of done) d.w.resolve(d.result);
-        },
-        (err: unknown) => {
-          for (const d of done) d.w.reject(err);
-        },
-      );
-      return;
     }
+  }
+
+  /** One transaction: returns the writes still to run when a write's error aborted it, else none. */
+  async function attempt(rest: Write[]): Promise<Write[]> {
+    try {
+      sql.begin.run();
+    } catch (err) {
+      for (const w of rest) w.reject(err);
+      return [];
+    }
+    const done: { w: Write; result: unknown }[] = [];
+    let next = 0;
+    while (next < rest.length) {
+      const w = rest[next++] as Write;
+      sql.savepoint.run();
+      try {
+        const result = await w.fn();
+        sql.release.run();
+        done.push({ w, result });
+      } catch (err) {
+        w.reject(err);
+        // Some errors (a full disk, I/O) make SQLite roll back the whole transaction.
+        if (!db.inTransaction) {
+          for (const d of done) d.w.reject(err);
+          return rest.slice(next);
+        }
+        sql.rollbackTo.run();
+        sql.release.run();
+      }
+    }
+    try {
+      sql.commit.run();
+    } catch (err) {
+      if (db.inTransaction) sql.rollback.run();
+      for (const d of done) d.w.reject(err);
+      return [];
+    }
+    const seq = ++committed;
+    durable(seq).then(
+      () => {
+        for (const d of done) d.w.resolve(d.result);
+      },
+      (err: unknown) => {
+        for (const d of done) d.w.reject(err);
+      },
+    );
+    return [];
   }
 
   async function flush(): Promise<void> {
