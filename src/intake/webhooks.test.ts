@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createGate, nestedDeeperThan } from "./webhooks.js";
+import { nestedDeeperThan } from "./read-body.js";
+import { createGate } from "./webhooks.js";
 
 const bytes = (s: string) => Buffer.from(s, "utf8");
 

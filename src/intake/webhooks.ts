@@ -1,62 +1,27 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from "express";
 import { webhookAuth } from "../http/auth.js";
-import { badRequest } from "../http/respond.js";
 import type { Notification } from "../model/alert.js";
-import { formatPath } from "../model/field-path.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IngestOutcome } from "../pipeline/ingest.js";
 import { createLogLimiter } from "./log-limit.js";
-import { parseNotification } from "./payloads.js";
+import type { Truncation } from "./payloads.js";
+import { BODY_LIMITS, type BodyRejection, type NotificationSummary, readBody, summarize } from "./read-body.js";
 
 export interface WebhookDeps {
   /** Commits the notification (rules → lifecycle → store/outbox) and resolves once it is durable. */
   ingest: (notification: Notification, receivedAt: Date) => Promise<IngestOutcome[]>;
+  /**
+   * Reads and commits a body elsewhere (the ingest thread, pipeline/thread.ts), with the same
+   * readBody; when given, bodies go there as bytes instead of being parsed here.
+   */
+  ingestBody?: (source: Notification["source"], body: Uint8Array, receivedAt: Date) => Promise<BodyIngest>;
   metrics: Metrics;
   log: Logger;
   clock: () => Date;
   webhookToken?: string;
   webhookBasicAuth?: { username: string; password: string };
   bodyLimitBytes: number;
-}
-
-/**
- * What one webhook body may cost before it is validated (docs/reliability.md, "Bounds at intake").
- * Nesting: Alertmanager's and Grafana's payloads are 4 levels deep; JSON.parse of 8 MB of `[[[[…`
- * built 4 million arrays (1.3 GB, seconds of garbage collection), so deeper bodies are refused
- * before parsing. Large bodies: parsing one 9 MiB body takes some 100 MB for a moment; at most
- * two are parsed at once, a few more wait their turn, and the rest are told to retry (503), so a
- * burst of large bodies cannot take the memory the service needs for everything else.
- */
-export const BODY_LIMITS = {
-  maxDepth: 32,
-  /** Bodies above this many bytes (or of unknown length) take a turn at the large-body gate. */
-  largeBytes: 1024 * 1024,
-  largeConcurrent: 2,
-  largeWaiting: 8,
-  /** Rejected webhooks logged per second; the rest are counted in one line (metrics count each). */
-  rejectionsLoggedPerSecond: 10,
-} as const;
-
-/**
- * Whether a JSON text nests arrays and objects deeper than `max`, scanned on the raw bytes (a
- * bracket inside a string does not count; UTF-8 never has these bytes inside a multi-byte character).
- */
-export function nestedDeeperThan(body: Uint8Array, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
 }
 
 /** At most `slots` holders at once and `waiting` more in line, in order; beyond that, refused. */
@@ -115,6 +80,11 @@ function isJsonContentType(header: string | undefined): boolean {
     .replace(/"/g, "");
   return charset === undefined || charset === "utf-8" || charset === "utf8";
 }
+
+/** What ingestBody did: refused the body as readBody would have, or stored it. */
+export type BodyIngest =
+  | { ok: false; rejection: BodyRejection }
+  | { ok: true; summary: NotificationSummary; truncated?: Truncation; outcomes: IngestOutcome[] };
 
 type Rejection = { status: number; outcome: "invalid" | "unauthorized" | "too_large" | "unavailable"; why: string; body: Record<string, unknown> };
 
@@ -220,59 +190,57 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
         log.debug({ source, requestId: req.alertdeskRequestId, waiting: largeBodies.waiting }, "webhook waits for its turn to parse a large body");
       }
     };
-    const parseJson: RequestHandler = (req, res, next) => {
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (nestedDeeperThan(body, BODY_LIMITS.maxDepth)) {
-        req.body = undefined;
-        reject(req, res, {
-          status: 400,
-          outcome: "invalid",
-          why: "nested too deep",
-          body: { error: `body nested deeper than ${BODY_LIMITS.maxDepth} levels of arrays and objects; a webhook payload has 4` },
-        });
-        return;
-      }
-      try {
-        req.body = JSON.parse(body.toString("utf8").replace(/^\uFEFF/, ""));
-      } catch (err) {
-        req.body = undefined;
-        reject(req, res, { status: 400, outcome: "invalid", why: "not valid JSON", body: { error: "body is not valid JSON", detail: (err as Error).message } });
-        return;
-      }
-      next();
+    const refuseBody = (req: Request, res: Response, r: BodyRejection) => {
+      rejected(req, "invalid", r.why, { status: 400, ...r.fields });
+      res.status(400).json(r.answer);
     };
-    const receive = async (req: Request, res: Response) => {
-      const started = process.hrtime.bigint();
-      const parsed = parseNotification(source, req.body);
+    /** Reads the body here, then hands the notification to ingest. */
+    const readAndIngest = async (req: Request, res: Response): Promise<BodyIngest | undefined> => {
+      const read = readBody(source, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
       req.body = undefined;
       // Parsed and cut to size: the next large body may go ahead while this one is stored.
       (res.locals.leaveLargeBodyGate as (() => void) | undefined)?.();
-      if (!parsed.ok) {
-        rejected(req, "invalid", "invalid payload", { issues: parsed.issues.length, field: formatPath(parsed.issues[0]?.path ?? []) });
-        badRequest(res, "invalid payload", parsed.issues);
-        return;
-      }
-      const { notification, truncated } = parsed;
-      let outcomes: IngestOutcome[];
+      if (!read.ok) return read;
+      const outcomes = await deps.ingest(read.notification, deps.clock());
+      return { ok: true, summary: summarize(read.notification), ...(read.truncated ? { truncated: read.truncated } : {}), outcomes };
+    };
+    /** Hands the bytes to ingestBody, which reads them on the ingest thread (one copy, moved there). */
+    const ingestElsewhere = async (req: Request, res: Response): Promise<BodyIngest | undefined> => {
+      const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : new Uint8Array(0);
+      req.body = undefined;
       try {
-        outcomes = await deps.ingest(notification, deps.clock());
+        return await (deps.ingestBody as NonNullable<WebhookDeps["ingestBody"]>)(source, body, deps.clock());
+      } finally {
+        (res.locals.leaveLargeBodyGate as (() => void) | undefined)?.();
+      }
+    };
+    const receive = async (req: Request, res: Response) => {
+      const started = process.hrtime.bigint();
+      let stored: BodyIngest | undefined;
+      try {
+        stored = deps.ingestBody ? await ingestElsewhere(req, res) : await readAndIngest(req, res);
       } catch (err) {
         metrics.notificationsReceived.inc({ source, outcome: "unavailable" });
         log.error({ source, requestId: req.alertdeskRequestId, err: (err as Error).message }, "webhook not stored");
         res.status(503).set("Retry-After", "5").json({ error: "could not store the notification; retry" });
         return;
       }
+      if (!stored) return;
+      if (!stored.ok) {
+        refuseBody(req, res, stored.rejection);
+        return;
+      }
+      const { summary, truncated, outcomes } = stored;
       metrics.notificationsReceived.inc({ source, outcome: "accepted" });
-      const firing = notification.alerts.filter((a) => a.status === "firing").length;
-      if (firing > 0) metrics.alertsReceived.inc({ source, status: "firing" }, firing);
-      if (firing < notification.alerts.length) metrics.alertsReceived.inc({ source, status: "resolved" }, notification.alerts.length - firing);
+      if (summary.firing > 0) metrics.alertsReceived.inc({ source, status: "firing" }, summary.firing);
+      if (summary.firing < summary.alerts) metrics.alertsReceived.inc({ source, status: "resolved" }, summary.alerts - summary.firing);
       const acted = outcomes.some((o) => o.actions.length > 0);
       log[acted || truncated ? "info" : "debug"](
         {
           source,
           requestId: req.alertdeskRequestId,
-          groupKey: notification.groupKey,
-          alerts: notification.alerts.length,
+          groupKey: summary.groupKey,
+          alerts: summary.alerts,
           outcomes: outcomes.map((o) => ({ dedupKey: o.dedupKey, reason: o.reason, actions: o.actions })),
           ...(truncated ? { truncated: truncated.count, truncatedFields: truncated.fields } : {}),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
@@ -281,9 +249,9 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
       );
       // Values cut at intake are said in the answer, so whoever looks at the sender's side sees it too.
       const cut = truncated ? { truncated: { count: truncated.count, fields: truncated.fields } } : {};
-      if (notification.test && outcomes.length === 0) {
+      if (summary.test && outcomes.length === 0) {
         log.info(
-          { source, requestId: req.alertdeskRequestId, receiver: notification.receiver, groupKey: notification.groupKey },
+          { source, requestId: req.alertdeskRequestId, receiver: summary.receiver, groupKey: summary.groupKey },
           "test notification recorded; no ticket",
         );
         res.status(200).json({
@@ -296,8 +264,7 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
       }
       res.status(200).json({ status: "stored", incidents: outcomes, ...cut });
     };
-    for (const method of methods)
-      router[method](path, webhookAuth(auth, rejectUnauthorized), refuseBrowsers, requireJson, admitLargeBody, raw, parseJson, receive);
+    for (const method of methods) router[method](path, webhookAuth(auth, rejectUnauthorized), refuseBrowsers, requireJson, admitLargeBody, raw, receive);
     // Body errors of this route (too large, aborted, an encoding it cannot inflate) are answered here, so they count as rejected notifications.
     const onBodyError: ErrorRequestHandler = (err: { type?: string; status?: number; message?: string }, req, res, next) => {
       if (err.type === "entity.too.large") {

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PAGE } from "../../src/api/paging.js";
 import { INTAKE_LIMITS, parseRfc3339 } from "../../src/intake/payloads.js";
-import { BODY_LIMITS } from "../../src/intake/webhooks.js";
+import { BODY_LIMITS } from "../../src/intake/read-body.js";
 import { startTestService, type TestService } from "../kit/service.js";
 
 /**

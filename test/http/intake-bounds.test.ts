@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { BODY_LIMITS } from "../../src/intake/webhooks.js";
+import { BODY_LIMITS } from "../../src/intake/read-body.js";
 import { fixture, startTestService, type TestService } from "../kit/service.js";
 
 /**
