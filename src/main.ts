@@ -10,10 +10,12 @@ import { createHttpApp } from "./http/app.js";
 import { adminAuth, isLoopback, type LocalCaller, readAuth } from "./http/auth.js";
 import { createConsoleSessions } from "./http/session.js";
 import { createHttpServer, type HttpServer } from "./http/tls.js";
+import { type IngestThread, startIngestThread } from "./ingest-thread/client.js";
+import type { ThreadIngestResult } from "./ingest-thread/messages.js";
 import { createHealthRouter } from "./intake/health.js";
 import { createHelpdeskWebhookRouter } from "./intake/helpdesk-webhooks.js";
 import { detectSource, parseNotification } from "./intake/payloads.js";
-import { createWebhookRouter } from "./intake/webhooks.js";
+import { type BodyIngest, createWebhookRouter } from "./intake/webhooks.js";
 import { createKnowledgeBase } from "./knowledge/registry.js";
 import type { Notification } from "./model/alert.js";
 import { formatPath } from "./model/field-path.js";
@@ -25,7 +27,8 @@ import { createGroupCommitter } from "./pipeline/group-commit.js";
 import { apply, type IngestOutcome, plan, type TemplateFailure } from "./pipeline/ingest.js";
 import type { ReloadStatus, RuleSet } from "./rules/load.js";
 import { createRulesReloader, type RulesReloader } from "./rules/reloader.js";
-import { openStore } from "./store/open.js";
+import { openStore, sqlitePath } from "./store/open.js";
+import { createWriteLock } from "./store/sqlite/write-lock.js";
 import type { Store } from "./store/types.js";
 import { createSyncer, type Syncer } from "./sync/syncer.js";
 import type { PlaygroundAnswer } from "./ui/deps.js";
@@ -45,6 +48,13 @@ export interface ServiceOptions {
    * without a server listening anywhere but 127.0.0.1.
    */
   isLocalCaller?: LocalCaller;
+  /**
+   * Something alertdesk cannot go on without stopped (the ingest thread): `alertdesk serve` exits so
+   * that its supervisor restarts it. Without it the service stays up, not ready, answering webhooks 503.
+   */
+  onFatal?: (err: Error) => void;
+  /** The ingest thread's entry (default ./ingest-thread/entry.js); tests start one that stops, to see what a stopped thread does. */
+  ingestThreadEntry?: URL;
 }
 
 export interface RunningService {
@@ -79,7 +89,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config } = options;
   const clock = options.clock ?? (() => new Date());
   const log = options.log ?? createLogger();
-  const store = await openStore(config, { owner: true }); // the serving process: stale leases of a dead predecessor are released
+  // A SQLite file store ingests on a second thread (pipeline/thread.ts); its connection and this
+  // thread's take turns writing through the lock.
+  const writeLock = config.ingestThread !== false && !config.databaseUrl ? createWriteLock() : undefined;
+  // The serving process: stale leases of a dead predecessor are released.
+  const store = await openStore(config, { owner: true, ...(writeLock ? { writeLock } : {}) });
   let drivers: Map<string, HelpdeskDriver>;
   let rules: RulesReloader;
   let metrics: Metrics;
@@ -127,6 +141,26 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     throw err;
   }
 
+  let ingestFailure: Error | undefined;
+  let thread: IngestThread | undefined;
+  if (writeLock) {
+    try {
+      thread = await startIngestThread({
+        entry: options.ingestThreadEntry ?? new URL(import.meta.url.endsWith(".ts") ? "./ingest-thread/entry.ts" : "./ingest-thread/entry.js", import.meta.url),
+        data: { dbPath: sqlitePath(config.dataDir), lock: writeLock.buffer, defaultHelpdesk: config.defaultHelpdesk },
+        onFailure: (err) => {
+          ingestFailure = err;
+          log.fatal({ err: err.message }, "the ingest thread stopped; webhooks are refused (503) until alertdesk restarts");
+          options.onFatal?.(err);
+        },
+      });
+    } catch (err) {
+      rules.close();
+      await store.close();
+      throw err;
+    }
+  }
+
   const committer = createGroupCommitter(store, { onBatch: (n) => metrics.commitBatchSize.observe(n) });
   const alertmanagers = (config.alertmanagers ?? []).map((am) => createAlertmanagerClient(am.name, am, { clock }));
   const knowledgeBase = config.knowledgeBase ? createKnowledgeBase(config.knowledgeBase, { clock }) : undefined;
@@ -161,16 +195,22 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     kickOutbox: () => worker.kick(),
   });
 
-  async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
-    const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile
+  /** Plan, then apply in a group commit: here, or on the ingest thread with the same code. */
+  async function ingestHere(notification: Notification, receivedAt: Date, current: RuleSet): Promise<ThreadIngestResult> {
     const planned = plan(notification, current, config.defaultHelpdesk);
-    for (const rule of planned.ignoredBy) metrics.alertsIgnored.inc({ rule });
-    if (notification.test) {
-      if (planned.testsRecorded > 0) metrics.testNotifications.inc({ source: notification.source, outcome: "recorded" });
-      if (planned.groups.size > 0) metrics.testNotifications.inc({ source: notification.source, outcome: "ticketed" });
-    }
     const failures: TemplateFailure[] = [];
     const outcomes = await committer.submit((tx) => apply(tx, notification, planned, current, receivedAt, failures));
+    return { outcomes, failures, ignoredBy: planned.ignoredBy, testsRecorded: planned.testsRecorded, ticketed: planned.groups.size > 0 };
+  }
+
+  /** What the ingest step did, into the metrics; then the outbox is woken if there is something to deliver. */
+  function counted(source: Notification["source"], test: boolean, result: ThreadIngestResult): IngestOutcome[] {
+    const { outcomes, failures, ignoredBy, testsRecorded, ticketed } = result;
+    for (const rule of ignoredBy) metrics.alertsIgnored.inc({ rule });
+    if (test) {
+      if (testsRecorded > 0) metrics.testNotifications.inc({ source, outcome: "recorded" });
+      if (ticketed) metrics.testNotifications.inc({ source, outcome: "ticketed" });
+    }
     for (const f of failures) {
       metrics.templateErrors.inc({ rule: f.rule, template: f.template });
       log.warn({ rule: f.rule, template: f.template, err: f.error }, "template failed; used the default text");
@@ -183,6 +223,23 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     if (outcomes.some((o) => o.actions.length > 0)) worker.kick();
     return outcomes;
   }
+
+  async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
+    const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile
+    const result = thread ? await thread.ingest(notification, receivedAt, current) : await ingestHere(notification, receivedAt, current);
+    return counted(notification.source, notification.test === true, result);
+  }
+
+  /** With the ingest thread, webhook bodies are read there too: the main thread only moves the bytes. */
+  const ingestThread = thread;
+  const ingestBody = ingestThread
+    ? async (source: Notification["source"], body: Uint8Array, receivedAt: Date): Promise<BodyIngest> => {
+        const read = await ingestThread.ingestBody(source, body, receivedAt, rules.current());
+        if (!read.ok) return read;
+        const outcomes = counted(source, read.summary.test, read.result);
+        return { ok: true, summary: read.summary, ...(read.truncated ? { truncated: read.truncated } : {}), outcomes };
+      }
+    : undefined;
 
   const admin = config.adminToken ? { adminToken: config.adminToken } : {};
   // One guard for the read path and /metrics, so they share the cache of checked passwords.
@@ -234,6 +291,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     [
       createWebhookRouter({
         ingest,
+        ...(ingestBody ? { ingestBody } : {}),
         metrics,
         log,
         clock,
@@ -245,6 +303,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       createHealthRouter({
         metrics,
         notReady: async () => {
+          if (ingestFailure) return ingestFailure.message;
           await store.ping();
           return undefined; // rules are loaded before the server listens, and a failed reload keeps the old ones
         },
@@ -284,6 +343,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     http.server.listen(config.port, config.host, () => resolve(http));
     http.server.once("error", reject);
   }).catch(async (err: unknown) => {
+    rules.close();
+    await thread?.close();
     await store.close();
     throw err;
   });
@@ -299,6 +360,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       rules: rules.current().files.length,
       ruleCount: rules.current().rules.length,
       store: store.kind,
+      ingest: thread ? "own thread" : "main thread",
       tls: scheme === "https" ? (config.tls?.clientCaFile ? "client certificates required" : "on") : "off",
       reads: readsNeed(config),
     },
@@ -326,6 +388,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         await closed;
         clearTimeout(force);
         await committer.drain();
+        await thread?.close();
         await syncer.stop();
         await worker.stop();
         await store.close();

@@ -11,7 +11,8 @@ export async function serve(options: { config?: string }): Promise<void> {
     const config = loadServiceConfig(process.env, options.config ? { configPath: options.config } : {});
     // After the config: a bad ALERTDESK_LOG_LEVEL is a config error, not pino's stack trace.
     log = createLogger(config.logLevel ? { level: config.logLevel } : {});
-    service = await startService({ config, log });
+    // Acknowledged webhooks are on disk and leases are released at the next start: exiting loses nothing.
+    service = await startService({ config, log, onFatal: () => process.exit(1) });
   } catch (err) {
     if (err instanceof RulesError || err instanceof ConfigError) {
       process.stderr.write(`alertdesk: ${err.message}\n`);

@@ -107,6 +107,12 @@ export const configFileSchema = z
     knowledge_base: knowledgeBaseConfigSchema
       .optional()
       .describe("Where archive entries of incidents that are over also go (default: only the built-in archive); docs/knowledge-base.md."),
+    ingest_thread: z
+      .boolean()
+      .optional()
+      .describe(
+        "SQLite only: run the rules, the lifecycle step and the store's writes of webhooks on a second thread (default true; ALERTDESK_INGEST_THREAD).",
+      ),
     delivery: z
       .object({
         max_attempts: z.number().int().positive().optional(),
@@ -162,6 +168,8 @@ export interface ServiceConfig {
   logLevel?: string;
   /** Reload rules on file change (default true). */
   watchRules?: boolean;
+  /** SQLite file stores: ingest on a thread of its own (default true); pipeline/thread.ts. */
+  ingestThread?: boolean;
   bodyLimitBytes: number;
   defaultHelpdesk: string;
   helpdesks: Record<string, HelpdeskConfig>;
@@ -450,6 +458,13 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, override
     helpdesks: file.helpdesks ?? {},
     delivery,
   };
+  const ingestThread = env.ALERTDESK_INGEST_THREAD;
+  if (ingestThread !== undefined && ingestThread !== "") {
+    if (!["true", "false", "1", "0"].includes(ingestThread)) {
+      throw new ConfigError(`ALERTDESK_INGEST_THREAD: must be true or false, got ${JSON.stringify(ingestThread)}`);
+    }
+    config.ingestThread = ingestThread === "true" || ingestThread === "1";
+  } else if (file.ingest_thread !== undefined) config.ingestThread = file.ingest_thread;
   if (file.alertmanagers && file.alertmanagers.length > 0) config.alertmanagers = file.alertmanagers;
   if (file.knowledge_base && file.knowledge_base.type !== "builtin") config.knowledgeBase = file.knowledge_base;
   if (webhookToken) config.webhookToken = webhookToken;

@@ -117,6 +117,15 @@ export interface RuleSet {
   /** Response target per priority, in ms. */
   responseTargets: Record<Priority, number>;
   matrix: CompiledMatrix;
+  /** The texts compiled, so that another thread can compile the very same rules (compileRules). */
+  sources?: readonly RuleSource[];
+}
+
+/** One rules file's text, as compileRules takes it. */
+export interface RuleSource {
+  file: string;
+  text: string;
+  displayName?: string;
 }
 
 export const BUILTIN_DEFAULTS: RuleDefaults = {
@@ -375,7 +384,7 @@ function compileRuleTemplate(
 }
 
 /** Parses and compiles rules from text (one entry per file). Throws RulesError listing every problem. */
-export function compileRules(sources: { file: string; text: string; displayName?: string }[]): RuleSet {
+export function compileRules(sources: readonly RuleSource[]): RuleSet {
   const problems: string[] = [];
   const parsed: ParsedFile[] = [];
   for (const s of sources) {
@@ -450,7 +459,7 @@ export function compileRules(sources: { file: string; text: string; displayName?
   const responseTargets = compileResponseTargets(parsed);
   const matrix = compileMatrix(parsed, problems);
   if (problems.length > 0) throw new RulesError(problems);
-  return { defaults, rules, files: sources.map((s) => s.file), responseTargets, matrix };
+  return { defaults, rules, files: sources.map((s) => s.file), responseTargets, matrix, sources };
 }
 
 /** Loads a rules file or a directory of *.yaml / *.yml files (in name order) as one rule list. */

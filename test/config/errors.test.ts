@@ -56,9 +56,24 @@ describe("an empty credential is an error, never authentication turned off", () 
   });
 });
 
+describe("the ingest thread switch", () => {
+  it.each([
+    ["unset", {}, undefined],
+    ["ALERTDESK_INGEST_THREAD=false", { ALERTDESK_INGEST_THREAD: "false" }, false],
+    ["ALERTDESK_INGEST_THREAD=0", { ALERTDESK_INGEST_THREAD: "0" }, false],
+    ["ALERTDESK_INGEST_THREAD=true", { ALERTDESK_INGEST_THREAD: "true" }, true],
+    ["ingest_thread: false in the file", () => config("ingest_thread: false\n"), false],
+    ["the environment over the file", () => ({ ...config("ingest_thread: false\n"), ALERTDESK_INGEST_THREAD: "1" }), true],
+  ] as const)("%s", (_name, env, expected) => {
+    expect(loadServiceConfig(typeof env === "function" ? env() : env).ingestThread).toBe(expected);
+  });
+});
+
 describe("settings that cannot work are refused at start", () => {
   it.each([
     ["a body limit of 0", { ALERTDESK_BODY_LIMIT: "0" }, /ALERTDESK_BODY_LIMIT: must be at least 1kb, got 0 bytes/],
+    ["an ingest thread switch that is not a boolean", { ALERTDESK_INGEST_THREAD: "maybe" }, /ALERTDESK_INGEST_THREAD: must be true or false, got "maybe"/],
+    ["ingest_thread given as text", () => config("ingest_thread: sometimes\n"), /ingest_thread/],
     ["a body limit below one notification", () => config("body_limit: 100b\n"), /body_limit: must be at least 1kb/],
     [
       "a backoff base above its maximum",

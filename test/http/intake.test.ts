@@ -94,7 +94,8 @@ describe("POST /webhooks/alertmanager", () => {
   });
 
   it("answers 503 with Retry-After when the notification cannot be stored", async () => {
-    svc = await startTestService();
+    // The main thread's store closed under it (with the ingest thread, test/scenarios/ingest-thread.test.ts stops that instead).
+    svc = await startTestService({ config: { ingestThread: false } });
     await svc.store.close();
     const res = await svc.post("/webhooks/alertmanager", FIRING);
     expect(res.status).toBe(503);

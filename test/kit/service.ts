@@ -80,6 +80,11 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     defaultHelpdesk: "builtin",
     helpdesks: {},
     delivery: { pollIntervalMs: 50 },
+    // Ingest on the main thread here: the suite starts hundreds of in-process services, and a worker
+    // thread loading the sources through tsx costs each about 0.75 s (20 min for the suite instead
+    // of 13). The default (the thread) runs in every spawned `alertdesk serve` (test/kit/process.ts:
+    // the e2e tests, the kill -9 storms) and in test/scenarios/ingest-thread.test.ts.
+    ingestThread: false,
     ...options.config,
   };
   const service = await startService({

@@ -81,7 +81,8 @@ describe("POST /webhooks/zabbix answers like the other intakes", () => {
   });
 
   it("503 with Retry-After when it cannot be stored (the media type throws, Zabbix retries)", async () => {
-    svc = await startTestService();
+    // The main thread's store closed under it: ingest on the main thread (the thread's case: test/scenarios/ingest-thread.test.ts).
+    svc = await startTestService({ config: { ingestThread: false } });
     await svc.store.close();
     svc.now = new Date("2026-12-02T07:37:01Z");
     const res = await svc.post("/webhooks/zabbix", JSON.stringify(recorded("problem")));

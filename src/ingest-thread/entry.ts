@@ -1,0 +1,88 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { readBody, summarize } from "../intake/read-body.js";
+import type { Notification } from "../model/alert.js";
+import { createGroupCommitter } from "../pipeline/group-commit.js";
+import { apply, plan, type TemplateFailure } from "../pipeline/ingest.js";
+import { compileRules, type RuleSet } from "../rules/load.js";
+import { createSqliteStore } from "../store/sqlite/store.js";
+import { joinWriteLock } from "../store/sqlite/write-lock.js";
+import type { FromIngestThread, IngestThreadData, ThreadIngestResult, ToIngestThread } from "./messages.js";
+
+/**
+ * The ingest thread's composition root (client.ts says what runs here and why): its own connection
+ * to the SQLite store, writing in turn with the main thread's through the shared lock, and the same
+ * readBody → plan → apply → group commit as the single-threaded service.
+ */
+const port = parentPort;
+if (!port) throw new Error("ingest-thread/entry.ts runs as a worker thread (ingest-thread/client.ts starts it)");
+const data = workerData as IngestThreadData;
+const store = createSqliteStore({ path: data.dbPath, writeLock: joinWriteLock(data.lock) });
+const committer = createGroupCommitter(store);
+let rules: { version: number; set: RuleSet } | undefined;
+
+const reply = (m: FromIngestThread) => port.postMessage(m);
+
+function rulesFor(version: number): RuleSet {
+  if (rules?.version !== version) throw new Error(`the ingest thread has no rule set ${version}`);
+  return rules.set;
+}
+
+/** Plan and apply in a group commit; resolves once durable. */
+async function ingest(notification: Notification, receivedAt: Date, current: RuleSet): Promise<ThreadIngestResult> {
+  const planned = plan(notification, current, data.defaultHelpdesk);
+  const failures: TemplateFailure[] = [];
+  const outcomes = await committer.submit((tx) => apply(tx, notification, planned, current, receivedAt, failures));
+  return { outcomes, failures, ignoredBy: planned.ignoredBy, testsRecorded: planned.testsRecorded, ticketed: planned.groups.size > 0 };
+}
+
+async function handle(m: Extract<ToIngestThread, { kind: "ingest" | "body" }>): Promise<void> {
+  try {
+    // Read before the first await: the rule set and the order are those of the message's arrival.
+    const current = rulesFor(m.version);
+    const receivedAt = new Date(m.receivedAt);
+    if (m.kind === "ingest") {
+      reply({ kind: "done", id: m.id, result: await ingest(m.notification, receivedAt, current) });
+      return;
+    }
+    const read = readBody(m.source, m.body);
+    if (!read.ok) {
+      reply({ kind: "read", id: m.id, result: read });
+      return;
+    }
+    const result = await ingest(read.notification, receivedAt, current);
+    reply({
+      kind: "read",
+      id: m.id,
+      result: {
+        ok: true,
+        summary: summarize(read.notification),
+        ...(read.truncated ? { truncated: read.truncated } : {}),
+        result,
+      },
+    });
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    reply({ kind: "failed", id: m.id, error: { name: e.name, message: e.message } });
+  }
+}
+
+port.on("message", (m: ToIngestThread) => {
+  switch (m.kind) {
+    case "rules":
+      // The main thread loaded and checked these texts already; they compile the same here.
+      rules = { version: m.version, set: compileRules(m.sources) };
+      return;
+    case "ingest":
+    case "body":
+      void handle(m);
+      return;
+    case "close":
+      void (async () => {
+        await committer.drain();
+        await store.close();
+        reply({ kind: "closed" });
+      })();
+      return;
+  }
+});
+reply({ kind: "ready" });

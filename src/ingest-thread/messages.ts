@@ -1,0 +1,44 @@
+import type { Truncation } from "../intake/payloads.js";
+import type { BodyRejection, NotificationSummary } from "../intake/read-body.js";
+import type { Notification, Source } from "../model/alert.js";
+import type { IngestOutcome, TemplateFailure } from "../pipeline/ingest.js";
+import type { RuleSource } from "../rules/load.js";
+
+/** What the thread gets at its start. */
+export interface IngestThreadData {
+  dbPath: string;
+  /** The write lock's shared state (store/sqlite/write-lock.ts). */
+  lock: SharedArrayBuffer;
+  defaultHelpdesk: string;
+}
+
+/** The main thread's messages to the ingest thread. */
+export type ToIngestThread =
+  | { kind: "rules"; version: number; sources: readonly RuleSource[] }
+  | { kind: "ingest"; id: number; version: number; notification: Notification; receivedAt: number }
+  | { kind: "body"; id: number; version: number; source: Source; body: Uint8Array; receivedAt: number }
+  | { kind: "close" };
+
+/** What one notification did, as the main thread counts and logs it. */
+export interface ThreadIngestResult {
+  outcomes: IngestOutcome[];
+  failures: TemplateFailure[];
+  /** Names of the rules that dropped alerts, one per alert. */
+  ignoredBy: string[];
+  testsRecorded: number;
+  /** Whether any group of the notification went on to the lifecycle (a test notification that was ticketed). */
+  ticketed: boolean;
+}
+
+/** A body the thread read: refused, or stored (with what the answer needs). */
+export type ThreadBodyRead =
+  | { ok: false; rejection: BodyRejection }
+  | { ok: true; summary: NotificationSummary; truncated?: Truncation; result: ThreadIngestResult };
+
+/** The ingest thread's messages back. */
+export type FromIngestThread =
+  | { kind: "ready" }
+  | { kind: "done"; id: number; result: ThreadIngestResult }
+  | { kind: "read"; id: number; result: ThreadBodyRead }
+  | { kind: "failed"; id: number; error: { name: string; message: string } }
+  | { kind: "closed" };
