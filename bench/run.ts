@@ -5,7 +5,7 @@
  * only the named sections, for working on one of them (the results file is then not written).
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -126,9 +126,76 @@ async function ingest() {
   const floorLoad = await load(floor.url, bodies);
   const floorAtRate = await evenlySpaced(floor.url, "Bench", 1000);
   floor.stop();
-  // What `npm start` runs: the compiled service (npm ci builds dist/).
-  const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, "ingest") }, 20_000, { compiled: true, outputLimit: 100 });
+  // Before and after, in this run: the same compiled service with ingest on the main thread, then on its own.
+  const oneThread = await measureAlertdesk("one-thread", false);
+  const threaded = await measureAlertdesk("thread", true);
+  const ratioOf = (r: { requestsPerSecond: number }) => +(r.requestsPerSecond / baseline.requestsPerSecond).toFixed(3);
+  const { durable, backlogDrainedMs, atRate, bursts, repeatsOnly, newOnly } = threaded;
+  const ratio = ratioOf(durable);
+  results.ingest = {
+    baseline,
+    alertdesk: durable,
+    // Built-in tickets still to deliver when the saturating load stopped: how far delivery lagged.
+    backlogDrainedMs,
+    ratio,
+    durableFloor: { ...floorLoad, ratio: ratioOf(floorLoad) },
+    // Evenly spaced, open loop, latency from when each request was due (bench/paced.ts).
+    at1000rps: { alertdesk: atRate, bareExpress: bareAtRate, durableFloor: floorAtRate },
+    // autocannon's own rate limit: each connection sends its quota for the second back to back, then waits.
+    autocannonAt1000rps: { alertdesk: bursts, bareExpress: bareBursts },
+    byKind: { unchangedRepeats: repeatsOnly, newGroups: newOnly },
+    process: { cpuCores: threaded.cpuCores, rssMB: threaded.rssMB, peakRssMB: threaded.peakRssMB },
+    // The same loads with ALERTDESK_INGEST_THREAD=false: ingest on the main thread, as before.
+    oneThread: { ...oneThread, ratio: ratioOf(oneThread.durable) },
+  };
+  log(`   bare express   ${baseline.requestsPerSecond} req/s  p50 ${baseline.p50ms} ms  p99 ${baseline.p99ms} ms`);
+  log(
+    `   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${ratioOf(floorLoad).toFixed(2)})`,
+  );
+  for (const [name, m] of [
+    ["one thread (ALERTDESK_INGEST_THREAD=false)", oneThread],
+    ["ingest thread (default)", threaded],
+  ] as const) {
+    log(`   alertdesk, ${name}:`);
+    log(
+      `     ${m.durable.requestsPerSecond} req/s  p50 ${m.durable.p50ms} ms  p99 ${m.durable.p99ms} ms  (${m.durable.non2xx} non-2xx); ratio ${ratioOf(m.durable).toFixed(2)}; ${m.cpuCores} cores busy; built-in tickets caught up ${(m.backlogDrainedMs / 1000).toFixed(1)} s after the load stopped`,
+    );
+    log(
+      `     at 1,000 req/s, evenly spaced: p50 ${m.atRate.p50ms} ms  p99 ${m.atRate.p99ms} ms  max ${m.atRate.maxms} ms; autocannon's bursts p99 ${m.bursts.p99ms} ms`,
+    );
+    log(
+      `     by kind: unchanged repeats ${m.repeatsOnly.requestsPerSecond} req/s (ratio ${ratioOf(m.repeatsOnly).toFixed(2)}), new groups ${m.newOnly.requestsPerSecond} req/s (ratio ${ratioOf(m.newOnly).toFixed(2)}); RSS ${m.rssMB} MB (peak ${m.peakRssMB} MB)`,
+    );
+  }
+  log(
+    `   at 1,000 req/s: bare express p99 ${bareAtRate.p99ms} ms (autocannon's bursts ${bareBursts.p99ms} ms), durable floor p99 ${floorAtRate.p99ms} ms max ${floorAtRate.maxms} ms`,
+  );
+}
+
+/** A process's CPU time (user + system) so far, in seconds, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Resident and peak resident memory of a process, in MB, from /proc. */
+function memoryMB(pid: number): { rssMB: number; peakRssMB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+  return { rssMB: Math.round(kb("VmRSS") / 1024), peakRssMB: Math.round(kb("VmHWM") / 1024) };
+}
+
+/** The ingest loads against the compiled service (what `npm start` runs), with ingest on its own thread or not. */
+async function measureAlertdesk(dir: string, thread: boolean) {
+  const bodies = ingestBodies(20_000);
+  const alertdesk: ServiceProcess = await spawnService({ ALERTDESK_DATA_DIR: join(tmp, `ingest-${dir}`), ALERTDESK_INGEST_THREAD: String(thread) }, 20_000, {
+    compiled: true,
+    outputLimit: 100,
+  });
+  const cpuBefore = cpuSeconds(alertdesk.pid);
+  const loadStarted = Date.now();
   const durable = await load(alertdesk.url, bodies);
+  const cpuCores = +((cpuSeconds(alertdesk.pid) - cpuBefore) / ((Date.now() - loadStarted) / 1000)).toFixed(2);
   // The fixed-rate loads measure the steady state: not while deliveries queued by the saturating load drain.
   const drainStarted = Date.now();
   await outboxDrained(alertdesk.url);
@@ -147,35 +214,9 @@ async function ingest() {
     alertdesk.url,
     Array.from({ length: 40_000 }, (_, k) => payload(`New${k}`, [1, 2, 3, 4, 5])),
   );
+  const memory = memoryMB(alertdesk.pid);
   await alertdesk.kill("SIGTERM");
-  const ratioOf = (r: { requestsPerSecond: number }) => +(r.requestsPerSecond / baseline.requestsPerSecond).toFixed(3);
-  const ratio = ratioOf(durable);
-  results.ingest = {
-    baseline,
-    alertdesk: durable,
-    // Built-in tickets still to deliver when the saturating load stopped: how far delivery lagged.
-    backlogDrainedMs,
-    ratio,
-    durableFloor: { ...floorLoad, ratio: ratioOf(floorLoad) },
-    // Evenly spaced, open loop, latency from when each request was due (bench/paced.ts).
-    at1000rps: { alertdesk: atRate, bareExpress: bareAtRate, durableFloor: floorAtRate },
-    // autocannon's own rate limit: each connection sends its quota for the second back to back, then waits.
-    autocannonAt1000rps: { alertdesk: bursts, bareExpress: bareBursts },
-    byKind: { unchangedRepeats: repeatsOnly, newGroups: newOnly },
-  };
-  log(`   bare express   ${baseline.requestsPerSecond} req/s  p50 ${baseline.p50ms} ms  p99 ${baseline.p99ms} ms`);
-  log(
-    `   durable floor  ${floorLoad.requestsPerSecond} req/s  p50 ${floorLoad.p50ms} ms  p99 ${floorLoad.p99ms} ms  (express + one INSERT per body through the same writer; ratio ${ratioOf(floorLoad).toFixed(2)})`,
-  );
-  log(`   alertdesk      ${durable.requestsPerSecond} req/s  p50 ${durable.p50ms} ms  p99 ${durable.p99ms} ms  (${durable.non2xx} non-2xx)`);
-  log(`   ratio          ${ratio.toFixed(2)}  (built-in tickets caught up ${(backlogDrainedMs / 1000).toFixed(1)} s after the load stopped)`);
-  log(
-    `   at 1,000 req/s, evenly spaced: alertdesk p50 ${atRate.p50ms} ms  p99 ${atRate.p99ms} ms  max ${atRate.maxms} ms  (bare express p99 ${bareAtRate.p99ms} ms, durable floor p99 ${floorAtRate.p99ms} ms max ${floorAtRate.maxms} ms)`,
-  );
-  log(`   at 1,000 req/s, autocannon's bursts: alertdesk p99 ${bursts.p99ms} ms  (bare express p99 ${bareBursts.p99ms} ms)`);
-  log(
-    `   by kind: unchanged repeats only ${repeatsOnly.requestsPerSecond} req/s (ratio ${ratioOf(repeatsOnly).toFixed(2)}), new groups only ${newOnly.requestsPerSecond} req/s (ratio ${ratioOf(newOnly).toFixed(2)})`,
-  );
+  return { durable, backlogDrainedMs, atRate, bursts, repeatsOnly, newOnly, cpuCores, ...memory };
 }
 
 async function drained(svc: TestService, timeoutMs = 300_000) {
@@ -260,7 +301,17 @@ async function scale() {
       `   ${String(active).padStart(7)} active alerts: ${row.msPerNotification} ms per notification, RSS ${row.rssMB} MB (heap after a full GC: ${row.retainedHeapMB} MB)`,
     );
   }
-  results.scale = { rows, growth: +((rows[2]?.msPerNotification ?? 0) / (rows[0]?.msPerNotification ?? 1)).toFixed(2) };
+  // The memory the ingest thread costs: the largest row again with everything on the main thread.
+  const out = execFileSync(process.execPath, ["--expose-gc", join(ROOT, "bench/scale.mjs"), "100000", join(tmp, "scale-one-thread")], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ALERTDESK_INGEST_THREAD: "false" },
+  });
+  const oneThread = JSON.parse(out.trim().split("\n").at(-1) as string) as Row;
+  log(
+    `    100000 active alerts, one thread (ALERTDESK_INGEST_THREAD=false): ${oneThread.msPerNotification} ms per notification, RSS ${oneThread.rssMB} MB (heap after a full GC: ${oneThread.retainedHeapMB} MB)`,
+  );
+  results.scale = { rows, growth: +((rows[2]?.msPerNotification ?? 0) / (rows[0]?.msPerNotification ?? 1)).toFixed(2), oneThreadAt100k: oneThread };
   log(`   growth 100k / 1k: ${(results.scale as { growth: number }).growth}`);
 }
 

@@ -8,7 +8,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { parseNotification } from "../dist/intake/notification.js";
+import { parseNotification } from "../dist/intake/payloads.js";
 import { startService } from "../dist/main.js";
 import { createLogger } from "../dist/observability/logger.js";
 
@@ -43,6 +43,8 @@ const service = await startService({
     helpdesks: {},
     delivery: {},
     watchRules: false,
+    // As `alertdesk serve` reads it: the bench runs both.
+    ingestThread: process.env.ALERTDESK_INGEST_THREAD !== "false",
   },
   log: createLogger({ level: "warn" }),
   deliver: false,
