@@ -89,7 +89,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config } = options;
   const clock = options.clock ?? (() => new Date());
   const log = options.log ?? createLogger();
-  // A SQLite file store ingests on a second thread (pipeline/thread.ts); its connection and this
+  // A SQLite file store ingests on a second thread (ingest-thread/client.ts); its connection and this
   // thread's take turns writing through the lock.
   const writeLock = config.ingestThread !== false && !config.databaseUrl ? createWriteLock() : undefined;
   // The serving process: stale leases of a dead predecessor are released.
@@ -148,6 +148,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       thread = await startIngestThread({
         entry: options.ingestThreadEntry ?? new URL(import.meta.url.endsWith(".ts") ? "./ingest-thread/entry.ts" : "./ingest-thread/entry.js", import.meta.url),
         data: { dbPath: sqlitePath(config.dataDir), lock: writeLock.buffer, defaultHelpdesk: config.defaultHelpdesk },
+        lock: writeLock,
         onFailure: (err) => {
           ingestFailure = err;
           log.fatal({ err: err.message }, "the ingest thread stopped; webhooks are refused (503) until alertdesk restarts");
@@ -233,8 +234,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   /** With the ingest thread, webhook bodies are read there too: the main thread only moves the bytes. */
   const ingestThread = thread;
   const ingestBody = ingestThread
-    ? async (source: Notification["source"], body: Uint8Array, receivedAt: Date): Promise<BodyIngest> => {
-        const read = await ingestThread.ingestBody(source, body, receivedAt, rules.current());
+    ? async (source: Notification["source"], body: Uint8Array, receivedAt: Date, onRead?: () => void): Promise<BodyIngest> => {
+        const read = await ingestThread.ingestBody(source, body, receivedAt, rules.current(), onRead);
         if (!read.ok) return read;
         const outcomes = counted(source, read.summary.test, read.result);
         return { ok: true, summary: read.summary, ...(read.truncated ? { truncated: read.truncated } : {}), outcomes };

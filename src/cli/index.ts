@@ -10,13 +10,13 @@ import { testRules } from "./test.js";
 const program = new Command();
 program
   .name("alertdesk")
-  .description("Turns Prometheus Alertmanager and Grafana alerts into helpdesk tickets: one incident, one ticket, nothing lost.")
+  .description("Turns Prometheus Alertmanager, Grafana and Zabbix alerts into helpdesk tickets: one incident, one ticket, nothing lost.")
   .showHelpAfterError();
 
 program
   .command("serve")
   .description(
-    "Run the service: webhooks on PORT (default 9095), state in ALERTDESK_DATA_DIR (default ./data), rules from ALERTDESK_RULES (default ./rules). SIGHUP reloads the rules. It also learns what agents do on its tickets: doorbells at POST /webhooks/helpdesk/{name}, a poller per helpdesk, the built-in helpdesk's agent API (docs/helpdesks.md).",
+    "Run the service: webhooks on PORT (default 9095), state in ALERTDESK_DATA_DIR (default ./data), rules from ALERTDESK_RULES (default ./rules). SIGHUP reloads the rules. It also learns what agents do on its tickets: doorbells at POST /webhooks/helpdesk/{name}, a poller per helpdesk, the built-in helpdesk's agent API (docs/helpdesks.md). With SQLite, webhooks are read and committed on a second thread (ALERTDESK_INGEST_THREAD=false keeps them on the main one).",
   )
   .option("-c, --config <file>", "config file (overrides ALERTDESK_CONFIG)")
   .action(async (opts: { config?: string }) => {

@@ -168,7 +168,7 @@ export interface ServiceConfig {
   logLevel?: string;
   /** Reload rules on file change (default true). */
   watchRules?: boolean;
-  /** SQLite file stores: ingest on a thread of its own (default true); pipeline/thread.ts. */
+  /** SQLite file stores: ingest on a thread of its own (default true); ingest-thread/client.ts. */
   ingestThread?: boolean;
   bodyLimitBytes: number;
   defaultHelpdesk: string;

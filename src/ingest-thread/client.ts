@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Notification, Source } from "../model/alert.js";
 import type { RuleSet } from "../rules/load.js";
+import type { WriteLock } from "../store/sqlite/write-lock.js";
 import type { FromIngestThread, IngestThreadData, ThreadBodyRead, ThreadIngestResult, ToIngestThread } from "./messages.js";
 
 /**
@@ -24,8 +25,11 @@ import type { FromIngestThread, IngestThreadData, ThreadBodyRead, ThreadIngestRe
 export interface IngestThread {
   /** Ingests one notification under `rules`; resolves once its commit is on disk. */
   ingest(notification: Notification, receivedAt: Date, rules: RuleSet): Promise<ThreadIngestResult>;
-  /** Reads a webhook body (intake/read-body.ts) and ingests it; the bytes move to the thread. */
-  ingestBody(source: Source, body: Uint8Array, receivedAt: Date, rules: RuleSet): Promise<ThreadBodyRead>;
+  /**
+   * Reads a webhook body (intake/read-body.ts) and ingests it; the bytes move to the thread.
+   * `onRead` is called once the body is read (before the commit), for the large-body gate.
+   */
+  ingestBody(source: Source, body: Uint8Array, receivedAt: Date, rules: RuleSet, onRead?: () => void): Promise<ThreadBodyRead>;
   /** Waits for the notifications in progress, then stops the thread. */
   close(): Promise<void>;
 }
@@ -54,11 +58,16 @@ function spawn(entry: URL, workerData: IngestThreadData): Worker {
 export async function startIngestThread(options: {
   entry: URL;
   data: IngestThreadData;
+  /** This side's handle on the write lock shared with the thread (`data.lock`). */
+  lock: WriteLock;
   /** The thread stopped on its own (a bug or out of memory): ingest fails from then on. */
   onFailure: (err: IngestThreadError) => void;
 }): Promise<IngestThread> {
   const worker = spawn(options.entry, options.data);
-  const pending = new Map<number, { resolve: (r: ThreadIngestResult & ThreadBodyRead) => void; reject: (err: Error) => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (r: ThreadIngestResult & ThreadBodyRead) => void; reject: (err: Error) => void; onRead?: (() => void) | undefined }
+  >();
   let nextId = 1;
   const versions = new WeakMap<RuleSet, number>();
   let sent: RuleSet | undefined;
@@ -93,14 +102,26 @@ export async function startIngestThread(options: {
       return;
     }
     if (m.kind === "ready") return;
+    if (m.kind === "fatal") {
+      // The thread's store stopped writing (a failed fsync): nothing more can be stored there.
+      fail(new IngestThreadError(`the ingest thread cannot store any more: ${m.error.message}`));
+      void worker.terminate();
+      return;
+    }
     const p = pending.get(m.id);
     if (!p) return;
+    if (m.kind === "parsed") {
+      p.onRead?.();
+      return;
+    }
     pending.delete(m.id);
     if (m.kind === "done" || m.kind === "read") p.resolve(m.result as ThreadIngestResult & ThreadBodyRead);
     else p.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
   });
   worker.on("error", (err) => fail(new IngestThreadError(`the ingest thread failed: ${err.message}`, { cause: err })));
   worker.on("exit", (code) => {
+    // Whatever the thread held or waited for in the write lock is let go, or this side would wait for ever.
+    options.lock.releaseOther();
     closed?.();
     fail(new IngestThreadError(`the ingest thread stopped (exit code ${code})`));
   });
@@ -118,7 +139,7 @@ export async function startIngestThread(options: {
     }
     return versions.get(rules) as number;
   };
-  function call<T>(message: (id: number, version: number) => ToIngestThread, rules: RuleSet, transfer: ArrayBuffer[] = []): Promise<T> {
+  function call<T>(message: (id: number, version: number) => ToIngestThread, rules: RuleSet, transfer: ArrayBuffer[] = [], onRead?: () => void): Promise<T> {
     if (failure) return Promise.reject(failure);
     if (closing) return Promise.reject(new IngestThreadError("alertdesk is stopping"));
     let version: number;
@@ -129,7 +150,7 @@ export async function startIngestThread(options: {
     }
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
+      pending.set(id, { resolve: resolve as (r: unknown) => void, reject, onRead });
       worker.postMessage(message(id, version), transfer);
     });
   }
@@ -138,10 +159,15 @@ export async function startIngestThread(options: {
     ingest(notification, receivedAt, rules) {
       return call((id, version) => ({ kind: "ingest", id, version, notification, receivedAt: receivedAt.getTime() }), rules);
     },
-    ingestBody(source, body, receivedAt, rules) {
+    ingestBody(source, body, receivedAt, rules, onRead) {
       // The bytes move (no second copy) when the array owns its buffer; a view into a shared one is copied.
       const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
-      return call((id, version) => ({ kind: "body", id, version, source, body: own, receivedAt: receivedAt.getTime() }), rules, [own.buffer as ArrayBuffer]);
+      return call(
+        (id, version) => ({ kind: "body", id, version, source, body: own, receivedAt: receivedAt.getTime(), ...(onRead ? { tellRead: true as const } : {}) }),
+        rules,
+        [own.buffer as ArrayBuffer],
+        onRead,
+      );
     },
     async close() {
       if (closing) return;

@@ -45,6 +45,7 @@ async function handle(m: Extract<ToIngestThread, { kind: "ingest" | "body" }>): 
       return;
     }
     const read = readBody(m.source, m.body);
+    if (m.tellRead) reply({ kind: "parsed", id: m.id });
     if (!read.ok) {
       reply({ kind: "read", id: m.id, result: read });
       return;
@@ -63,6 +64,9 @@ async function handle(m: Extract<ToIngestThread, { kind: "ingest" | "body" }>): 
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     reply({ kind: "failed", id: m.id, error: { name: e.name, message: e.message } });
+    // A writer that stopped for good (a failed fsync) fails every notification from now on: say so,
+    // so the main thread stops taking webhooks and is no longer ready.
+    await store.ping().catch((broken: Error) => reply({ kind: "fatal", error: { name: broken.name, message: broken.message } }));
   }
 }
 

@@ -16,7 +16,7 @@ export interface IngestThreadData {
 export type ToIngestThread =
   | { kind: "rules"; version: number; sources: readonly RuleSource[] }
   | { kind: "ingest"; id: number; version: number; notification: Notification; receivedAt: number }
-  | { kind: "body"; id: number; version: number; source: Source; body: Uint8Array; receivedAt: number }
+  | { kind: "body"; id: number; version: number; source: Source; body: Uint8Array; receivedAt: number; tellRead?: true }
   | { kind: "close" };
 
 /** What one notification did, as the main thread counts and logs it. */
@@ -40,5 +40,9 @@ export type FromIngestThread =
   | { kind: "ready" }
   | { kind: "done"; id: number; result: ThreadIngestResult }
   | { kind: "read"; id: number; result: ThreadBodyRead }
+  /** The body of `body` message `id` is read (asked for with tellRead: the large-body gate waits for it). */
+  | { kind: "parsed"; id: number }
   | { kind: "failed"; id: number; error: { name: string; message: string } }
+  /** The thread's store cannot write any more (a failed fsync); the thread stops taking notifications. */
+  | { kind: "fatal"; error: { name: string; message: string } }
   | { kind: "closed" };

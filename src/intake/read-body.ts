@@ -43,7 +43,7 @@ export function nestedDeeperThan(body: Uint8Array, max: number): boolean {
 
 /**
  * A webhook body from bytes to a notification: the nesting bound, JSON, then the sender's schema.
- * The same on the main thread and on the ingest thread (pipeline/thread.ts), which reads the bodies
+ * The same on the main thread and on the ingest thread (ingest-thread/client.ts), which reads the bodies
  * itself when it runs, so that parsing and validation leave the main thread too. Plain data in and
  * out: the answer crosses between threads as it is.
  */

@@ -12,10 +12,10 @@ export interface WebhookDeps {
   /** Commits the notification (rules → lifecycle → store/outbox) and resolves once it is durable. */
   ingest: (notification: Notification, receivedAt: Date) => Promise<IngestOutcome[]>;
   /**
-   * Reads and commits a body elsewhere (the ingest thread, pipeline/thread.ts), with the same
+   * Reads and commits a body elsewhere (the ingest thread, ingest-thread/client.ts), with the same
    * readBody; when given, bodies go there as bytes instead of being parsed here.
    */
-  ingestBody?: (source: Notification["source"], body: Uint8Array, receivedAt: Date) => Promise<BodyIngest>;
+  ingestBody?: (source: Notification["source"], body: Uint8Array, receivedAt: Date, onRead?: () => void) => Promise<BodyIngest>;
   metrics: Metrics;
   log: Logger;
   clock: () => Date;
@@ -208,10 +208,12 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
     const ingestElsewhere = async (req: Request, res: Response): Promise<BodyIngest | undefined> => {
       const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : new Uint8Array(0);
       req.body = undefined;
+      const leave = res.locals.leaveLargeBodyGate as (() => void) | undefined;
       try {
-        return await (deps.ingestBody as NonNullable<WebhookDeps["ingestBody"]>)(source, body, deps.clock());
+        // A large body's turn at the gate ends once the thread has read it, as it would here.
+        return await (deps.ingestBody as NonNullable<WebhookDeps["ingestBody"]>)(source, body, deps.clock(), leave);
       } finally {
-        (res.locals.leaveLargeBodyGate as (() => void) | undefined)?.();
+        leave?.();
       }
     };
     const receive = async (req: Request, res: Response) => {

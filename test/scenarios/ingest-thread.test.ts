@@ -98,6 +98,17 @@ describe("ingest thread", () => {
     expect(metrics).toMatch(/alertdesk_commit_batch_size_count \d+/);
   });
 
+  it("reads large bodies there too, each taking its turn at the large-body gate", async () => {
+    const s = await start();
+    // Over 1 MiB each: the gate lets two be read at once and the thread tells when each is read.
+    const big = (name: string) => alert(name, { note: "x".repeat(1_200_000) });
+    const answers = await Promise.all(["Big1", "Big2", "Big3", "Big4"].map((n) => s.post("/webhooks/alertmanager", big(n))));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    const bodies = (await Promise.all(answers.map((a) => a.json()))) as { truncated?: { count: number } }[];
+    expect(bodies.every((b) => (b.truncated?.count ?? 0) > 0)).toBe(true);
+    expect((await s.store.listIncidents({ limit: 10 })).length).toBe(4);
+  });
+
   it("commits what the thread acknowledged: read back on the main thread's connection at once", async () => {
     const s = await start();
     const names = Array.from({ length: 40 }, (_, i) => `Burst${i}`);
@@ -124,7 +135,8 @@ describe("a stopped ingest thread", () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("refuses webhooks with 503, is not ready, and tells the supervisor", async () => {
+  /** A service whose ingest thread is `entry` (test/fixtures/threads/), with what it told its supervisor. */
+  async function withThread(entry: string): Promise<{ service: RunningService; fatal: Error[] }> {
     dataDir = mkdtempSync(join(tmpdir(), "alertdesk-thread-"));
     const config: ServiceConfig = {
       host: "127.0.0.1",
@@ -137,14 +149,20 @@ describe("a stopped ingest thread", () => {
       delivery: {},
     };
     const fatal: Error[] = [];
-    service = await startService({
+    const started = await startService({
       config,
       log: createLogger({ level: "silent" }),
       deliver: false,
       sync: false,
       onFatal: (err) => fatal.push(err),
-      ingestThreadEntry: new URL("../fixtures/threads/stops-at-first-notification.mjs", import.meta.url),
+      ingestThreadEntry: new URL(`../fixtures/threads/${entry}`, import.meta.url),
     });
+    return { service: started, fatal };
+  }
+
+  it("refuses webhooks with 503, is not ready, and tells the supervisor", async () => {
+    const { service: started, fatal } = await withThread("stops-at-first-notification.mjs");
+    service = started;
     const url = service.url;
     const first = await fetch(`${url}/webhooks/alertmanager`, { method: "POST", headers: { "content-type": "application/json" }, body: alert("Lost") });
     expect(first.status).toBe(503);
@@ -157,5 +175,20 @@ describe("a stopped ingest thread", () => {
     expect(await ready.json()).toEqual({ status: "not ready", reason: "the ingest thread stopped (exit code 3)" });
     // Nothing was stored: the sender keeps both and sends them again.
     expect(await service.store.listIncidents({ limit: 10 })).toEqual([]);
+  });
+
+  it("that held the write lock when it died leaves the main thread's writes working", async () => {
+    const { service: started, fatal } = await withThread("dies-holding-the-lock.ts");
+    service = started;
+    const answer = await fetch(`${service.url}/webhooks/alertmanager`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: alert("Lost"),
+    });
+    expect(answer.status).toBe(503);
+    expect(fatal).toHaveLength(1);
+    // A write of the main thread's own (the outbox's pruning) goes through: the dead side's hold was let go.
+    await expect(service.store.pruneFinished(new Date(), 10)).resolves.toBe(0);
+    // And the service stops (afterEach), instead of waiting for ever on the lock.
   });
 });

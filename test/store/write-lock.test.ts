@@ -51,6 +51,38 @@ describe("write lock", () => {
     expect(order.length).toBeLessThan(500);
   });
 
+  it("steps back for a waiting side for a bounded time only: a stalled event loop there stalls nothing here", async () => {
+    const main = createWriteLock();
+    const thread = joinWriteLock(main.buffer);
+    // The main side registered a wait 1 s ago and its event loop never came round to take its turn.
+    new BigInt64Array(main.buffer, 8, 2)[0] = BigInt(Date.now() - 1000);
+    const outcome = await Promise.race([thread.acquire().then(() => "acquired"), sleep(5000).then(() => "still waiting")]);
+    expect(outcome).toBe("acquired");
+    thread.release();
+  });
+
+  it("lets go of what a side that is gone held or waited for", async () => {
+    const main = createWriteLock();
+    const thread = joinWriteLock(main.buffer);
+    await thread.acquire(); // …and its thread dies inside the transaction
+    let got = false;
+    const waiting = main.acquire().then(() => {
+      got = true;
+    });
+    await sleep(30);
+    expect(got).toBe(false);
+    main.releaseOther();
+    await waiting;
+    expect(got).toBe(true);
+    main.release();
+    // A release by a side that does not hold the lock frees nothing.
+    await main.acquire();
+    thread.release();
+    const other = await Promise.race([thread.acquire().then(() => "acquired"), sleep(100).then(() => "waits")]);
+    expect(other).toBe("waits");
+    main.release();
+  });
+
   it("refuses a buffer that is not a write lock's", () => {
     expect(() => joinWriteLock(new SharedArrayBuffer(8))).toThrow(/24 bytes, not 8/);
   });

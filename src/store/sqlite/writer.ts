@@ -107,11 +107,20 @@ export function createSqliteWriter(
         rest = await attempt(rest);
       } catch (err) {
         // Rolled back before the lock goes to the other thread: its BEGIN must find the database free.
-        if (db.inTransaction) sql.rollback.run();
+        rollbackQuietly();
         throw err;
       } finally {
         lock?.release();
       }
+    }
+  }
+
+  /** Ends an open transaction after an error; a rollback that fails too changes nothing more. */
+  function rollbackQuietly(): void {
+    try {
+      if (db.inTransaction) sql.rollback.run();
+    } catch {
+      // The connection is then beyond use for writes; the next BEGIN says why.
     }
   }
 
@@ -146,7 +155,7 @@ export function createSqliteWriter(
     try {
       sql.commit.run();
     } catch (err) {
-      if (db.inTransaction) sql.rollback.run();
+      rollbackQuietly();
       for (const d of done) d.w.reject(err);
       return [];
     }
@@ -173,7 +182,7 @@ export function createSqliteWriter(
       } catch (err) {
         // A transaction statement itself failed (BEGIN, SAVEPOINT, ROLLBACK TO): nothing of the
         // batch is committed. Rejecting a write that already settled does nothing.
-        if (db.inTransaction) sql.rollback.run();
+        rollbackQuietly();
         for (const w of batch) w.reject(err);
       }
     }
