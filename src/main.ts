@@ -11,7 +11,6 @@ import { adminAuth, isLoopback, type LocalCaller, readAuth } from "./http/auth.j
 import { createConsoleSessions } from "./http/session.js";
 import { createHttpServer, type HttpServer } from "./http/tls.js";
 import { type IngestThread, startIngestThread } from "./ingest-thread/client.js";
-import type { ThreadIngestResult } from "./ingest-thread/messages.js";
 import { createHealthRouter } from "./intake/health.js";
 import { createHelpdeskWebhookRouter } from "./intake/helpdesk-webhooks.js";
 import { detectSource, parseNotification } from "./intake/payloads.js";
@@ -24,7 +23,7 @@ import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { createOutboxWorker, type OutboxWorker } from "./outbox/worker.js";
 import { dryRun } from "./pipeline/dry-run.js";
 import { createGroupCommitter } from "./pipeline/group-commit.js";
-import { apply, type IngestOutcome, plan, type TemplateFailure } from "./pipeline/ingest.js";
+import { type IngestOutcome, type IngestResult, ingestNotification } from "./pipeline/ingest.js";
 import type { ReloadStatus, RuleSet } from "./rules/load.js";
 import { createRulesReloader, type RulesReloader } from "./rules/reloader.js";
 import { openStore, sqlitePath } from "./store/open.js";
@@ -149,6 +148,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         entry: options.ingestThreadEntry ?? new URL(import.meta.url.endsWith(".ts") ? "./ingest-thread/entry.ts" : "./ingest-thread/entry.js", import.meta.url),
         data: { dbPath: sqlitePath(config.dataDir), lock: writeLock.buffer, defaultHelpdesk: config.defaultHelpdesk },
         lock: writeLock,
+        onBatch: (n) => metrics.commitBatchSize.observe(n),
         onFailure: (err) => {
           ingestFailure = err;
           log.fatal({ err: err.message }, "the ingest thread stopped; webhooks are refused (503) until alertdesk restarts");
@@ -196,16 +196,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     kickOutbox: () => worker.kick(),
   });
 
-  /** Plan, then apply in a group commit: here, or on the ingest thread with the same code. */
-  async function ingestHere(notification: Notification, receivedAt: Date, current: RuleSet): Promise<ThreadIngestResult> {
-    const planned = plan(notification, current, config.defaultHelpdesk);
-    const failures: TemplateFailure[] = [];
-    const outcomes = await committer.submit((tx) => apply(tx, notification, planned, current, receivedAt, failures));
-    return { outcomes, failures, ignoredBy: planned.ignoredBy, testsRecorded: planned.testsRecorded, ticketed: planned.groups.size > 0 };
-  }
-
   /** What the ingest step did, into the metrics; then the outbox is woken if there is something to deliver. */
-  function counted(source: Notification["source"], test: boolean, result: ThreadIngestResult): IngestOutcome[] {
+  function counted(source: Notification["source"], test: boolean, result: IngestResult): IngestOutcome[] {
     const { outcomes, failures, ignoredBy, testsRecorded, ticketed } = result;
     for (const rule of ignoredBy) metrics.alertsIgnored.inc({ rule });
     if (test) {
@@ -227,7 +219,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   async function ingest(notification: Notification, receivedAt: Date): Promise<IngestOutcome[]> {
     const current = rules.current(); // one rule set for the whole notification, even if a reload lands meanwhile
-    const result = thread ? await thread.ingest(notification, receivedAt, current) : await ingestHere(notification, receivedAt, current);
+    const result = thread
+      ? await thread.ingest(notification, receivedAt, current)
+      : await ingestNotification(committer, notification, receivedAt, current, config.defaultHelpdesk);
     return counted(notification.source, notification.test === true, result);
   }
 

@@ -3,9 +3,10 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Notification, Source } from "../model/alert.js";
+import type { IngestResult } from "../pipeline/ingest.js";
 import type { RuleSet } from "../rules/load.js";
 import type { WriteLock } from "../store/sqlite/write-lock.js";
-import type { FromIngestThread, IngestThreadData, ThreadBodyRead, ThreadIngestResult, ToIngestThread } from "./messages.js";
+import type { FromIngestThread, IngestThreadData, ThreadBodyRead, ToIngestThread } from "./messages.js";
 
 /**
  * Ingest on a second core: reading each webhook body (JSON, the sender's schema), the rules, the
@@ -24,9 +25,10 @@ import type { FromIngestThread, IngestThreadData, ThreadBodyRead, ThreadIngestRe
 
 export interface IngestThread {
   /** Ingests one notification under `rules`; resolves once its commit is on disk. */
-  ingest(notification: Notification, receivedAt: Date, rules: RuleSet): Promise<ThreadIngestResult>;
+  ingest(notification: Notification, receivedAt: Date, rules: RuleSet): Promise<IngestResult>;
   /**
-   * Reads a webhook body (intake/read-body.ts) and ingests it; the bytes move to the thread.
+   * Reads a webhook body (intake/read-body.ts) and ingests it. The bytes move to the thread: the
+   * caller must not use `body` afterwards.
    * `onRead` is called once the body is read (before the commit), for the large-body gate.
    */
   ingestBody(source: Source, body: Uint8Array, receivedAt: Date, rules: RuleSet, onRead?: () => void): Promise<ThreadBodyRead>;
@@ -60,14 +62,13 @@ export async function startIngestThread(options: {
   data: IngestThreadData;
   /** This side's handle on the write lock shared with the thread (`data.lock`). */
   lock: WriteLock;
+  /** A group commit on the thread of this many notifications. */
+  onBatch?: (size: number) => void;
   /** The thread stopped on its own (a bug or out of memory): ingest fails from then on. */
   onFailure: (err: IngestThreadError) => void;
 }): Promise<IngestThread> {
   const worker = spawn(options.entry, options.data);
-  const pending = new Map<
-    number,
-    { resolve: (r: ThreadIngestResult & ThreadBodyRead) => void; reject: (err: Error) => void; onRead?: (() => void) | undefined }
-  >();
+  const pending = new Map<number, { resolve: (r: IngestResult & ThreadBodyRead) => void; reject: (err: Error) => void; onRead?: (() => void) | undefined }>();
   let nextId = 1;
   const versions = new WeakMap<RuleSet, number>();
   let sent: RuleSet | undefined;
@@ -102,6 +103,10 @@ export async function startIngestThread(options: {
       return;
     }
     if (m.kind === "ready") return;
+    if (m.kind === "batch") {
+      options.onBatch?.(m.size);
+      return;
+    }
     if (m.kind === "fatal") {
       // The thread's store stopped writing (a failed fsync): nothing more can be stored there.
       fail(new IngestThreadError(`the ingest thread cannot store any more: ${m.error.message}`));
@@ -115,7 +120,7 @@ export async function startIngestThread(options: {
       return;
     }
     pending.delete(m.id);
-    if (m.kind === "done" || m.kind === "read") p.resolve(m.result as ThreadIngestResult & ThreadBodyRead);
+    if (m.kind === "done" || m.kind === "read") p.resolve(m.result as IngestResult & ThreadBodyRead);
     else p.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
   });
   worker.on("error", (err) => fail(new IngestThreadError(`the ingest thread failed: ${err.message}`, { cause: err })));
@@ -160,7 +165,8 @@ export async function startIngestThread(options: {
       return call((id, version) => ({ kind: "ingest", id, version, notification, receivedAt: receivedAt.getTime() }), rules);
     },
     ingestBody(source, body, receivedAt, rules, onRead) {
-      // The bytes move (no second copy) when the array owns its buffer; a view into a shared one is copied.
+      // The bytes move (no copy) when the array owns its buffer, as a large body's does; a view into a
+      // shared one (Node's pool for small buffers) is copied, so the pool is never taken away.
       const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
       return call(
         (id, version) => ({ kind: "body", id, version, source, body: own, receivedAt: receivedAt.getTime(), ...(onRead ? { tellRead: true as const } : {}) }),

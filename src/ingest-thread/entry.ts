@@ -1,38 +1,28 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { readBody, summarize } from "../intake/read-body.js";
-import type { Notification } from "../model/alert.js";
 import { createGroupCommitter } from "../pipeline/group-commit.js";
-import { apply, plan, type TemplateFailure } from "../pipeline/ingest.js";
+import { ingestNotification } from "../pipeline/ingest.js";
 import { compileRules, type RuleSet } from "../rules/load.js";
 import { createSqliteStore } from "../store/sqlite/store.js";
 import { joinWriteLock } from "../store/sqlite/write-lock.js";
-import type { FromIngestThread, IngestThreadData, ThreadIngestResult, ToIngestThread } from "./messages.js";
+import type { FromIngestThread, IngestThreadData, ToIngestThread } from "./messages.js";
 
 /**
  * The ingest thread's composition root (client.ts says what runs here and why): its own connection
  * to the SQLite store, writing in turn with the main thread's through the shared lock, and the same
- * readBody → plan → apply → group commit as the single-threaded service.
+ * readBody → ingestNotification (plan → apply → group commit) as the single-threaded service.
  */
 const port = parentPort;
 if (!port) throw new Error("ingest-thread/entry.ts runs as a worker thread (ingest-thread/client.ts starts it)");
 const data = workerData as IngestThreadData;
 const store = createSqliteStore({ path: data.dbPath, writeLock: joinWriteLock(data.lock) });
-const committer = createGroupCommitter(store);
-let rules: { version: number; set: RuleSet } | undefined;
-
 const reply = (m: FromIngestThread) => port.postMessage(m);
+const committer = createGroupCommitter(store, { onBatch: (size) => reply({ kind: "batch", size }) });
+let rules: { version: number; set: RuleSet } | undefined;
 
 function rulesFor(version: number): RuleSet {
   if (rules?.version !== version) throw new Error(`the ingest thread has no rule set ${version}`);
   return rules.set;
-}
-
-/** Plan and apply in a group commit; resolves once durable. */
-async function ingest(notification: Notification, receivedAt: Date, current: RuleSet): Promise<ThreadIngestResult> {
-  const planned = plan(notification, current, data.defaultHelpdesk);
-  const failures: TemplateFailure[] = [];
-  const outcomes = await committer.submit((tx) => apply(tx, notification, planned, current, receivedAt, failures));
-  return { outcomes, failures, ignoredBy: planned.ignoredBy, testsRecorded: planned.testsRecorded, ticketed: planned.groups.size > 0 };
 }
 
 async function handle(m: Extract<ToIngestThread, { kind: "ingest" | "body" }>): Promise<void> {
@@ -41,7 +31,7 @@ async function handle(m: Extract<ToIngestThread, { kind: "ingest" | "body" }>): 
     const current = rulesFor(m.version);
     const receivedAt = new Date(m.receivedAt);
     if (m.kind === "ingest") {
-      reply({ kind: "done", id: m.id, result: await ingest(m.notification, receivedAt, current) });
+      reply({ kind: "done", id: m.id, result: await ingestNotification(committer, m.notification, receivedAt, current, data.defaultHelpdesk) });
       return;
     }
     const read = readBody(m.source, m.body);
@@ -50,7 +40,7 @@ async function handle(m: Extract<ToIngestThread, { kind: "ingest" | "body" }>): 
       reply({ kind: "read", id: m.id, result: read });
       return;
     }
-    const result = await ingest(read.notification, receivedAt, current);
+    const result = await ingestNotification(committer, read.notification, receivedAt, current, data.defaultHelpdesk);
     reply({
       kind: "read",
       id: m.id,

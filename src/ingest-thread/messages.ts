@@ -1,7 +1,7 @@
 import type { Truncation } from "../intake/payloads.js";
 import type { BodyRejection, NotificationSummary } from "../intake/read-body.js";
 import type { Notification, Source } from "../model/alert.js";
-import type { IngestOutcome, TemplateFailure } from "../pipeline/ingest.js";
+import type { IngestResult } from "../pipeline/ingest.js";
 import type { RuleSource } from "../rules/load.js";
 
 /** What the thread gets at its start. */
@@ -19,26 +19,15 @@ export type ToIngestThread =
   | { kind: "body"; id: number; version: number; source: Source; body: Uint8Array; receivedAt: number; tellRead?: true }
   | { kind: "close" };
 
-/** What one notification did, as the main thread counts and logs it. */
-export interface ThreadIngestResult {
-  outcomes: IngestOutcome[];
-  failures: TemplateFailure[];
-  /** Names of the rules that dropped alerts, one per alert. */
-  ignoredBy: string[];
-  testsRecorded: number;
-  /** Whether any group of the notification went on to the lifecycle (a test notification that was ticketed). */
-  ticketed: boolean;
-}
-
 /** A body the thread read: refused, or stored (with what the answer needs). */
-export type ThreadBodyRead =
-  | { ok: false; rejection: BodyRejection }
-  | { ok: true; summary: NotificationSummary; truncated?: Truncation; result: ThreadIngestResult };
+export type ThreadBodyRead = { ok: false; rejection: BodyRejection } | { ok: true; summary: NotificationSummary; truncated?: Truncation; result: IngestResult };
 
 /** The ingest thread's messages back. */
 export type FromIngestThread =
   | { kind: "ready" }
-  | { kind: "done"; id: number; result: ThreadIngestResult }
+  | { kind: "done"; id: number; result: IngestResult }
+  /** A group commit of this many notifications (for the commit batch size histogram). */
+  | { kind: "batch"; size: number }
   | { kind: "read"; id: number; result: ThreadBodyRead }
   /** The body of `body` message `id` is read (asked for with tellRead: the large-body gate waits for it). */
   | { kind: "parsed"; id: number }

@@ -204,9 +204,9 @@ export function createWebhookRouter(deps: WebhookDeps): Router {
       const outcomes = await deps.ingest(read.notification, deps.clock());
       return { ok: true, summary: summarize(read.notification), ...(read.truncated ? { truncated: read.truncated } : {}), outcomes };
     };
-    /** Hands the bytes to ingestBody, which reads them on the ingest thread (one copy, moved there). */
+    /** Hands the bytes to ingestBody, which reads them on the ingest thread (and may move their memory there). */
     const ingestElsewhere = async (req: Request, res: Response): Promise<BodyIngest | undefined> => {
-      const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : new Uint8Array(0);
+      const body: Uint8Array = Buffer.isBuffer(req.body) ? req.body : new Uint8Array(0);
       req.body = undefined;
       const leave = res.locals.leaveLargeBodyGate as (() => void) | undefined;
       try {

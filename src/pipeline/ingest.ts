@@ -10,6 +10,7 @@ import type { RuleSet } from "../rules/load.js";
 import type { IngestTx, NewOutboxRow } from "../store/types.js";
 import { templateContext } from "../templates/context.js";
 import { renderBody, renderComment, renderSilence, renderTitle } from "../templates/render.js";
+import type { GroupCommitter } from "./group-commit.js";
 
 /** The result of one notification, per incident it touched. */
 export interface IngestOutcome {
@@ -286,4 +287,33 @@ export async function apply(
     outcomes.push(outcome);
   }
   return outcomes;
+}
+
+/** What one notification did, as the service counts and logs it (on whichever thread it ran). */
+export interface IngestResult {
+  outcomes: IngestOutcome[];
+  failures: TemplateFailure[];
+  /** Names of the rules that dropped alerts, one per alert. */
+  ignoredBy: string[];
+  testsRecorded: number;
+  /** Whether any group of the notification went on to the lifecycle (a test notification that was ticketed). */
+  ticketed: boolean;
+}
+
+/**
+ * One notification through the write path: plan, then apply inside the group commit; resolves once
+ * durable. The main thread and the ingest thread both run this. Everything up to the submit happens
+ * before the first await, so notifications keep the order in which this was called.
+ */
+export async function ingestNotification(
+  committer: GroupCommitter,
+  notification: Notification,
+  receivedAt: Date,
+  rules: RuleSet,
+  defaultHelpdesk: string,
+): Promise<IngestResult> {
+  const planned = plan(notification, rules, defaultHelpdesk);
+  const failures: TemplateFailure[] = [];
+  const outcomes = await committer.submit((tx) => apply(tx, notification, planned, rules, receivedAt, failures));
+  return { outcomes, failures, ignoredBy: planned.ignoredBy, testsRecorded: planned.testsRecorded, ticketed: planned.groups.size > 0 };
 }
